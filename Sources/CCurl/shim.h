@@ -1,0 +1,63 @@
+// CCurl: libcurl for Swift.
+//
+// `curl_easy_setopt`, `curl_easy_getinfo` and `curl_multi_setopt` are variadic C functions, which Swift cannot
+// call. Each wrapper below fixes one argument kind, so the Swift side stays type-checked. Macros that Swift
+// cannot import (CURLVERSION_NOW, CURL_WRITEFUNC_PAUSE, …) are re-exported as constants.
+#ifndef GATEWAY_CCURL_SHIM_H
+#define GATEWAY_CCURL_SHIM_H
+
+#include <curl/curl.h>
+
+static inline CURLcode ccurl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode ccurl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode ccurl_easy_setopt_string(CURL *handle, CURLoption option, const char *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode ccurl_easy_setopt_pointer(CURL *handle, CURLoption option, void *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+static inline CURLcode ccurl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value) {
+    return curl_easy_setopt(handle, option, value);
+}
+
+typedef size_t (*ccurl_data_callback)(char *buffer, size_t size, size_t count, void *userdata);
+
+static inline CURLcode ccurl_easy_setopt_data_callback(CURL *handle, CURLoption option, ccurl_data_callback cb) {
+    return curl_easy_setopt(handle, option, cb);
+}
+
+static inline CURLcode ccurl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+static inline CURLcode ccurl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+static inline CURLcode ccurl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value) {
+    return curl_easy_getinfo(handle, info, value);
+}
+
+static inline CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
+    return curl_multi_setopt(handle, option, value);
+}
+
+static const unsigned int CCURL_VERSION_NOW = CURLVERSION_NOW;
+static const size_t CCURL_WRITEFUNC_PAUSE = CURL_WRITEFUNC_PAUSE;
+static const size_t CCURL_READFUNC_PAUSE = CURL_READFUNC_PAUSE;
+static const int CCURL_PAUSE_CONT = CURLPAUSE_CONT;
+static const int CCURL_PAUSE_RECV = CURLPAUSE_RECV;
+static const long CCURL_GLOBAL_ALL = CURL_GLOBAL_ALL;
+static const long CCURL_PROTO_HTTP_HTTPS = CURLPROTO_HTTP | CURLPROTO_HTTPS;
+static const int CCURL_VERSION_ASYNCHDNS = CURL_VERSION_ASYNCHDNS;
+static const int CCURL_VERSION_THREADSAFE = CURL_VERSION_THREADSAFE;
+
+#endif

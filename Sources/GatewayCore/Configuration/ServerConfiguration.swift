@@ -1,0 +1,86 @@
+/// The `server:` section: listeners, limits on what clients may send, timeouts (SPEC section 2).
+public struct ServerConfiguration: Sendable {
+    public var listen: ListenAddress
+    public var adminListen: ListenAddress
+    /// Larger request heads get 431.
+    public var maxHeaderBytes: Int
+    /// More header fields get 431.
+    public var maxHeaderCount: Int
+    /// Larger request bodies get 413.
+    public var maxBodyBytes: Int
+    /// Idle keep-alive connections are closed after this.
+    public var idleTimeout: Duration
+    /// A request head not complete within this gets 408.
+    public var requestHeaderTimeout: Duration
+    /// How long in-flight requests may take to finish on shutdown.
+    public var drainTimeout: Duration
+    /// Peers whose `X-Forwarded-For` is believed.
+    public var trustedProxies: [CIDRBlock]
+    /// One JSON line per request on stdout.
+    public var accessLog: Bool
+    /// Client connections beyond this are refused.
+    public var maxConnections: Int
+    /// Terminate TLS on `listen` when set.
+    public var tls: ServerTLSConfiguration?
+
+    public init(
+        listen: ListenAddress = .init(host: "0.0.0.0", port: 8080),
+        adminListen: ListenAddress = .init(host: "127.0.0.1", port: 9901),
+        maxHeaderBytes: Int = 16 * 1024,
+        maxHeaderCount: Int = 100,
+        maxBodyBytes: Int = 10 * 1024 * 1024,
+        idleTimeout: Duration = .seconds(60),
+        requestHeaderTimeout: Duration = .seconds(10),
+        drainTimeout: Duration = .seconds(30),
+        trustedProxies: [CIDRBlock] = [],
+        accessLog: Bool = true,
+        maxConnections: Int = 10_000,
+        tls: ServerTLSConfiguration? = nil
+    ) {
+        self.listen = listen
+        self.adminListen = adminListen
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+        self.maxBodyBytes = maxBodyBytes
+        self.idleTimeout = idleTimeout
+        self.requestHeaderTimeout = requestHeaderTimeout
+        self.drainTimeout = drainTimeout
+        self.trustedProxies = trustedProxies
+        self.accessLog = accessLog
+        self.maxConnections = maxConnections
+        self.tls = tls
+    }
+}
+
+/// Certificate and key files for TLS on the client-facing listener.
+public struct ServerTLSConfiguration: Sendable, Hashable {
+    public var certificate: String
+    public var privateKey: String
+
+    public init(certificate: String, privateKey: String) {
+        self.certificate = certificate
+        self.privateKey = privateKey
+    }
+}
+
+/// The `errors:` section: how envelopes are written.
+public struct ErrorsConfiguration: Sendable {
+    /// Which upstream messages may reach the client as `detail`.
+    public enum ExposeUpstreamMessages: String, Sendable, CaseIterable {
+        /// Every upstream message is shown.
+        case all
+        /// 4xx messages are shown; 5xx messages are replaced by the code's neutral sentence.
+        case clientErrors = "client_errors"
+        /// No upstream message is shown.
+        case none
+    }
+
+    /// RFC 9457 `type` = `typeBase` + code.
+    public var typeBase: String
+    public var exposeUpstreamMessages: ExposeUpstreamMessages
+
+    public init(typeBase: String = "https://errors.gateway.dev/", exposeUpstreamMessages: ExposeUpstreamMessages = .clientErrors) {
+        self.typeBase = typeBase
+        self.exposeUpstreamMessages = exposeUpstreamMessages
+    }
+}

@@ -1,0 +1,123 @@
+public import HTTPTypes
+public import NIOCore
+
+/// One try at an upstream: everything the transport needs, already decided by the proxy.
+public struct UpstreamRequest: Sendable {
+    public var method: HTTPRequest.Method
+    /// The absolute URL: scheme, authority, path and query, the query byte for byte as the client sent it.
+    public var url: String
+    /// End-to-end headers to send (hop-by-hop ones already removed, forwarding headers added).
+    public var headers: HTTPFields
+    /// The request body, kept for replay; nil for none.
+    public var body: ByteBuffer?
+    public var connectTimeout: Duration
+    /// The wait for the response head.
+    public var headTimeout: Duration
+    /// A body without progress for this long aborts the transfer.
+    public var idleTimeout: Duration
+    public var tls: UpstreamTLSConfiguration
+
+    public init(
+        method: HTTPRequest.Method, url: String, headers: HTTPFields, body: ByteBuffer? = nil,
+        connectTimeout: Duration = .seconds(2), headTimeout: Duration = .seconds(30),
+        idleTimeout: Duration = .seconds(60), tls: UpstreamTLSConfiguration = .init()
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.connectTimeout = connectTimeout
+        self.headTimeout = headTimeout
+        self.idleTimeout = idleTimeout
+        self.tls = tls
+    }
+}
+
+/// The final (non-1xx) response head of a try, already validated as safe to pass on.
+public struct UpstreamResponseHead: Sendable {
+    public var status: Int
+    public var reason: String
+    /// End-to-end and hop-by-hop headers as received; the proxy filters them.
+    public var headers: HTTPFields
+
+    public init(status: Int, reason: String = "", headers: HTTPFields) {
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+    }
+}
+
+/// A response whose head has arrived and whose body streams with backpressure.
+public struct UpstreamResponse: Sendable {
+    public var head: UpstreamResponseHead
+    /// The body. Reading it slowly slows the upstream transfer down; dropping it cancels the transfer.
+    public var body: UpstreamResponseBody
+
+    public init(head: UpstreamResponseHead, body: UpstreamResponseBody) {
+        self.head = head
+        self.body = body
+    }
+}
+
+/// The stream of body chunks of one upstream response; it throws ``UpstreamError`` if the transfer breaks.
+///
+/// A type-erased wrapper, so `GatewayCore` can name the transport's stream without importing the transport.
+public struct UpstreamResponseBody: AsyncSequence, Sendable {
+    public typealias Element = ByteBuffer
+
+    private let makeNext: @Sendable () -> () async throws -> ByteBuffer?
+
+    public init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == ByteBuffer {
+        self.makeNext = {
+            let box = IteratorBox(base.makeAsyncIterator())
+            return { try await box.next() }
+        }
+    }
+
+    /// Holds a base iterator so that the erased iterator can advance it; one consumer at a time, as for every
+    /// async iterator.
+    private final class IteratorBox<Base: AsyncIteratorProtocol> where Base.Element == ByteBuffer {
+        var base: Base
+        init(_ base: Base) { self.base = base }
+        func next() async throws -> ByteBuffer? { try await self.base.next() }
+    }
+
+    /// A body made of the given chunks; for responses the gateway already holds, and for tests.
+    public static func buffered(_ chunks: [ByteBuffer]) -> UpstreamResponseBody {
+        UpstreamResponseBody(BufferedChunks(chunks: chunks))
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(nextChunk: self.makeNext())
+    }
+
+    /// Yields the body's chunks in order.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let nextChunk: () async throws -> ByteBuffer?
+
+        public mutating func next() async throws -> ByteBuffer? {
+            try await self.nextChunk()
+        }
+    }
+
+    private struct BufferedChunks: AsyncSequence, Sendable {
+        let chunks: [ByteBuffer]
+
+        func makeAsyncIterator() -> Iterator { Iterator(chunks: self.chunks[...]) }
+
+        struct Iterator: AsyncIteratorProtocol {
+            var chunks: ArraySlice<ByteBuffer>
+            mutating func next() async throws -> ByteBuffer? { self.chunks.popFirst() }
+        }
+    }
+}
+
+/// Sends requests to upstreams. The proxy owns every decision (route, retries, timeouts); an implementation only
+/// moves bytes, and maps transport failures onto ``UpstreamError``.
+public protocol UpstreamClient: Sendable {
+    /// Sends one try and returns when the final response head has arrived.
+    ///
+    /// Cancelling the calling task cancels the transfer.
+    /// - Throws: ``UpstreamError`` when no valid head arrived.
+    func execute(_ request: UpstreamRequest) async throws -> UpstreamResponse
+}
