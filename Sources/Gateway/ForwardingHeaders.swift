@@ -1,0 +1,96 @@
+import GatewayCore
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+
+/// The header rules of SPEC section 5 for both directions of the proxy.
+enum ForwardingHeaders {
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    static let xForwardedHost = HTTPField.Name("X-Forwarded-Host")!
+    static let xRequestID = HTTPField.Name("X-Request-ID")!
+    static let via = HTTPField.Name("Via")!
+    /// `Host`; swift-http-types hides it behind `HTTPRequest.authority`, but a proxy sends HTTP/1.1 fields.
+    static let host = HTTPField.Name("Host")!
+    static let viaValue = "1.1 error-gateway"
+
+    /// The headers sent upstream: the client's end-to-end headers (hop-by-hop removed first, so `Connection` cannot
+    /// remove what the gateway adds), then `X-Forwarded-*`, `X-Request-ID`, `Via`, the upstream's `headers.set` /
+    /// `headers.remove`, and `Host`.
+    static func upstreamRequestHeaders(
+        client: HTTPHeaders,
+        peerAddress: String?,
+        requestID: String,
+        scheme: String,
+        upstream: UpstreamConfiguration
+    ) -> HTTPFields {
+        var fields = HTTPFields()
+        fields.reserveCapacity(client.count + 6)
+        var clientHost: String?
+        var forwardedFor: String?
+        var via: String?
+        for (name, value) in client {
+            guard let fieldName = HTTPField.Name(name) else { continue }
+            switch fieldName {
+            case Self.host:
+                clientHost = value
+            case Self.xForwardedFor:
+                forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value
+            case Self.via:
+                via = via.map { "\($0), \(value)" } ?? value
+            case Self.xRequestID, Self.xForwardedProto, Self.xForwardedHost:
+                continue
+            default:
+                fields.append(HTTPField(name: fieldName, value: value))
+            }
+        }
+        HopByHopHeaders.remove(from: &fields)
+
+        if let peerAddress {
+            fields[Self.xForwardedFor] = forwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress
+        } else if let forwardedFor {
+            fields[Self.xForwardedFor] = forwardedFor
+        }
+        fields[Self.xForwardedProto] = scheme
+        if let clientHost { fields[Self.xForwardedHost] = clientHost }
+        fields[Self.xRequestID] = requestID
+        fields[Self.via] = via.map { "\($0), \(Self.viaValue)" } ?? Self.viaValue
+
+        for name in upstream.headers.remove { fields[name] = nil }
+        for field in upstream.headers.set { fields[field.name] = field.value }
+
+        let host = upstream.preserveHost ? (clientHost ?? upstream.url.authority) : upstream.url.authority
+        fields[Self.host] = host
+        return fields
+    }
+
+    /// The headers sent to the client for an upstream response that passes through: hop-by-hop removed,
+    /// `X-Request-ID` and `Via` set, framing left to what the gateway actually sends.
+    static func clientResponseHeaders(upstream: HTTPFields, requestID: String, keepContentLength: Bool) -> HTTPHeaders {
+        var fields = upstream
+        HopByHopHeaders.remove(from: &fields)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(fields.count + 2)
+        var via: String?
+        for field in fields {
+            switch field.name {
+            case Self.xRequestID:
+                continue
+            case Self.via:
+                via = via.map { "\($0), \(field.value)" } ?? field.value
+            case .contentLength where !keepContentLength:
+                continue
+            default:
+                headers.add(name: field.name.rawName, value: field.value)
+            }
+        }
+        headers.add(name: "x-request-id", value: requestID)
+        headers.add(name: "via", value: via.map { "\($0), \(Self.viaValue)" } ?? Self.viaValue)
+        return headers
+    }
+
+    /// The textual IP of a socket address, for `X-Forwarded-For` and rate-limit keys.
+    static func peerIP(_ address: SocketAddress?) -> String? {
+        address?.ipAddress
+    }
+}

@@ -1,0 +1,91 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// The open client connections of one listener: counted for `max_connections`, and told to drain on shutdown.
+///
+/// Draining follows RFC 9112 section 9.6: a connection waiting for a request is closed at once; one with a request
+/// in progress finishes its response with `Connection: close` and then closes.
+final class ConnectionRegistry: Sendable {
+    /// One connection's drain-relevant state.
+    final class Entry: Sendable {
+        private struct State {
+            var waitingForRequest = true
+            var draining = false
+        }
+
+        let channel: any Channel
+        private let state = NIOLockedValueBox(State())
+
+        init(channel: any Channel) {
+            self.channel = channel
+        }
+
+        /// Marks the connection as busy with a request; returns false if it is draining and must not start one.
+        func beginRequest() -> Bool {
+            self.state.withLockedValue { state in
+                state.waitingForRequest = false
+                return !state.draining
+            }
+        }
+
+        /// Marks the connection as waiting for its next request; returns false if it is draining and must close.
+        func endRequest() -> Bool {
+            self.state.withLockedValue { state in
+                state.waitingForRequest = true
+                return !state.draining
+            }
+        }
+
+        /// Whether the response in progress must close the connection.
+        var isDraining: Bool { self.state.withLockedValue { $0.draining } }
+
+        fileprivate func drain() {
+            let closeNow = self.state.withLockedValue { state in
+                state.draining = true
+                return state.waitingForRequest
+            }
+            if closeNow { self.channel.close(promise: nil) }
+        }
+    }
+
+    private struct State {
+        var entries: [ObjectIdentifier: Entry] = [:]
+        var draining = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// Registers a connection; returns nil when the registry already holds `limit` connections.
+    func register(_ channel: any Channel, limit: Int) -> Entry? {
+        let entry = Entry(channel: channel)
+        let (accepted, drainNow) = self.state.withLockedValue { state -> (Bool, Bool) in
+            guard state.entries.count < limit else { return (false, false) }
+            state.entries[ObjectIdentifier(channel)] = entry
+            return (true, state.draining)
+        }
+        guard accepted else { return nil }
+        if drainNow { entry.drain() }
+        return entry
+    }
+
+    func remove(_ channel: any Channel) {
+        self.state.withLockedValue { _ = $0.entries.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    var count: Int { self.state.withLockedValue { $0.entries.count } }
+
+    /// Closes idle connections and makes busy ones close after their response.
+    func drainAll() {
+        let entries = self.state.withLockedValue { state in
+            state.draining = true
+            return Array(state.entries.values)
+        }
+        for entry in entries { entry.drain() }
+    }
+
+    /// Closes every connection at once (the drain timeout ran out).
+    func closeAll() {
+        let entries = self.state.withLockedValue { Array($0.entries.values) }
+        for entry in entries { entry.channel.close(promise: nil) }
+    }
+}

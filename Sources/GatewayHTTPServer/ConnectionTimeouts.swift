@@ -1,0 +1,236 @@
+import NIOHTTP1
+import NIOCore
+
+/// The deadlines of one connection as a value: which timer runs in which phase of a request (a pure state machine).
+///
+/// SwiftNIO's `IdleStateHandler` restarts on every byte, so a client trickling one byte a second is never idle.
+/// These deadlines do not move with bytes where it matters:
+/// - `idle` (no request started): `idle_timeout`, then the connection is closed quietly;
+/// - `readingHead` (first byte seen, head not complete): `request_header_timeout` from the *first* byte, then 408;
+/// - `readingBody`: `request_header_timeout` without any byte, then 408 (a stalled body);
+/// - `processing` (request complete, response not finished): no deadline here; upstream timeouts bound it.
+struct ConnectionTimeouts {
+    enum Phase: Equatable {
+        case idle
+        case readingHead
+        case readingBody
+        case processing
+    }
+
+    enum Event {
+        case bytesReceived
+        case headReceived
+        case requestEnded
+        case responseEnded
+        case deadlineReached(Phase)
+    }
+
+    enum Action: Equatable {
+        case none
+        /// (Re)arm the single timer for this long; it reports `deadlineReached` with the phase it was armed in.
+        case arm(TimeAmount, Phase)
+        case cancelTimer
+        /// The connection has been idle too long: close it without a response.
+        case closeIdleConnection
+        /// The head or body did not arrive in time: answer 408 and close.
+        case failRequestTimeout
+    }
+
+    private(set) var phase: Phase = .idle
+    let idleTimeout: TimeAmount
+    let requestTimeout: TimeAmount
+
+    init(idleTimeout: TimeAmount, requestTimeout: TimeAmount) {
+        self.idleTimeout = idleTimeout
+        self.requestTimeout = requestTimeout
+    }
+
+    /// The action when the connection becomes active.
+    func start() -> Action { .arm(self.idleTimeout, .idle) }
+
+    mutating func handle(_ event: Event) -> Action {
+        switch (self.phase, event) {
+        case (.idle, .bytesReceived):
+            self.phase = .readingHead
+            return .arm(self.requestTimeout, .readingHead)
+        case (.readingHead, .bytesReceived), (.processing, .bytesReceived):
+            // The head's deadline runs from its first byte; bytes during processing are a pipelined request
+            // that the next head event accounts for.
+            return .none
+        case (.readingBody, .bytesReceived):
+            return .arm(self.requestTimeout, .readingBody)
+        case (.idle, .headReceived), (.readingHead, .headReceived), (.processing, .headReceived):
+            self.phase = .readingBody
+            return .arm(self.requestTimeout, .readingBody)
+        case (.readingBody, .headReceived):
+            return .arm(self.requestTimeout, .readingBody)
+        case (.readingBody, .requestEnded), (.readingHead, .requestEnded), (.idle, .requestEnded):
+            self.phase = .processing
+            return .cancelTimer
+        case (.processing, .requestEnded):
+            return .none
+        case (_, .responseEnded):
+            if self.phase == .readingBody {
+                // Answered before the body was read (413, early error): the connection closes anyway.
+                return .none
+            }
+            self.phase = .idle
+            return .arm(self.idleTimeout, .idle)
+        case (let current, .deadlineReached(let armed)):
+            guard current == armed else { return .none }
+            switch current {
+            case .idle: return .closeIdleConnection
+            case .readingHead, .readingBody: return .failRequestTimeout
+            case .processing: return .none
+            }
+        }
+    }
+}
+
+/// Raised into the pipeline when a request head or body does not arrive in time; the connection answers 408.
+public struct RequestTimeoutError: Error, Hashable, Sendable {
+    public init() {}
+}
+
+/// Raised into the pipeline when a request head grows past `max_header_bytes` before it is complete; the
+/// connection answers 414 when the request line alone is that long, else 431.
+public struct RequestHeadTooLargeError: Error, Hashable, Sendable {
+    /// The request line (method, target, version) was not complete yet.
+    public var requestLineTooLong: Bool
+}
+
+/// Signals from the request side of the pipeline to ``ConnectionTimeoutHandler``, sent as outbound user events.
+enum RequestLifecycleEvent {
+    case headReceived
+    case requestEnded
+    case responseEnded
+}
+
+/// Sits in front of the HTTP decoder, sees every byte, drives ``ConnectionTimeouts``, and bounds the size of a
+/// request head (llhttp does not count the request target against its header limits).
+final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private var machine: ConnectionTimeouts
+    private var timer: Scheduled<Void>?
+    private let maxHeadBytes: Int
+    /// Bytes of the head being read, and whether its request line is complete.
+    private var headBytes = 0
+    private var sawRequestLineEnd = false
+    private var headOverflowReported = false
+
+    init(idleTimeout: Duration, requestTimeout: Duration, maxHeadBytes: Int) {
+        self.machine = ConnectionTimeouts(
+            idleTimeout: TimeAmount(idleTimeout), requestTimeout: TimeAmount(requestTimeout))
+        self.maxHeadBytes = maxHeadBytes
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.perform(self.machine.start(), context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.perform(self.machine.start(), context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.perform(self.machine.handle(.bytesReceived), context: context)
+        let countsTowardsHead = self.machine.phase == .readingHead
+        if countsTowardsHead {
+            let buffer = self.unwrapInboundIn(data)
+            self.headBytes += buffer.readableBytes
+            if !self.sawRequestLineEnd {
+                self.sawRequestLineEnd = buffer.readableBytesView.contains(UInt8(ascii: "\n"))
+            }
+        }
+        context.fireChannelRead(data)
+        // The decoder ran synchronously: if the head is still incomplete, what it has read so far is all head.
+        if countsTowardsHead, self.machine.phase == .readingHead, self.headBytes > self.maxHeadBytes,
+            !self.headOverflowReported
+        {
+            self.headOverflowReported = true
+            context.fireErrorCaught(RequestHeadTooLargeError(requestLineTooLong: !self.sawRequestLineEnd))
+        }
+    }
+
+    func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        guard let lifecycle = event as? RequestLifecycleEvent else {
+            context.triggerUserOutboundEvent(event, promise: promise)
+            return
+        }
+        switch lifecycle {
+        case .headReceived:
+            self.headBytes = 0
+            self.sawRequestLineEnd = false
+            self.perform(self.machine.handle(.headReceived), context: context)
+        case .requestEnded: self.perform(self.machine.handle(.requestEnded), context: context)
+        case .responseEnded: self.perform(self.machine.handle(.responseEnded), context: context)
+        }
+        promise?.succeed()
+    }
+
+    private func perform(_ action: ConnectionTimeouts.Action, context: ChannelHandlerContext) {
+        switch action {
+        case .none:
+            break
+        case .cancelTimer:
+            self.timer?.cancel()
+            self.timer = nil
+        case .arm(let amount, let phase):
+            self.timer?.cancel()
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.timer = context.eventLoop.scheduleTask(in: amount) {
+                let (handler, context) = loopBound.value
+                handler.timer = nil
+                handler.perform(handler.machine.handle(.deadlineReached(phase)), context: context)
+            }
+        case .closeIdleConnection:
+            context.close(promise: nil)
+        case .failRequestTimeout:
+            context.fireErrorCaught(RequestTimeoutError())
+        }
+    }
+}
+
+/// Sits after the HTTP decoder and reports request progress to ``ConnectionTimeoutHandler``.
+final class RequestLifecycleObserver: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head: context.triggerUserOutboundEvent(RequestLifecycleEvent.headReceived, promise: nil)
+        case .body: break
+        case .end: context.triggerUserOutboundEvent(RequestLifecycleEvent.requestEnded, promise: nil)
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        if case .end = self.unwrapOutboundIn(data) {
+            context.write(data, promise: promise)
+            context.triggerUserOutboundEvent(RequestLifecycleEvent.responseEnded, promise: nil)
+        } else {
+            context.write(data, promise: promise)
+        }
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,143 @@
+public import Logging
+public import NIOCore
+import NIOConcurrencyHelpers
+import NIOHTTP1
+public import NIOPosix
+public import ServiceLifecycle
+
+/// The HTTP/1.1 listener: binds, accepts, enforces the limits of ``HTTPServerConfiguration``, and hands each
+/// complete request to an ``HTTPResponder``. A `Service`: graceful shutdown stops accepting, closes idle
+/// connections and lets requests in progress finish.
+public final class HTTPServer: Service, Sendable {
+    private let configuration: HTTPServerConfiguration
+    private let responder: any HTTPResponder
+    private let eventLoopGroup: any EventLoopGroup
+    private let logger: Logger
+    private let registry = ConnectionRegistry()
+    private let bound: EventLoopPromise<SocketAddress>
+    private let serverChannel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    public init(
+        configuration: HTTPServerConfiguration,
+        responder: any HTTPResponder,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.responder = responder
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+        self.bound = eventLoopGroup.any().makePromise(of: SocketAddress.self)
+    }
+
+    deinit {
+        // Nobody may wait on a promise forever.
+        self.bound.fail(CancellationError())
+    }
+
+    /// The address the listener is bound to, once it is; throws if binding failed.
+    public func localAddress() async throws -> SocketAddress {
+        try await self.bound.futureResult.get()
+    }
+
+    /// Open client connections.
+    public var connectionCount: Int { self.registry.count }
+
+    /// Stops accepting and drains connections, as on graceful shutdown.
+    public func beginDraining() {
+        self.serverChannel.withLockedValue { $0 }?.close(promise: nil)
+        self.registry.drainAll()
+    }
+
+    /// Closes every remaining connection (the drain deadline passed).
+    public func closeAllConnections() {
+        self.registry.closeAll()
+    }
+
+    public func run() async throws {
+        let configuration = self.configuration
+        let decoderLimits = {
+            // A backstop: the exact limits are checked by `ConnectionTimeoutHandler` while the head arrives and by
+            // `RequestHeadValidator` on the whole head, which can tell a long request target (414) from long fields
+            // (431). llhttp counts the target against its field limits, so its own limit must be looser.
+            var limits = NIOHTTPDecoderLimitConfiguration()
+            limits.maxHeaderFieldSize = configuration.maxHeaderBytes * 2
+            limits.maxHeaderListSize = configuration.maxHeaderBytes * 2
+            limits.maxHeaderFieldCount = configuration.maxHeaderCount
+            return limits
+        }()
+        let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+        do {
+            channel = try await ServerBootstrap(group: self.eventLoopGroup)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .bind(host: configuration.host, port: configuration.port) { child in
+                    child.eventLoop.makeCompletedFuture {
+                        let sync = child.pipeline.syncOperations
+                        try sync.addHandler(
+                            ConnectionTimeoutHandler(
+                                idleTimeout: configuration.idleTimeout,
+                                requestTimeout: configuration.requestHeaderTimeout,
+                                maxHeadBytes: configuration.maxHeaderBytes))
+                        try sync.configureHTTPServerPipeline(
+                            withPipeliningAssistance: false,
+                            withServerUpgrade: nil,
+                            withErrorHandling: false,
+                            withOutboundHeaderValidation: true,
+                            withEncoderConfiguration: .init(),
+                            withDecoderLimitConfiguration: decoderLimits)
+                        try sync.addHandler(RequestLifecycleObserver())
+                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
+                            wrappingChannelSynchronously: child,
+                            configuration: .init(isOutboundHalfClosureEnabled: false))
+                    }
+                }
+        } catch {
+            self.bound.fail(error)
+            throw error
+        }
+        self.serverChannel.withLockedValue { $0 = channel.channel }
+        if let address = channel.channel.localAddress {
+            self.bound.succeed(address)
+        }
+        self.logger.info("listening", metadata: ["address": "\(channel.channel.localAddress.map { "\($0)" } ?? "?")"])
+
+        try await withGracefulShutdownHandler {
+            try await channel.executeThenClose { inbound in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in inbound {
+                        group.addTask {
+                            await self.serve(connection)
+                        }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            self.beginDraining()
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
+        let entry = self.registry.register(connection.channel, limit: self.configuration.maxConnections)
+        defer { self.registry.remove(connection.channel) }
+        let handler = HTTPConnection(
+            channel: connection, configuration: self.configuration, responder: self.responder, entry: entry,
+            logger: self.logger)
+        let channel = connection.channel
+        // A client that goes away must cancel its request (and so its upstream transfer): the connection's task is
+        // raced against the channel's close, and whichever ends first cancels the other.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await handler.run(refuseImmediately: entry == nil ? .tooManyConnections : nil)
+            }
+            group.addTask {
+                // Completes when the channel closes, which `handler.run` guarantees on its way out.
+                try? await channel.closeFuture.get()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}

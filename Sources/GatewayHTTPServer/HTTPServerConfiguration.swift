@@ -1,0 +1,42 @@
+/// What the HTTP/1.1 listener accepts and how long it waits (a view of `server:` in the config).
+public struct HTTPServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Request heads larger than this get 431.
+    public var maxHeaderBytes: Int
+    /// More header fields than this get 431.
+    public var maxHeaderCount: Int
+    /// Request bodies larger than this get 413 (counted as they arrive, chunked bodies too).
+    public var maxBodyBytes: Int
+    /// A keep-alive connection without a request for this long is closed.
+    public var idleTimeout: Duration
+    /// A request head must be complete this long after its first byte (408 otherwise), and a request body may not
+    /// stall for longer than this between two reads.
+    public var requestHeaderTimeout: Duration
+    /// Connections beyond this are answered 503 and closed.
+    public var maxConnections: Int
+    /// Chunk extensions longer than this get 400.
+    public var maxChunkExtensionBytes: Int
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 0,
+        maxHeaderBytes: Int = 16 * 1024,
+        maxHeaderCount: Int = 100,
+        maxBodyBytes: Int = 10 * 1024 * 1024,
+        idleTimeout: Duration = .seconds(60),
+        requestHeaderTimeout: Duration = .seconds(10),
+        maxConnections: Int = 10_000,
+        maxChunkExtensionBytes: Int = 4096
+    ) {
+        self.host = host
+        self.port = port
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+        self.maxBodyBytes = maxBodyBytes
+        self.idleTimeout = idleTimeout
+        self.requestHeaderTimeout = requestHeaderTimeout
+        self.maxConnections = maxConnections
+        self.maxChunkExtensionBytes = maxChunkExtensionBytes
+    }
+}

@@ -1,0 +1,105 @@
+public import NIOHTTP1
+
+/// The RFC 9112 checks on a request head that SwiftNIO's parser does not make (NIO-AND-CURL-NOTES.md).
+///
+/// llhttp already refuses CL+TE, duplicate `Content-Length`, obs-fold, bare CR/LF/NUL and bad chunk sizes. What
+/// is left is checked here, on the decoded head, before anything is forwarded:
+/// - exactly one `Host` (RFC 9112 section 3.2: "A server MUST respond with a 400 … to any HTTP/1.1 request message
+///   that lacks a Host header field and to any request message that contains more than one Host header field");
+/// - `Transfer-Encoding` only as a lone final `chunked` (section 6.1: other codings are not implemented here → 501),
+///   and never on HTTP/1.0 (section 6.1: a 1.0 message with it has faulty framing → 400);
+/// - `CONNECT` refused (no tunnels; 501);
+/// - an `Expect` other than `100-continue` → 417 (RFC 9110 section 10.1.1);
+/// - an absolute-form target (section 3.2.2) is accepted only for `http`/`https` and must agree with `Host`;
+///   a fragment in the target is refused.
+public enum RequestHeadValidator {
+    /// What the listener should do with a head.
+    public struct Verdict: Sendable, Equatable {
+        /// Refuse with this, or nil to proceed.
+        public var refusal: ServerRefusal?
+        /// The client asked for `100 Continue` before it sends the body.
+        public var expectsContinue: Bool
+        /// The origin-form target to route on (an absolute-form target rewritten).
+        public var originFormTarget: String
+    }
+
+    /// - Parameter maxHeadBytes: the size a head may have, request line included (`max_header_bytes`).
+    public static func validate(_ head: HTTPRequestHead, maxHeadBytes: Int = .max) -> Verdict {
+        var verdict = Verdict(refusal: nil, expectsContinue: false, originFormTarget: head.uri)
+        func refuse(_ refusal: ServerRefusal) -> Verdict {
+            verdict.refusal = refusal
+            return verdict
+        }
+
+        // "GET " + target + " HTTP/1.1\r\n", then "name: value\r\n" per field, then "\r\n".
+        let requestLineBytes = head.method.rawValue.utf8.count + head.uri.utf8.count + 12
+        if requestLineBytes > maxHeadBytes { return refuse(.uriTooLong) }
+        var headBytes = requestLineBytes + 2
+        for (name, value) in head.headers {
+            headBytes += name.utf8.count + value.utf8.count + 4
+        }
+        if headBytes > maxHeadBytes { return refuse(.headerTooLarge) }
+
+        if head.method == .CONNECT { return refuse(.methodNotImplemented("CONNECT")) }
+
+        let hosts = head.headers["host"]
+        if head.version.major == 1, head.version.minor >= 1, hosts.count != 1 {
+            return refuse(.malformedRequest(hosts.isEmpty ? "missing Host header" : "more than one Host header"))
+        }
+        if hosts.count > 1 { return refuse(.malformedRequest("more than one Host header")) }
+
+        let transferEncodings = head.headers["transfer-encoding"]
+        if !transferEncodings.isEmpty {
+            if head.version.major == 1, head.version.minor == 0 {
+                return refuse(.malformedRequest("Transfer-Encoding in an HTTP/1.0 request"))
+            }
+            let codings = transferEncodings.flatMap { $0.split(separator: ",") }.map {
+                Substring($0).trimmingSpaces().lowercased()
+            }
+            if codings != ["chunked"] { return refuse(.unsupportedTransferEncoding) }
+        }
+
+        for expectation in head.headers["expect"] {
+            if Substring(expectation).trimmingSpaces().lowercased() == "100-continue" {
+                verdict.expectsContinue = true
+            } else {
+                return refuse(.expectationFailed)
+            }
+        }
+
+        var target = Substring(head.uri)
+        if target.contains("#") { return refuse(.malformedRequest("fragment in the request target")) }
+        if !target.hasPrefix("/") {
+            if head.method == .OPTIONS, target == "*" {
+                verdict.originFormTarget = "*"
+                return verdict
+            }
+            // Absolute form: scheme "://" authority path-abempty [ "?" query ]
+            guard let schemeEnd = target.firstRange(of: "://") else {
+                return refuse(.malformedRequest("request target is neither origin-form nor absolute-form"))
+            }
+            let scheme = target[..<schemeEnd.lowerBound].lowercased()
+            guard scheme == "http" || scheme == "https" else {
+                return refuse(.malformedRequest("unsupported scheme in the request target"))
+            }
+            target = target[schemeEnd.upperBound...]
+            let authorityEnd = target.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? target.endIndex
+            let authority = target[..<authorityEnd]
+            if let host = hosts.first, host.lowercased() != authority.lowercased() {
+                return refuse(.malformedRequest("Host header does not match the absolute-form target"))
+            }
+            let rest = target[authorityEnd...]
+            verdict.originFormTarget = rest.hasPrefix("/") ? String(rest) : "/" + rest
+        }
+        return verdict
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var result = self
+        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
+        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
+        return result
+    }
+}

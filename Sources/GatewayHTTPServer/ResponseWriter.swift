@@ -1,0 +1,90 @@
+public import NIOCore
+public import NIOHTTP1
+
+/// Writes one response on a connection: a head, body parts, an end — in that order, once.
+///
+/// Each write waits for the channel to become writable again, so a slow client slows the producer down instead of
+/// filling memory. Used by one task at a time (the connection's), hence a class without locks.
+public final class ResponseWriter {
+    /// Where the response stands.
+    public enum State: Sendable, Equatable {
+        case nothingWritten
+        case headWritten
+        case ended
+    }
+
+    /// Thrown when a caller breaks the head-body-end order; a programming error, reported instead of trapping.
+    public struct OrderError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    private let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    private let isHeadRequest: Bool
+    public private(set) var state: State = .nothingWritten
+    /// Add `Connection: close` and close after this response.
+    public private(set) var closeAfterResponse: Bool
+    /// Body bytes written so far, for the access log.
+    public private(set) var bodyBytesWritten = 0
+    /// The status of the head written, if any.
+    public private(set) var status: HTTPResponseStatus?
+
+    /// The connection's drain state, consulted when the head goes out.
+    private let connection: ConnectionRegistry.Entry?
+
+    init(
+        outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, isHeadRequest: Bool, closeAfterResponse: Bool,
+        connection: ConnectionRegistry.Entry?
+    ) {
+        self.outbound = outbound
+        self.isHeadRequest = isHeadRequest
+        self.closeAfterResponse = closeAfterResponse
+        self.connection = connection
+    }
+
+    /// Asks for the connection to be closed after this response (adds `Connection: close` if the head is not out).
+    public func requestClose() {
+        self.closeAfterResponse = true
+    }
+
+    /// Writes an interim `100 Continue`.
+    func writeContinue() async throws {
+        try await self.outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .continue)))
+    }
+
+    public func writeHead(status: HTTPResponseStatus, headers: HTTPHeaders) async throws {
+        guard self.state == .nothingWritten else { throw OrderError(description: "response head written twice") }
+        var headers = headers
+        if self.connection?.isDraining ?? false { self.closeAfterResponse = true }
+        if self.closeAfterResponse { headers.replaceOrAdd(name: "connection", value: "close") }
+        self.state = .headWritten
+        self.status = status
+        try await self.outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+    }
+
+    public func writeBodyPart(_ buffer: ByteBuffer) async throws {
+        guard self.state == .headWritten else { throw OrderError(description: "body part outside a response") }
+        guard !self.isHeadRequest, buffer.readableBytes > 0 else { return }
+        self.bodyBytesWritten += buffer.readableBytes
+        try await self.outbound.write(.body(.byteBuffer(buffer)))
+    }
+
+    public func writeEnd() async throws {
+        guard self.state == .headWritten else { throw OrderError(description: "response ended twice") }
+        self.state = .ended
+        try await self.outbound.write(.end(nil))
+    }
+
+    /// Writes a complete response held in memory, with its `Content-Length`.
+    public func write(_ response: ServerResponse) async throws {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+        try await self.writeHead(status: response.status, headers: headers)
+        if !self.isHeadRequest, response.body.readableBytes > 0 {
+            self.bodyBytesWritten += response.body.readableBytes
+            try await self.outbound.write(contentsOf: [.body(.byteBuffer(response.body)), .end(nil)])
+            self.state = .ended
+        } else {
+            try await self.writeEnd()
+        }
+    }
+}

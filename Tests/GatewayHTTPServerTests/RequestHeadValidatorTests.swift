@@ -1,0 +1,64 @@
+import GatewayHTTPServer
+import NIOHTTP1
+import Testing
+
+@Suite("RFC 9112 head checks")
+struct RequestHeadValidatorTests {
+    func head(
+        _ method: HTTPMethod = .GET, _ uri: String = "/", version: HTTPVersion = .http1_1,
+        fields: [(String, String)]
+    ) -> HTTPRequestHead {
+        HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders(fields))
+    }
+
+    @Test func acceptsAnOrdinaryRequest() {
+        let verdict = RequestHeadValidator.validate(self.head(fields: [("Host", "a")]))
+        #expect(verdict.refusal == nil)
+        #expect(verdict.originFormTarget == "/")
+    }
+
+    @Test func http10WithoutHostIsAccepted() {
+        #expect(RequestHeadValidator.validate(self.head(version: .http1_0, fields: [])).refusal == nil)
+    }
+
+    @Test func hostRules() {
+        #expect(RequestHeadValidator.validate(self.head(fields: [])).refusal == .malformedRequest("missing Host header"))
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("host", "a")])).refusal
+                == .malformedRequest("more than one Host header"))
+    }
+
+    @Test func transferEncodingRules() {
+        #expect(RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("Transfer-Encoding", "chunked")])).refusal == nil)
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("Transfer-Encoding", "chunked, gzip")])).refusal
+                == .unsupportedTransferEncoding)
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("Transfer-Encoding", "gzip"), ("Transfer-Encoding", "chunked")])).refusal
+                == .unsupportedTransferEncoding)
+    }
+
+    @Test func expectations() {
+        let verdict = RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("Expect", "100-Continue")]))
+        #expect(verdict.expectsContinue)
+        #expect(RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("Expect", "x")])).refusal == .expectationFailed)
+    }
+
+    @Test func absoluteForm() {
+        let verdict = RequestHeadValidator.validate(self.head(.GET, "https://A:8/p?q", fields: [("Host", "a:8")]))
+        #expect(verdict.refusal == nil)
+        #expect(verdict.originFormTarget == "/p?q")
+        #expect(RequestHeadValidator.validate(self.head(.GET, "http://a", fields: [("Host", "a")])).originFormTarget == "/")
+        #expect(RequestHeadValidator.validate(self.head(.GET, "http://b/", fields: [("Host", "a")])).refusal != nil)
+        #expect(RequestHeadValidator.validate(self.head(.GET, "ftp://a/", fields: [("Host", "a")])).refusal != nil)
+        #expect(RequestHeadValidator.validate(self.head(.OPTIONS, "*", fields: [("Host", "a")])).originFormTarget == "*")
+    }
+
+    @Test func headSizeLimits() {
+        let long = self.head(.GET, "/" + String(repeating: "a", count: 100), fields: [("Host", "a")])
+        #expect(RequestHeadValidator.validate(long, maxHeadBytes: 100).refusal == .uriTooLong)
+        let fields = self.head(fields: [("Host", "a"), ("X", String(repeating: "b", count: 100))])
+        #expect(RequestHeadValidator.validate(fields, maxHeadBytes: 100).refusal == .headerTooLarge)
+        #expect(RequestHeadValidator.validate(fields, maxHeadBytes: 200).refusal == nil)
+    }
+}

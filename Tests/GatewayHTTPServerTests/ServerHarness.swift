@@ -1,0 +1,50 @@
+import GatewayHTTPServer
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// A responder for listener tests: echoes what it received, and can be told to wait or stream.
+struct EchoResponder: HTTPResponder {
+    func respond(to request: ServerRequest, writer: ResponseWriter) async throws {
+        let query = request.target
+        if query.contains("slow=") {
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        let text = "\(request.head.method.rawValue) \(request.target) body=\(request.body?.readableBytes ?? 0)"
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "text/plain")
+        try await writer.write(ServerResponse(status: .ok, headers: headers, body: ByteBuffer(string: text)))
+    }
+
+    func response(for refusal: ServerRefusal, head: HTTPRequestHead?, remoteAddress: SocketAddress?) -> ServerResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/problem+json")
+        return ServerResponse(
+            status: HTTPResponseStatus(statusCode: refusal.status), headers: headers,
+            body: ByteBuffer(string: "{\"status\":\(refusal.status)}"))
+    }
+}
+
+/// Runs a listener on 127.0.0.1:0 for the duration of `body`, then stops it.
+func withServer<T: Sendable>(
+    _ configuration: HTTPServerConfiguration = .init(),
+    responder: any HTTPResponder = EchoResponder(),
+    _ body: @Sendable (HTTPServer, Int) async throws -> T
+) async throws -> T {
+    var configuration = configuration
+    configuration.host = "127.0.0.1"
+    configuration.port = 0
+    let server = HTTPServer(configuration: configuration, responder: responder, logger: Logger(label: "test"))
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        let port = try await server.localAddress().port!
+        do {
+            let result = try await body(server, port)
+            group.cancelAll()
+            return result
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+    }
+}

@@ -1,0 +1,221 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A test client that speaks raw bytes over TCP, so tests can send what a well-behaved client never would
+/// (smuggling vectors, trickled heads, pipelined requests) and read exactly what the server answers.
+public final class RawHTTPClient: @unchecked Sendable {
+    // @unchecked: the inbound iterator is used by one test task at a time; the channel itself is thread-safe.
+    public struct Response: Sendable, CustomStringConvertible {
+        public var status: Int
+        public var reason: String
+        /// Header fields in order, names as sent.
+        public var headers: [(name: String, value: String)]
+        public var body: [UInt8]
+
+        public func header(_ name: String) -> String? {
+            self.headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        }
+
+        public func headers(_ name: String) -> [String] {
+            self.headers.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        }
+
+        public var bodyText: String { String(decoding: self.body, as: UTF8.self) }
+
+        public var description: String { "\(self.status) \(self.reason) \(self.headers) \(self.bodyText)" }
+    }
+
+    /// Why reading a response failed.
+    public enum ReadError: Error, Equatable {
+        case closedBeforeResponse
+        case timedOut
+        case malformed(String)
+    }
+
+    private let channel: any Channel
+    private let collector: ByteCollector
+    private var buffered: [UInt8] = []
+    private var sawEOF = false
+
+    private init(channel: any Channel, collector: ByteCollector) {
+        self.channel = channel
+        self.collector = collector
+    }
+
+    public static func connect(host: String = "127.0.0.1", port: Int) async throws -> RawHTTPClient {
+        let collector = ByteCollector()
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                }
+            }
+            .connect(host: host, port: port).get()
+        return RawHTTPClient(channel: channel, collector: collector)
+    }
+
+    public func send(_ text: String) async throws {
+        try await self.send(Array(text.utf8))
+    }
+
+    public func send(_ bytes: [UInt8]) async throws {
+        try await self.channel.writeAndFlush(ByteBuffer(bytes: bytes))
+    }
+
+    /// Closes the connection.
+    public func close() async {
+        try? await self.channel.close()
+    }
+
+    /// Reads one response (Content-Length, chunked, or until close), or throws.
+    public func readResponse(timeout: Duration = .seconds(10), headRequest: Bool = false) async throws -> Response {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let response = try self.parseResponse(headRequest: headRequest, complete: self.sawEOF) {
+                return response
+            }
+            if self.sawEOF {
+                throw self.buffered.isEmpty
+                    ? ReadError.closedBeforeResponse
+                    : ReadError.malformed(String(decoding: self.buffered, as: UTF8.self))
+            }
+            try await self.readMore(until: deadline)
+        }
+    }
+
+    /// Whether the server closes the connection within `timeout` (any bytes it sends first are kept).
+    public func isClosed(within timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !self.sawEOF {
+            do {
+                try await self.readMore(until: deadline)
+            } catch {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// Bytes received and not yet consumed by `readResponse`.
+    public var unreadBytes: [UInt8] { self.buffered }
+
+    /// Waits, polling every few milliseconds up to `deadline`, until new bytes or the end of the stream arrive.
+    private func readMore(until deadline: ContinuousClock.Instant) async throws {
+        while true {
+            let (bytes, eof) = self.collector.take()
+            if !bytes.isEmpty || eof {
+                self.buffered += bytes
+                self.sawEOF = eof
+                return
+            }
+            if ContinuousClock.now >= deadline { throw ReadError.timedOut }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    private func parseResponse(headRequest: Bool, complete: Bool) throws -> Response? {
+        guard let headEnd = self.find([13, 10, 13, 10], in: self.buffered, from: 0) else { return nil }
+        let headText = String(decoding: self.buffered[0..<headEnd], as: UTF8.self)
+        var lines = headText.split(separator: "\r\n", omittingEmptySubsequences: false)
+        let statusLine = lines.removeFirst().split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard statusLine.count >= 2, let status = Int(statusLine[1]) else {
+            throw ReadError.malformed(headText)
+        }
+        let headers = lines.compactMap { line -> (name: String, value: String)? in
+            guard let colon = line.firstIndex(of: ":") else { return nil }
+            return (String(line[..<colon]), String(line[line.index(after: colon)...].drop(while: { $0 == " " })))
+        }
+        var response = Response(
+            status: status, reason: statusLine.count > 2 ? String(statusLine[2]) : "", headers: headers, body: [])
+        let bodyStart = headEnd + 4
+        if (100..<200).contains(status) {
+            self.buffered.removeFirst(bodyStart)
+            return response
+        }
+        if headRequest || status == 204 || status == 304 {
+            self.buffered.removeFirst(bodyStart)
+            return response
+        }
+        if let length = response.header("content-length").flatMap({ Int($0) }) {
+            guard self.buffered.count - bodyStart >= length else { return nil }
+            response.body = Array(self.buffered[bodyStart..<bodyStart + length])
+            self.buffered.removeFirst(bodyStart + length)
+            return response
+        }
+        if response.header("transfer-encoding")?.lowercased() == "chunked" {
+            var index = bodyStart
+            var body: [UInt8] = []
+            while true {
+                guard let lineEnd = self.find([13, 10], in: self.buffered, from: index) else { return nil }
+                let sizeText = String(decoding: self.buffered[index..<lineEnd], as: UTF8.self)
+                guard let size = Int(sizeText.split(separator: ";")[0], radix: 16) else {
+                    throw ReadError.malformed("chunk size \(sizeText)")
+                }
+                let dataStart = lineEnd + 2
+                if size == 0 {
+                    guard let trailerEnd = self.find([13, 10], in: self.buffered, from: dataStart) else { return nil }
+                    response.body = body
+                    self.buffered.removeFirst(trailerEnd + 2)
+                    return response
+                }
+                guard self.buffered.count >= dataStart + size + 2 else { return nil }
+                body += self.buffered[dataStart..<dataStart + size]
+                index = dataStart + size + 2
+            }
+        }
+        guard complete else { return nil }
+        response.body = Array(self.buffered[bodyStart...])
+        self.buffered.removeAll()
+        return response
+    }
+
+    private func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
+        var index = start
+        while index <= haystack.count - needle.count {
+            if haystack[index] == needle[0], Array(haystack[index..<index + needle.count]) == needle { return index }
+            index += 1
+        }
+        return nil
+    }
+}
+
+/// Collects every byte a connection receives, and whether it ended, for ``RawHTTPClient``.
+private final class ByteCollector: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let state = NIOLockedValueBox<(bytes: [UInt8], eof: Bool)>(([], false))
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = self.unwrapInboundIn(data)
+        let bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
+        self.state.withLockedValue { $0.bytes += bytes }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case ChannelEvent.inputClosed = event {
+            self.state.withLockedValue { $0.eof = true }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.state.withLockedValue { $0.eof = true }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.state.withLockedValue { $0.eof = true }
+        context.close(promise: nil)
+    }
+
+    /// The bytes received since the last call, and whether the stream ended.
+    func take() -> ([UInt8], Bool) {
+        self.state.withLockedValue { state in
+            defer { state.bytes.removeAll(keepingCapacity: true) }
+            return (state.bytes, state.eof)
+        }
+    }
+}
