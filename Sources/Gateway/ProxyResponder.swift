@@ -11,6 +11,7 @@ import NIOHTTP1
 struct ProxyResponder: HTTPResponder {
     let state: GatewayState
     let upstreamClient: any UpstreamClient
+    let metrics: GatewayMetrics
     let logger: Logger
     /// `https` when the listener terminates TLS.
     let scheme: String
