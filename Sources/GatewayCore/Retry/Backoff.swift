@@ -50,7 +50,7 @@ public enum Backoff {
     private static func capNanoseconds(retry: Int, base: Duration, max: Duration) -> Int64 {
         let base = Swift.max(0, base.nanosecondsClamped)
         let max = Swift.max(0, max.nanosecondsClamped)
-        let exponent = Swift.max(0, retry - 1)
+        let exponent = retry > 1 ? retry - 1 : 0
         // base · 2^exponent <= max  <=>  base <= max >> exponent (for non-negative integers), so the shift below
         // happens only when its result fits.
         guard exponent < Int64.bitWidth - 1, base <= max >> exponent else { return max }

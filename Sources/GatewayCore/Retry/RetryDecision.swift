@@ -55,17 +55,18 @@ public enum RetryReason: String, Sendable, Hashable, CaseIterable, CustomStringC
     public var description: String { self.rawValue }
 }
 
-/// Why no retry is made. ``description`` is a bounded, stable label for logs and metrics.
+/// Why no retry is made. ``description`` is a bounded, stable label for logs and metrics:
 ///
-/// | case | label | meaning |
-/// | --- | --- | --- |
-/// | ``notRetryable`` | `not_retryable` | the outcome is not in `retry_on`, or never retried (TLS failure, protocol error, a success) |
-/// | ``responseStarted`` | `response_started` | bytes of a response were already sent to the client |
-/// | ``unsafeMethod`` | `unsafe_method` | `idempotent_only` and the request may have reached the upstream with a non-idempotent method and no `Idempotency-Key` |
-/// | ``attemptsExhausted`` | `attempts_exhausted` | `attempts` tries were made |
-/// | ``retryAfterTooLong(seconds:)`` | `retry_after_too_long` | the upstream asked to wait longer than `max_retry_after`; the client gets `retry_after` = `seconds` |
-/// | ``deadlineExceeded`` | `deadline_exceeded` | the wait would end at or after the `timeouts.request` deadline |
-/// | ``budgetExhausted`` | `budget_exhausted` | the upstream's retry budget is spent |
+/// - `not_retryable` (``notRetryable``): not in `retry_on`, or never retried (TLS failure, protocol error,
+///   cancelled or refused transfer, status below 400).
+/// - `response_started` (``responseStarted``): bytes of a response were already sent to the client.
+/// - `unsafe_method` (``unsafeMethod``): `idempotent_only`, a non-idempotent method, no `Idempotency-Key`, and the
+///   request may have reached the upstream.
+/// - `attempts_exhausted` (``attemptsExhausted``): `attempts` tries were made.
+/// - `retry_after_too_long` (``retryAfterTooLong(seconds:)``): the upstream asked to wait longer than
+///   `max_retry_after`; the client gets `retry_after` = `seconds` (and the same `Retry-After`).
+/// - `deadline_exceeded` (``deadlineExceeded``): the wait would end at or after the `timeouts.request` deadline.
+/// - `budget_exhausted` (``budgetExhausted``): the upstream's retry budget is spent.
 public enum GiveUpReason: Sendable, Hashable, CustomStringConvertible {
     case notRetryable
     case responseStarted
