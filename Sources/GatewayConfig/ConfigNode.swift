@@ -122,20 +122,25 @@ struct ConfigNode {
 
     /// A duration (see `ConfigUnits`); zero only where `allowingZero`.
     func duration(allowingZero: Bool = false) -> Duration? {
-        let expectation = allowingZero ? "a duration like 250ms, 2s, 1m" : "a positive duration like 250ms, 2s, 1m"
-        return self.value(expecting: expectation) { text in
-            guard let duration = ConfigUnits.parseDuration(text), allowingZero || duration > .zero else { return nil }
-            return duration
+        guard let duration = self.value(expecting: "a duration like 250ms, 2s, 1m", { ConfigUnits.parseDuration($0) })
+        else { return nil }
+        guard allowingZero || duration > .zero else {
+            self.problem("expected a duration longer than 0")
+            return nil
         }
+        return duration
     }
 
     /// A size in bytes (see `ConfigUnits`); zero only where `allowingZero`.
     func size(allowingZero: Bool = false) -> Int? {
-        let expectation = allowingZero ? "a size like 512, 16KiB, 10MiB" : "a positive size like 512, 16KiB, 10MiB"
-        return self.value(expecting: expectation) { text in
-            guard let size = ConfigUnits.parseSize(text), allowingZero || size > 0 else { return nil }
-            return size
+        guard let size = self.value(expecting: "a size like 512, 16KiB, 10MiB", { ConfigUnits.parseSize($0) }) else {
+            return nil
         }
+        guard allowingZero || size > 0 else {
+            self.problem("expected a size larger than 0")
+            return nil
+        }
+        return size
     }
 
     /// One of the raw values of `Choice`.
