@@ -123,7 +123,8 @@ enum DuplicateKeys {
                 return root
             } catch let error as YamlError {
                 guard case .duplicatedKeysInMapping(let duplicates, let context) = error, let key = duplicates.first,
-                    let (renamed, position) = self.renameSecond(of: key, after: context.mark, in: text, attempt: attempt)
+                    let (renamed, position) = self.renameSecond(
+                        of: key, after: context.mark, in: text, attempt: attempt)
                 else {
                     YAMLSyntaxProblem.record(error, in: text, recorder: recorder)
                     return nil

@@ -174,9 +174,8 @@ struct ConfigNode {
         var entries: [ConfigEntry] = []
         for (key, value) in mapping {
             guard case .scalar(let scalar) = key else {
-                self.recorder.record(
-                    "\(self.path.isEmpty ? "" : "\(self.path): ")expected a key name; got a \(key.mapping != nil ? "mapping" : "sequence")",
-                    line: key.mark?.line ?? 1, column: key.mark?.column ?? 1)
+                let keyNode = ConfigNode(node: key, path: self.path, keyMark: nil, recorder: self.recorder)
+                keyNode.problem("expected a key name; got \(keyNode.shape)")
                 continue
             }
             // A key the loader renamed because it was a duplicate: already reported, skipped with its value.
@@ -265,7 +264,7 @@ extension ConfigEntry {
     /// Returns whether the name is acceptable; records a problem at the key otherwise.
     func checkName(kind: String) -> Bool {
         let valid = !self.name.isEmpty
-            && self.name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == ".") }
+            && self.name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
         if !valid {
             self.value.recorder.record(
                 "\(kind) name '\(self.name)' may contain only letters, digits, '_', '-' and '.'",

@@ -48,7 +48,8 @@ enum EnvironmentSubstitution {
                 fallback = nil
             }
             guard self.isValidName(name) else {
-                return .failure("'${\(expression)}' is not a valid variable reference; names are [A-Za-z_][A-Za-z0-9_]*")
+                return .failure(
+                    "'${\(expression)}' is not a valid variable reference; names are [A-Za-z_][A-Za-z0-9_]*")
             }
             let value = environment[String(name)]
             if let value, !(value.isEmpty && fallback != nil) {

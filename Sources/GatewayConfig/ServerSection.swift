@@ -25,7 +25,9 @@ enum ServerSection {
         }
         if let value = fields["access_log"]?.bool() { server.accessLog = value }
         if let value = fields["max_connections"]?.integer(atLeast: 1) { server.maxConnections = value }
-        if let tlsNode = fields["tls"], !tlsNode.isNull, let tls = tlsNode.mapping(allowedKeys: ["certificate", "private_key"]) {
+        if let tlsNode = fields["tls"], !tlsNode.isNull,
+            let tls = tlsNode.mapping(allowedKeys: ["certificate", "private_key"])
+        {
             let certificate = tls.required("certificate")?.string()
             let privateKey = tls.required("private_key")?.string()
             if let certificate, let privateKey {

@@ -6,6 +6,9 @@ struct UpstreamSection {
     /// Names accepted for `dialect:` besides `auto`, supplied by the normalizer module.
     let knownDialects: Set<String>
 
+    /// Stands in for an invalid `url` while the rest of the upstream is checked; never returned.
+    static let placeholderURL = UpstreamURL(scheme: .http, host: "invalid")
+
     static let keys = [
         "url", "dialect", "codes", "timeouts", "retry", "circuit_breaker", "max_in_flight", "tls", "headers",
         "preserve_host", "errors_in_success",
@@ -29,12 +32,9 @@ struct UpstreamSection {
         let url = fields.required("url")?.value(expecting: "a URL like https://api.example.com[:port][/base/path]") {
             UpstreamURL($0)
         }
-        guard let url else {
-            // Still read the rest, for its problems.
-            _ = self.readRest(fields, into: UpstreamConfiguration(name: name, url: UpstreamURL(scheme: .http, host: "x")))
-            return nil
-        }
-        return self.readRest(fields, into: UpstreamConfiguration(name: name, url: url))
+        // The other keys are read even without a valid URL, so that their problems are reported too.
+        let upstream = self.readRest(fields, into: UpstreamConfiguration(name: name, url: url ?? Self.placeholderURL))
+        return url == nil ? nil : upstream
     }
 
     private func readRest(_ fields: ConfigMapping, into start: UpstreamConfiguration) -> UpstreamConfiguration {
@@ -43,9 +43,13 @@ struct UpstreamSection {
         if let node = fields["codes"] { upstream.codes = Self.readCodes(node) }
         if let node = fields["timeouts"] { upstream.timeouts = Self.readTimeouts(node) }
         if let node = fields["retry"] { upstream.retry = Self.readRetry(node) }
-        if let node = fields["circuit_breaker"], !node.isNull, let breaker = node.mapping(allowedKeys: ["consecutive_failures", "open_for"]) {
+        if let node = fields["circuit_breaker"], !node.isNull,
+            let breaker = node.mapping(allowedKeys: ["consecutive_failures", "open_for"])
+        {
             var configuration = CircuitBreakerConfiguration()
-            if let value = breaker["consecutive_failures"]?.integer(atLeast: 1) { configuration.consecutiveFailures = value }
+            if let value = breaker["consecutive_failures"]?.integer(atLeast: 1) {
+                configuration.consecutiveFailures = value
+            }
             if let value = breaker["open_for"]?.duration() { configuration.openFor = value }
             upstream.circuitBreaker = configuration
         }
@@ -80,7 +84,8 @@ struct UpstreamSection {
         }
         let mapping = DialectMapping(
             code: pointer("code"), message: pointer("message"), errors: pointer("errors"),
-            errorField: pointer("error_field"), errorMessage: pointer("error_message"), errorCode: pointer("error_code"))
+            errorField: pointer("error_field"), errorMessage: pointer("error_message"),
+            errorCode: pointer("error_code"))
         if fields.values.isEmpty {
             node.problem("a dialect mapping needs at least one of code, message, errors")
             return nil
@@ -96,10 +101,9 @@ struct UpstreamSection {
     private static func readCodes(_ node: ConfigNode) -> [String: ErrorCode] {
         guard let entries = node.entries() else { return [:] }
         var codes: [String: ErrorCode] = [:]
+        let expectation = "a canonical error code (\(ErrorCode.all.map(\.rawValue).joined(separator: ", ")))"
         for entry in entries {
-            let code = entry.value.value(expecting: "a canonical error code (\(ErrorCode.all.map(\.rawValue).joined(separator: ", ")))") {
-                ErrorCode(rawValue: $0)
-            }
+            let code = entry.value.value(expecting: expectation) { ErrorCode(rawValue: $0) }
             if let code { codes[entry.name] = code }
         }
         return codes
@@ -132,17 +136,16 @@ struct UpstreamSection {
             if let base { retry.backoffBase = base }
             if let max { retry.backoffMax = max }
             if retry.backoffBase > retry.backoffMax, let blame = backoff["base"] ?? backoff["max"] {
-                blame.problem(
-                    "backoff base (\(Self.format(retry.backoffBase))) is longer than max (\(Self.format(retry.backoffMax)))")
+                let base = Self.format(retry.backoffBase)
+                blame.problem("backoff base (\(base)) is longer than max (\(Self.format(retry.backoffMax)))")
             }
         }
         if let items = fields["retry_on"]?.sequence() {
-            retry.retryOn = Set(items.compactMap { item in
-                item.value(expecting: "connect_failure, timeout, reset or a status from 100 to 599") { Self.parseCondition($0) }
-            })
+            let expectation = "connect_failure, timeout, reset or a status from 100 to 599"
+            retry.retryOn = Set(items.compactMap { item in item.value(expecting: expectation, Self.parseCondition) })
         }
         if let value = fields["max_retry_after"]?.duration(allowingZero: true) { retry.maxRetryAfter = value }
-        if let budgetNode = fields["budget"], let budget = budgetNode.mapping(allowedKeys: ["ratio", "min_per_second"]) {
+        if let budget = fields["budget"]?.mapping(allowedKeys: ["ratio", "min_per_second"]) {
             if let value = budget["ratio"]?.double(in: 0...1) { retry.budgetRatio = value }
             if let value = budget["min_per_second"]?.integer(atLeast: 0) { retry.budgetMinPerSecond = value }
         }
@@ -172,7 +175,8 @@ struct UpstreamSection {
 
     private static func readTLS(_ node: ConfigNode) -> UpstreamTLSConfiguration {
         var tls = UpstreamTLSConfiguration()
-        guard let fields = node.mapping(allowedKeys: ["ca_file", "client_certificate", "client_key"]) else { return tls }
+        let keys = ["ca_file", "client_certificate", "client_key"]
+        guard let fields = node.mapping(allowedKeys: keys) else { return tls }
         tls.caFile = fields["ca_file"]?.string()
         tls.clientCertificate = fields["client_certificate"]?.string()
         tls.clientKey = fields["client_key"]?.string()
@@ -185,7 +189,9 @@ struct UpstreamSection {
     }
 
     /// Fields the proxy itself manages (framing, hop-by-hop, `Host`): a config may neither set nor remove them.
-    static let reservedHeaders: Set<HTTPField.Name> = HopByHopHeaders.alwaysRemoved.union([.contentLength, HTTPField.Name("Host")!])
+    static let reservedHeaders: Set<HTTPField.Name> = HopByHopHeaders.alwaysRemoved.union([
+        .contentLength, HTTPField.Name("Host")!,
+    ])
 
     private static func readHeaders(_ node: ConfigNode) -> HeaderRewrite {
         var rewrite = HeaderRewrite()
@@ -217,14 +223,11 @@ struct UpstreamSection {
 
     private static func headerName(_ text: String, at entry: ConfigEntry) -> HTTPField.Name? {
         guard let name = HTTPField.Name(text) else {
-            entry.value.recorder.record(
-                "\(entry.value.path): '\(text)' is not a valid header name", line: entry.keyLine, column: entry.keyColumn)
+            entry.problemAtKey("'\(text)' is not a valid header name")
             return nil
         }
         if self.reservedHeaders.contains(name) {
-            entry.value.recorder.record(
-                "\(entry.value.path): header '\(text)' is managed by the gateway and cannot be set",
-                line: entry.keyLine, column: entry.keyColumn)
+            entry.problemAtKey("header '\(text)' is managed by the gateway and cannot be set")
             return nil
         }
         return name
