@@ -43,6 +43,7 @@ let package = Package(
             name: "GatewayConfig",
             dependencies: [
                 "GatewayCore",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
@@ -153,7 +154,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayConfigTests",
-            dependencies: ["GatewayConfig", "GatewayCore"],
+            dependencies: [
+                "GatewayConfig", "GatewayCore",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
