@@ -1,0 +1,161 @@
+import GatewayCore
+import HTTPTypes
+import Logging
+import NIOCore
+
+/// How the tries at an upstream ended, once the retry policy gave its last word.
+enum ExchangeResult {
+    /// A response to pass through (status < 400, or an error response no dialect will rewrite): stream it.
+    case response(UpstreamResponse)
+    /// An error response (status >= 400) whose body prefix was read for the normalizer.
+    case errorResponse(UpstreamResponseHead, body: ByteBuffer, complete: Bool)
+    /// No response: the last try's transport failure.
+    case transportFailure(UpstreamError)
+    /// The circuit is open: fail fast.
+    case circuitOpen(retryAfter: Duration)
+}
+
+/// Sends a request to an upstream and retries per its policy (SPEC section 2 `retry`, `timeouts`,
+/// `circuit_breaker`): the loop `GatewayCore.RetryPolicy` documents, with the I/O filled in.
+struct UpstreamExchange {
+    let client: any UpstreamClient
+    let metrics: GatewayMetrics
+    let logger: Logger
+    /// How much of an error body is read for the normalizer.
+    let errorBodyLimit: Int
+
+    /// The result and how many tries it took.
+    func run(
+        _ request: UpstreamRequest, upstream: UpstreamConfiguration, runtime: UpstreamRuntime
+    ) async -> (ExchangeResult, attempts: Int) {
+        let policy = RetryPolicy(upstream: upstream)
+        let hasIdempotencyKey = request.headers[RetryPolicy.idempotencyKey] != nil
+        let start = ContinuousClock.now
+        let deadline = start + upstream.timeouts.request
+        runtime.budget.recordRequest(now: start)
+        var random = SystemRandomNumberGenerator()
+        var attempt = 0
+        var request = request
+
+        while true {
+            attempt += 1
+            let tryStart = ContinuousClock.now
+            var isProbe = false
+            if let breaker = runtime.breaker {
+                switch breaker.requestStarting(now: tryStart) {
+                case .proceed: break
+                case .proceedAsProbe: isProbe = true
+                case .failFast(let retryAfter):
+                    return (.circuitOpen(retryAfter: retryAfter), attempt - 1)
+                }
+            }
+            request.headTimeout = max(.milliseconds(1), min(upstream.timeouts.perTry, deadline - tryStart))
+
+            let outcome: RetryOutcome
+            let result: ExchangeResult
+            do {
+                let response = try await self.client.execute(request)
+                self.metrics.upstreamTryFinished(
+                    upstream: upstream.name, outcome: .response, duration: ContinuousClock.now - tryStart)
+                self.finish(runtime, CircuitBreaker.Outcome(status: response.head.status), isProbe, upstream: upstream)
+                if response.head.status < 400 {
+                    return (.response(response), attempt)
+                }
+                outcome = .response(
+                    status: response.head.status, headers: response.head.headers,
+                    nowUnixSeconds: DateHeader.unixSeconds())
+                let decision = policy.decide(
+                    method: request.method, hasIdempotencyKey: hasIdempotencyKey, finishedAttempt: attempt,
+                    outcome: outcome, responseStarted: false, elapsed: ContinuousClock.now - start, using: &random,
+                    spendBudget: { runtime.budget.spendRetry(now: .now) })
+                if case .retry(let wait, let reason) = decision {
+                    // Dropping the response's body cancels its transfer.
+                    self.logRetry(attempt: attempt, outcome: "status \(response.head.status)", wait: wait)
+                    self.metrics.retried(upstream: upstream.name, reason: reason.description)
+                    if await Self.sleep(wait) { continue }
+                }
+                let (body, complete) = await self.readPrefix(of: response.body)
+                return (.errorResponse(response.head, body: body, complete: complete), attempt)
+            } catch let error as UpstreamError {
+                self.metrics.upstreamTryFinished(
+                    upstream: upstream.name, outcome: Self.metricOutcome(error.code),
+                    duration: ContinuousClock.now - tryStart)
+                self.finish(runtime, CircuitBreaker.Outcome(errorCode: error.code), isProbe, upstream: upstream)
+                outcome = .transportFailure(error.code)
+                result = .transportFailure(error)
+                if error.code == .cancelled || Task.isCancelled { return (result, attempt) }
+            } catch {
+                self.finish(runtime, .neutral, isProbe, upstream: upstream)
+                return (.transportFailure(UpstreamError(.cancelled, detail: "\(error)")), attempt)
+            }
+
+            let decision = policy.decide(
+                method: request.method, hasIdempotencyKey: hasIdempotencyKey, finishedAttempt: attempt,
+                outcome: outcome, responseStarted: false, elapsed: ContinuousClock.now - start, using: &random,
+                spendBudget: { runtime.budget.spendRetry(now: .now) })
+            switch decision {
+            case .retry(let wait, let reason):
+                self.logRetry(attempt: attempt, outcome: "\(result)", wait: wait)
+                self.metrics.retried(upstream: upstream.name, reason: reason.description)
+                if await Self.sleep(wait) { continue }
+                return (result, attempt)
+            case .giveUp(let why):
+                self.logger.debug("giving up", metadata: ["attempt": "\(attempt)", "reason": "\(why)"])
+                return (result, attempt)
+            }
+        }
+    }
+
+    private func finish(_ runtime: UpstreamRuntime, _ outcome: CircuitBreaker.Outcome, _ isProbe: Bool, upstream: UpstreamConfiguration) {
+        guard let breaker = runtime.breaker else { return }
+        switch breaker.requestFinished(outcome, wasProbe: isProbe, now: .now) {
+        case .none: break
+        case .opened(let duration):
+            self.logger.warning("circuit opened", metadata: ["upstream": "\(upstream.name)", "for": "\(duration)"])
+        case .closed:
+            self.logger.notice("circuit closed", metadata: ["upstream": "\(upstream.name)"])
+        }
+    }
+
+    private func logRetry(attempt: Int, outcome: String, wait: Duration) {
+        self.logger.debug("retrying", metadata: ["attempt": "\(attempt)", "outcome": "\(outcome)", "wait": "\(wait)"])
+    }
+
+    /// Sleeps; false when the request was cancelled meanwhile (its client went away).
+    private static func sleep(_ duration: Duration) async -> Bool {
+        do {
+            try await Task.sleep(for: duration)
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// Reads up to `errorBodyLimit` bytes of a body; the rest is not read (dropping the stream cancels it).
+    private func readPrefix(of body: UpstreamResponseBody) async -> (ByteBuffer, complete: Bool) {
+        var collected = ByteBuffer()
+        do {
+            for try await chunk in body {
+                var chunk = chunk
+                let room = self.errorBodyLimit - collected.readableBytes
+                if chunk.readableBytes > room {
+                    if var slice = chunk.readSlice(length: room) { collected.writeBuffer(&slice) }
+                    return (collected, false)
+                }
+                collected.writeBuffer(&chunk)
+            }
+            return (collected, true)
+        } catch {
+            return (collected, false)
+        }
+    }
+
+    static func metricOutcome(_ code: UpstreamError.Code) -> GatewayMetrics.UpstreamOutcome {
+        switch code {
+        case .connectFailed, .dnsFailed, .overloaded: return .connectFailure
+        case .timedOut: return .timeout
+        case .tlsFailed: return .tlsFailure
+        default: return .reset
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import GatewayCore
+import NIOConcurrencyHelpers
+
+/// The state one upstream keeps across requests: its retry budget, its circuit breaker, its requests in flight.
+///
+/// Kept across reloads while the settings it derives from do not change, so a reload neither resets a budget nor
+/// closes an open circuit.
+final class UpstreamRuntime: Sendable {
+    let budget: SharedRetryBudget
+    let breaker: SharedCircuitBreaker?
+    private let inFlight = NIOLockedValueBox(0)
+    let maxInFlight: Int
+    /// The settings this runtime was made for.
+    let retry: RetryConfiguration
+    let breakerConfiguration: CircuitBreakerConfiguration?
+
+    init(upstream: UpstreamConfiguration, now: ContinuousClock.Instant) {
+        self.retry = upstream.retry
+        self.breakerConfiguration = upstream.circuitBreaker
+        self.budget = SharedRetryBudget(configuration: upstream.retry, now: now)
+        self.breaker = upstream.circuitBreaker.map { SharedCircuitBreaker(configuration: $0) }
+        self.maxInFlight = upstream.maxInFlight
+    }
+
+    /// Whether this runtime still fits `upstream` after a reload.
+    func fits(_ upstream: UpstreamConfiguration) -> Bool {
+        self.retry == upstream.retry && self.breakerConfiguration == upstream.circuitBreaker
+            && self.maxInFlight == upstream.maxInFlight
+    }
+
+    /// Takes a slot for a request; false when `max_in_flight` requests are already in flight.
+    func enter() -> Bool {
+        self.inFlight.withLockedValue { count in
+            guard count < self.maxInFlight else { return false }
+            count += 1
+            return true
+        }
+    }
+
+    func leave() {
+        self.inFlight.withLockedValue { $0 -= 1 }
+    }
+
+    var requestsInFlight: Int { self.inFlight.withLockedValue { $0 } }
+}
+
+/// The runtimes of every upstream of a snapshot, carried over from the previous snapshot where they still fit.
+struct UpstreamRuntimes: Sendable {
+    private let byName: [String: UpstreamRuntime]
+
+    init(upstreams: [String: UpstreamConfiguration], previous: UpstreamRuntimes?, now: ContinuousClock.Instant) {
+        var byName: [String: UpstreamRuntime] = [:]
+        for (name, upstream) in upstreams {
+            if let old = previous?.byName[name], old.fits(upstream) {
+                byName[name] = old
+            } else {
+                byName[name] = UpstreamRuntime(upstream: upstream, now: now)
+            }
+        }
+        self.byName = byName
+    }
+
+    subscript(name: String) -> UpstreamRuntime? { self.byName[name] }
+}
