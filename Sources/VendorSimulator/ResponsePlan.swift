@@ -148,7 +148,8 @@ enum ResponsePlan: Sendable {
             let names: Set<String> = ["x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"]
             answer.headers.removeAll { names.contains($0.name.lowercased()) }
             answer.headers += [
-                ("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", String(unixTime + 30)),
+                ("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Reset", String(unixTime + 30)),
             ]
         }
         return answer

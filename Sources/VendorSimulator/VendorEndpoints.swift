@@ -1,12 +1,15 @@
 /// The success responses of the five simulated vendors, and each one's own "no such endpoint" answer.
 ///
-/// | vendor | endpoints |
-/// | --- | --- |
-/// | dokstamp | `GET /certificates` (200 list), `POST /certificates` (201), `GET /certificates/{uuid}` (200), `DELETE /certificates/{uuid}` (204) |
-/// | certifier | `GET /credentials` (200 list), `POST /credentials` (201), `GET /credentials/{id}` (200) |
-/// | docyard | `GET /docks` (200 list), `POST /docks` (201), `GET /docks/{id}` (200) |
-/// | dokai | `POST /v1/parse` (200), `POST /v1/validate` (200), `GET /v1/usage` (200); X-RateLimit-* on every response, X-Quota-* on parse responses |
-/// | stemp | `GET /v1/users` (200 list), `POST /v1/users` (201), `GET /v1/users/{id}` (200), `POST /oauth/token` (200) |
+/// - dokstamp: `GET /certificates` (200 list), `POST /certificates` (201), `GET /certificates/{uuid}` (200),
+///   `DELETE /certificates/{uuid}` (204).
+/// - certifier: `GET /credentials` (200 list), `POST /credentials` (201), `GET /credentials/{id}` (200).
+/// - docyard: `GET /docks` (200 list), `POST /docks` (201), `GET /docks/{id}` (200).
+/// - dokai: `POST /v1/parse`, `POST /v1/validate`, `GET /v1/usage` (200); X-RateLimit-* on every response,
+///   X-Quota-* on parse responses.
+/// - stemp: `GET /v1/users` (200 list), `POST /v1/users` (201), `GET /v1/users/{id}` (200),
+///   `POST /oauth/token` (200).
+///
+/// `HEAD` is answered like `GET`, without the body.
 enum VendorEndpoints {
     /// A response without streaming: status, headers (besides framing) and the whole body.
     struct Answer: Sendable {
@@ -217,8 +220,9 @@ enum JSONText {
             let third = index + 2 < bytes.count ? bytes[index + 2] : 0
             output.append(alphabet[Int(first >> 2)])
             output.append(alphabet[Int((first & 0x03) << 4 | second >> 4)])
-            output.append(index + 1 < bytes.count ? alphabet[Int((second & 0x0F) << 2 | third >> 6)] : UInt8(ascii: "="))
-            output.append(index + 2 < bytes.count ? alphabet[Int(third & 0x3F)] : UInt8(ascii: "="))
+            let padding = UInt8(ascii: "=")
+            output.append(index + 1 < bytes.count ? alphabet[Int((second & 0x0F) << 2 | third >> 6)] : padding)
+            output.append(index + 2 < bytes.count ? alphabet[Int(third & 0x3F)] : padding)
             index += 3
         }
         return String(decoding: output, as: UTF8.self)

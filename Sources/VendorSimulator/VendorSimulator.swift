@@ -40,33 +40,44 @@ public struct VendorSimulator: Sendable {
 
     /// The control parameters, as documented in `vendor-sim --help`.
     public static let usage = """
-        URL scheme: /{vendor}/...   vendor = dokstamp | certifier | docyard | dokai | stemp
-          dokstamp   GET|POST /dokstamp/certificates, GET|DELETE /dokstamp/certificates/{uuid}
-          certifier  GET|POST /certifier/credentials, GET /certifier/credentials/{id}
+        URL scheme: /{vendor}/...
+        vendor = dokstamp | certifier | docyard | dokai | stemp
+          dokstamp   GET|POST /dokstamp/certificates
+                     GET|DELETE /dokstamp/certificates/{uuid}
+          certifier  GET|POST /certifier/credentials, GET .../credentials/{id}
           docyard    GET|POST /docyard/docks, GET /docyard/docks/{id}
-          dokai      POST /dokai/v1/parse, POST /dokai/v1/validate, GET /dokai/v1/usage
-                     (X-RateLimit-* on every response, X-Quota-* on parse responses)
-          stemp      GET|POST /stemp/v1/users, GET /stemp/v1/users/{id}, POST /stemp/oauth/token
+          dokai      POST /dokai/v1/parse, POST /dokai/v1/validate,
+                     GET /dokai/v1/usage (X-RateLimit-* on every response,
+                     X-Quota-* on parse responses)
+          stemp      GET|POST /stemp/v1/users, GET /stemp/v1/users/{id},
+                     POST /stemp/oauth/token
           Other paths: the vendor's own 404 body.
 
-        Control parameters (query, or the header X-Sim-<Name> with '_' written '-'; the query wins):
-          error=NAME            the vendor's documented error NAME (status, headers, exact body);
-                                NAME may also be a status code (first example with that status)
-          status=NNN            arbitrary status; with body=TEXT and content_type=TYPE (overrides error's status)
-          fail=N&key=K          the first N requests with key K (default: method + path) fail, then succeed:
-            fail_status=503       status of the failures (default 503, the vendor's body for it if any)
-            fail_retry_after=S    adds Retry-After: S to the failures
-            fail_mode=MODE        reset (RST before any byte) | close (FIN before any byte) | garbage (non-HTTP)
-          delay=250ms           wait before the response head (ms, s, m; a bare number is ms)
-          body_delay=100ms      wait between body chunks (or between head and body)
-          hang=true             never answer
-          size=N                stream N bytes (suffixes KiB, MiB, GiB) in 64 KiB chunks; chunked=true for
-                                chunked encoding, else Content-Length
-          echo=true             200 with {method, target, path, query, headers, body | body_base64}
-          ratelimit=exhausted   X-RateLimit-Limit: 60, Remaining: 0, Reset: now+30; alone, the vendor's
-                                rate_limited error (429)
-          malformed=MODE        raw bytes, then close: double_content_length | status_999 | bare_cr_header |
-                                obs_fold | space_before_colon | many_headers | unrequested_101 | early_hints
+        Control parameters: in the query, or as headers X-Sim-<Name> with '_'
+        written '-' (X-Sim-Fail-Status); the query wins.
+          error=NAME           the vendor's documented error NAME: status,
+                               headers, exact body (NAME may be a status code)
+          status=NNN           any status, with body=TEXT, content_type=TYPE
+                               (with error=, overrides the example's status)
+          fail=N&key=K         the first N requests with key K (default: method
+                               and path) fail, then the request succeeds
+            fail_status=503    status of the failures (the vendor's body)
+            fail_retry_after=S adds Retry-After: S to the failures
+            fail_mode=MODE     reset (RST before any byte) | close (FIN before
+                               any byte) | garbage (non-HTTP bytes)
+          delay=250ms          wait before the head (ms, s, m; bare number: ms)
+          body_delay=100ms     wait between body chunks (or head and body)
+          hang=true            never answer
+          size=N               stream N bytes (KiB, MiB, GiB) in 64 KiB chunks
+          chunked=true         with size: chunked encoding, not Content-Length
+          echo=true            200 with the request as JSON (method, target,
+                               path, query, headers, body or body_base64)
+          ratelimit=exhausted  X-RateLimit-Limit 60, Remaining 0, Reset now+30;
+                               alone: the vendor's rate_limited error (429)
+          malformed=MODE       raw bytes, then close: double_content_length |
+                               status_999 | bare_cr_header | obs_fold |
+                               space_before_colon | many_headers |
+                               unrequested_101 | early_hints
         """
 
     /// The 64 bytes a `size=N` body repeats: byte `i` of the body is `streamedBodyPattern[i % 64]`.
@@ -103,7 +114,8 @@ public struct VendorSimulator: Sendable {
                 state.connectionOpened(channel)
                 return channel.eventLoop.makeCompletedFuture {
                     let operations = channel.pipeline.syncOperations
-                    try operations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    let decoder = HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)
+                    try operations.addHandler(ByteToMessageHandler(decoder))
                     try operations.addHandler(HTTPResponseEncoder(), name: SimulatorConnectionHandler.encoderName)
                     try operations.addHandler(SimulatorConnectionHandler(state: state))
                 }

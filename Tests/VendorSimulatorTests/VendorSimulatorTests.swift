@@ -177,7 +177,10 @@ struct VendorSimulatorTests {
             // fail_status and the header form.
             let custom = try ParsedResponse(
                 client.exchange(
-                    rawRequest("GET", "/x/y", headers: [("X-Sim-Fail", "1"), ("X-Sim-Key", "h"), ("X-Sim-Fail-Status", "502")])
+                    rawRequest(
+                        "GET", "/x/y",
+                        headers: [("X-Sim-Fail", "1"), ("X-Sim-Key", "h"), ("X-Sim-Fail-Status", "502")]
+                    )
                 ).bytes
             )
             #expect(custom.status == 502)
@@ -299,7 +302,10 @@ struct VendorSimulatorTests {
         try await withSimulator { _, client in
             let response = try ParsedResponse(
                 client.exchange(
-                    rawRequest("POST", "/stemp/v1/users?echo=true&q=a%20b", headers: [("X-Tenant", "t-1")], body: #"{"a":"\"x\""}"#)
+                    rawRequest(
+                        "POST", "/stemp/v1/users?echo=true&q=a%20b", headers: [("X-Tenant", "t-1")],
+                        body: #"{"a":"\"x\""}"#
+                    )
                 ).bytes
             )
             #expect(response.status == 200)
