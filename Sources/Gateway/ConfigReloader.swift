@@ -43,7 +43,8 @@ final class ConfigReloader: Service, Sendable {
                 self.logger.warning("listener addresses changed: they take effect after a restart")
             }
             let now = DateHeader.unixSeconds()
-            self.state.replace(with: GatewaySnapshot(configuration: configuration, loadedAtUnixSeconds: now))
+            self.state.replace(with: GatewaySnapshot(
+                configuration: configuration, loadedAtUnixSeconds: now, previous: self.state.snapshot))
             self.metrics.configReloaded(success: true, unixSeconds: now)
             self.logger.notice("configuration reloaded", metadata: ["config": "\(self.path)"])
             return nil

@@ -7,12 +7,16 @@ import NIOConcurrencyHelpers
 final class GatewaySnapshot: Sendable {
     let configuration: GatewayConfiguration
     let routeTable: RouteTable
+    /// Retry budgets, breakers and in-flight counts, carried over from the previous snapshot where they fit.
+    let runtimes: UpstreamRuntimes
     /// Unix time of the load, for `gateway_config_last_reload_success_timestamp_seconds`.
     let loadedAtUnixSeconds: Int
 
-    init(configuration: GatewayConfiguration, loadedAtUnixSeconds: Int) {
+    init(configuration: GatewayConfiguration, loadedAtUnixSeconds: Int, previous: GatewaySnapshot? = nil) {
         self.configuration = configuration
         self.routeTable = RouteTable(routes: configuration.routes)
+        self.runtimes = UpstreamRuntimes(
+            upstreams: configuration.upstreams, previous: previous?.runtimes, now: .now)
         self.loadedAtUnixSeconds = loadedAtUnixSeconds
     }
 }

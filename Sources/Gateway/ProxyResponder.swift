@@ -1,3 +1,4 @@
+import ErrorNormalization
 import GatewayCore
 import GatewayHTTPServer
 import HTTPTypes
@@ -5,9 +6,11 @@ import Logging
 import NIOCore
 import NIOHTTP1
 
-/// The proxy's request path (DESIGN.md, "A request's path"): request id → route → forward → respond.
+/// The proxy's request path (DESIGN.md, "A request's path"): request id → route → rate limit → forward with
+/// retries → normalize → respond.
 ///
-/// Everything decided without I/O comes from `GatewayCore`; this type only sequences the steps and moves bytes.
+/// Everything decided without I/O comes from `GatewayCore` and `ErrorNormalization`; this type sequences the steps
+/// and moves bytes.
 struct ProxyResponder: HTTPResponder {
     let state: GatewayState
     let upstreamClient: any UpstreamClient
@@ -15,98 +18,229 @@ struct ProxyResponder: HTTPResponder {
     let logger: Logger
     /// `https` when the listener terminates TLS.
     let scheme: String
+    let normalizer = ErrorNormalizer()
+    /// How much of an upstream error body the normalizer reads.
+    let errorBodyLimit = 64 * 1024
+
+    /// What one request needs from start to end.
+    private struct Exchange {
+        let snapshot: GatewaySnapshot
+        let request: ServerRequest
+        let requestID: String
+        let path: Substring
+        let accept: [String]
+        var routeName = "unmatched"
+        var logger: Logger
+    }
 
     func respond(to request: ServerRequest, writer: ResponseWriter) async throws {
         let snapshot = self.state.snapshot
-        let configuration = snapshot.configuration
-        let requestID = Self.requestID(for: request.head.headers)
         let (path, query) = PathRewriter.split(target: request.target)
-        var logger = self.logger
-        logger[metadataKey: "request.id"] = .string(requestID)
+        var exchange = Exchange(
+            snapshot: snapshot, request: request, requestID: Self.requestID(for: request.head.headers), path: path,
+            accept: request.head.headers["accept"], logger: self.logger)
+        exchange.logger[metadataKey: "request.id"] = .string(exchange.requestID)
+        self.metrics.requestStarted()
+        defer {
+            self.metrics.requestEnded()
+            self.metrics.requestFinished(
+                route: exchange.routeName, method: request.head.method.rawValue,
+                status: Int(writer.status?.code ?? 0), duration: ContinuousClock.now - request.receivedAt)
+        }
+        try await self.route(&exchange, query: query, writer: writer)
+    }
 
-        let accept = request.head.headers["accept"]
-        func problem(_ document: ProblemDocument, headers: HTTPHeaders = [:]) async throws {
-            let response = ProblemResponse.make(
-                document, typeBase: configuration.errors.typeBase, accept: accept, extraHeaders: headers)
-            try await writer.write(response)
+    private func route(_ exchange: inout Exchange, query: Substring?, writer: ResponseWriter) async throws {
+        let request = exchange.request
+        let configuration = exchange.snapshot.configuration
+        guard let method = HTTPRequest.Method(request.head.method.rawValue) else {
+            try await self.problem(
+                .badRequest, detail: "The request method is not valid.", exchange: exchange, writer: writer)
+            return
         }
 
-        guard let method = HTTPRequest.Method(request.head.method.rawValue) else {
-            try await problem(ProblemDocument(
-                code: .badRequest, detail: "The request method is not valid.", instance: String(path),
-                requestID: requestID, source: .gateway))
+        if (method == .options || method == .trace), request.head.headers.first(name: "max-forwards") == "0" {
+            // RFC 9110 section 7.6.2: the last recipient answers itself.
+            try await self.answerMaxForwards(method: method, exchange: exchange, writer: writer)
             return
         }
 
         let match: RouteTable.Match
-        switch snapshot.routeTable.match(path: path, method: method) {
+        switch exchange.snapshot.routeTable.match(path: exchange.path, method: method) {
         case .success(let found):
             match = found
         case .failure(.noRoute):
-            try await problem(ProblemDocument(
-                code: .notFound, detail: "No route matches this path.", instance: String(path),
-                requestID: requestID, source: .gateway))
+            try await self.problem(.notFound, detail: "No route matches this path.", exchange: exchange, writer: writer)
             return
-        case .failure(.methodNotAllowed(_, let allowed)):
-            try await problem(
-                ProblemDocument(
-                    code: .methodNotAllowed, detail: "The method \(method.rawValue) is not allowed on this route.",
-                    instance: String(path), requestID: requestID, source: .gateway),
+        case .failure(.methodNotAllowed(let route, let allowed)):
+            exchange.routeName = route
+            try await self.problem(
+                .methodNotAllowed, detail: "The method \(method.rawValue) is not allowed on this route.",
+                exchange: exchange, writer: writer,
                 headers: ["allow": allowed.map(\.rawValue).joined(separator: ", ")])
             return
         }
         let route = match.route
-        logger[metadataKey: "route"] = .string(route.name)
-        guard let upstream = configuration.upstreams[route.upstream] else {
+        exchange.routeName = route.name
+        exchange.logger[metadataKey: "route"] = .string(route.name)
+        guard let upstream = configuration.upstreams[route.upstream], let runtime = exchange.snapshot.runtimes[route.upstream]
+        else {
             // The config validator guarantees this never happens; answer like any internal fault.
-            try await problem(ProblemDocument(
-                code: .internalError, instance: String(path), requestID: requestID, source: .gateway))
+            try await self.problem(.internalError, exchange: exchange, writer: writer)
             return
         }
-        logger[metadataKey: "upstream"] = .string(upstream.name)
+        exchange.logger[metadataKey: "upstream"] = .string(upstream.name)
+
+        guard runtime.enter() else {
+            try await self.problem(
+                .upstreamUnavailable, status: 503, detail: "Too many requests to this upstream are in flight.",
+                exchange: exchange, writer: writer, upstream: .init(name: upstream.name), retryAfter: 1)
+            return
+        }
+        defer { runtime.leave() }
 
         let upstreamRequest = UpstreamRequest(
             method: method,
-            url: PathRewriter.upstreamURL(upstream: upstream.url, route: route, path: path, query: query),
+            url: PathRewriter.upstreamURL(upstream: upstream.url, route: route, path: exchange.path, query: query),
             headers: ForwardingHeaders.upstreamRequestHeaders(
                 client: request.head.headers, peerAddress: ForwardingHeaders.peerIP(request.remoteAddress),
-                requestID: requestID, scheme: self.scheme, upstream: upstream),
+                requestID: exchange.requestID, scheme: self.scheme, upstream: upstream),
             body: request.body,
             connectTimeout: upstream.timeouts.connect,
             headTimeout: upstream.timeouts.perTry,
             idleTimeout: upstream.timeouts.idle,
             tls: upstream.tls)
 
-        let response: UpstreamResponse
-        do {
-            response = try await self.upstreamClient.execute(upstreamRequest)
-        } catch let error as UpstreamError {
-            logger.debug("upstream try failed", metadata: ["error": "\(error)"])
-            let code = error.canonicalCode
-            try await problem(ProblemDocument(
-                code: code, instance: String(path), requestID: requestID, source: .gateway,
-                upstream: .init(name: upstream.name)))
-            return
-        }
+        let forwarder = UpstreamExchange(
+            client: self.upstreamClient, metrics: self.metrics, logger: exchange.logger,
+            errorBodyLimit: self.errorBodyLimit)
+        let (result, attempts) = await forwarder.run(upstreamRequest, upstream: upstream, runtime: runtime)
+        var extraHeaders = HTTPHeaders()
+        if attempts > 1 { extraHeaders.add(name: "gateway-attempts", value: String(attempts)) }
 
-        try await self.stream(response, requestID: requestID, method: method, writer: writer)
+        switch result {
+        case .response(let response):
+            try await self.pass(
+                response, upstream: upstream, method: method, exchange: exchange, extraHeaders: extraHeaders,
+                writer: writer)
+        case .errorResponse(let head, let body, let complete):
+            let document = self.normalizer.normalize(
+                status: head.status, headers: head.headers, body: body, bodyComplete: complete,
+                context: self.context(upstream: upstream, exchange: exchange))
+            try await self.send(document, exchange: exchange, writer: writer, headers: extraHeaders)
+        case .transportFailure(let error):
+            exchange.logger.debug("upstream failed", metadata: ["error": "\(error)"])
+            try await self.problem(
+                error.canonicalCode, exchange: exchange, writer: writer, upstream: .init(name: upstream.name),
+                headers: extraHeaders)
+        case .circuitOpen(let retryAfter):
+            try await self.problem(
+                .upstreamUnavailable, status: 503, detail: "The upstream is failing; requests are not sent for now.",
+                exchange: exchange, writer: writer, upstream: .init(name: upstream.name),
+                retryAfter: Self.wholeSeconds(retryAfter))
+        }
     }
 
-    /// Passes an upstream response through: head at once, body chunk by chunk with backpressure.
-    private func stream(
-        _ response: UpstreamResponse, requestID: String, method: HTTPRequest.Method, writer: ResponseWriter
+    private func context(upstream: UpstreamConfiguration, exchange: Exchange) -> NormalizationContext {
+        NormalizationContext(
+            upstream: upstream, instance: String(exchange.path), requestID: exchange.requestID,
+            expose: exchange.snapshot.configuration.errors.exposeUpstreamMessages,
+            nowUnixSeconds: DateHeader.unixSeconds(), bodyLimit: self.errorBodyLimit)
+    }
+
+    /// Passes an upstream response through: head at once, body chunk by chunk with backpressure. With
+    /// `errors_in_success`, a 2xx body prefix is read first and rewritten if it is an error in disguise.
+    private func pass(
+        _ response: UpstreamResponse, upstream: UpstreamConfiguration, method: HTTPRequest.Method,
+        exchange: Exchange, extraHeaders: HTTPHeaders, writer: ResponseWriter
     ) async throws {
         let status = response.head.status
-        let bodyless = method == .head || status == 204 || status == 304 || (100..<200).contains(status)
-        let headers = ForwardingHeaders.clientResponseHeaders(
-            upstream: response.head.headers, requestID: requestID, keepContentLength: true)
+        let bodyless = method == .head || status == 204 || status == 304
+        var body = response.body.makeAsyncIterator()
+        var prefix: [ByteBuffer] = []
+        if upstream.errorsInSuccess, (200..<300).contains(status), !bodyless {
+            var collected = ByteBuffer()
+            var complete = false
+            while collected.readableBytes <= self.errorBodyLimit {
+                guard var chunk = try await body.next() else {
+                    complete = true
+                    break
+                }
+                prefix.append(chunk)
+                collected.writeBuffer(&chunk)
+            }
+            if complete,
+                let document = self.normalizer.normalizeSuccess(
+                    status: status, headers: response.head.headers, body: collected,
+                    context: self.context(upstream: upstream, exchange: exchange))
+            {
+                try await self.send(document, exchange: exchange, writer: writer, headers: extraHeaders)
+                return
+            }
+        }
+
+        var headers = ForwardingHeaders.clientResponseHeaders(
+            upstream: response.head.headers, requestID: exchange.requestID, keepContentLength: true)
+        headers.add(contentsOf: extraHeaders)
         try await writer.writeHead(status: HTTPResponseStatus(statusCode: status), headers: headers)
         if !bodyless {
-            for try await chunk in response.body {
+            for chunk in prefix {
+                try await writer.writeBodyPart(chunk)
+            }
+            while let chunk = try await body.next() {
                 try await writer.writeBodyPart(chunk)
             }
         }
         try await writer.writeEnd()
+    }
+
+    /// RFC 9110 section 7.6.2: `OPTIONS` and `TRACE` with `Max-Forwards: 0` are answered here.
+    private func answerMaxForwards(method: HTTPRequest.Method, exchange: Exchange, writer: ResponseWriter) async throws {
+        var headers: HTTPHeaders = ["x-request-id": exchange.requestID, "date": DateHeader.now()]
+        if method == .options {
+            headers.add(name: "allow", value: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+            try await writer.write(ServerResponse(status: .ok, headers: headers, body: ByteBuffer()))
+            return
+        }
+        // TRACE echoes the request it received, minus credentials (RFC 9110 section 9.3.8 advises against
+        // reflecting sensitive fields).
+        var echo = "TRACE \(exchange.request.target) HTTP/1.1\r\n"
+        for (name, value) in exchange.request.head.headers {
+            let lower = name.lowercased()
+            if lower == "authorization" || lower == "cookie" || lower == "proxy-authorization" { continue }
+            echo += "\(name): \(value)\r\n"
+        }
+        echo += "\r\n"
+        headers.add(name: "content-type", value: "message/http")
+        try await writer.write(ServerResponse(status: .ok, headers: headers, body: ByteBuffer(string: echo)))
+    }
+
+    /// Sends a gateway-made envelope.
+    private func problem(
+        _ code: ErrorCode, status: Int? = nil, detail: String? = nil, exchange: Exchange, writer: ResponseWriter,
+        upstream: ProblemDocument.UpstreamInfo? = nil, retryAfter: Int? = nil, headers: HTTPHeaders = [:]
+    ) async throws {
+        let document = ProblemDocument(
+            code: code, status: status, detail: detail, instance: String(exchange.path),
+            requestID: exchange.requestID, source: .gateway, upstream: upstream, retryAfter: retryAfter)
+        try await self.send(document, exchange: exchange, writer: writer, headers: headers)
+    }
+
+    /// Sends an envelope and counts it.
+    private func send(
+        _ document: ProblemDocument, exchange: Exchange, writer: ResponseWriter, headers: HTTPHeaders = [:]
+    ) async throws {
+        self.metrics.errorNormalized(
+            source: document.source.rawValue, upstream: document.upstream?.name ?? "none", code: document.code.rawValue)
+        let response = ProblemResponse.make(
+            document, typeBase: exchange.snapshot.configuration.errors.typeBase, accept: exchange.accept,
+            extraHeaders: headers)
+        try await writer.write(response)
+    }
+
+    static func wholeSeconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
     }
 
     /// The client's `X-Request-ID` when it is acceptable (SPEC section 5), else a new one.
@@ -135,6 +269,9 @@ struct ProxyResponder: HTTPResponder {
         let document = ProblemDocument(
             code: code, status: refusal.status, detail: refusal.description, instance: path,
             requestID: requestID, source: .gateway, retryAfter: refusal == .tooManyConnections ? 1 : nil)
+        self.metrics.errorNormalized(source: "gateway", upstream: "none", code: code.rawValue)
+        self.metrics.requestFinished(
+            route: "unmatched", method: head?.method.rawValue ?? "OTHER", status: refusal.status, duration: .zero)
         return ProblemResponse.make(
             document, typeBase: snapshot.configuration.errors.typeBase, accept: head?.headers["accept"] ?? [])
     }
