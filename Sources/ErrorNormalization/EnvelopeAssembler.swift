@@ -29,7 +29,7 @@ enum EnvelopeAssembler {
                 let message = show ? TextSanitizer.clean(item.message) : nil
                 let field = item.field.flatMap { TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes) }
                 let pointer = item.pointer.flatMap { TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes) }
-                    ?? field.flatMap(FieldPath.pointer(forField:))
+                    ?? (item.isBodyField ? field.flatMap(FieldPath.pointer(forField:)) : nil)
                 fieldErrors.append(ProblemDocument.FieldError(
                     detail: message ?? code.neutralDetail,
                     pointer: pointer,

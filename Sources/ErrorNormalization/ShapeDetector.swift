@@ -28,7 +28,7 @@ enum ShapeDetector {
         if first == 0xEF, bytes.count - index >= 4, bytes[index + 1] == 0xBB, bytes[index + 2] == 0xBF {
             first = bytes[index + 3]
         }
-        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") || body.mediaType.hasSuffix("json") {
+        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
             guard body.isComplete, let document = JSONReader.parse(bytes) else { return nil }
             return Self.readJSON(document, setting: setting, mediaType: body.mediaType)
         }

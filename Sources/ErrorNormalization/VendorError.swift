@@ -13,9 +13,12 @@ struct VendorError: Sendable {
         var message: String
         var code: String?
         var params: [JSONValue]?
+        /// False when `field` names a query, path or header parameter: it then gets no pointer into the body.
+        var isBodyField = true
 
         init(field: String? = nil, pointer: String? = nil, message: String, code: String? = nil,
-             params: [JSONValue]? = nil) {
+             params: [JSONValue]? = nil, isBodyField: Bool = true) {
+            self.isBodyField = isBodyField
             self.field = field
             self.pointer = pointer
             self.message = message

@@ -72,6 +72,7 @@ enum FlatDialect: JSONDialect {
         }
         var field: String?
         var pointer: String?
+        var isBodyField = true
         if let location = item["loc"]?.arrayItems {
             var names = location.compactMap(\.scalarText)
             let place = names.first
@@ -82,9 +83,11 @@ enum FlatDialect: JSONDialect {
                 field = names.joined(separator: ".")
                 let isParameter = place.map { ["query", "path", "header", "cookie"].contains($0) } ?? false
                 if !isParameter { pointer = FieldPath.pointer(segments: names) }
+                isBodyField = !isParameter
             }
         }
         return VendorError.FieldError(
-            field: field, pointer: pointer, message: message, code: item["type"]?.nonEmptyString)
+            field: field, pointer: pointer, message: message, code: item["type"]?.nonEmptyString,
+            isBodyField: isBodyField)
     }
 }

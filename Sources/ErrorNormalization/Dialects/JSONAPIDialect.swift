@@ -29,7 +29,8 @@ enum JSONAPIDialect: JSONDialect {
             } else if let parameter = source?["parameter"]?.nonEmptyString ?? source?["header"]?.nonEmptyString,
                 let text
             {
-                error.fieldErrors.append(VendorError.FieldError(field: parameter, pointer: nil, message: text, code: code))
+                error.fieldErrors.append(VendorError.FieldError(
+                    field: parameter, pointer: nil, message: text, code: code, isBodyField: false))
             } else if error.message == nil {
                 error.message = text
             }
