@@ -1,0 +1,71 @@
+import GatewayCore
+
+/// Chooses the dialect that reads a decoded body: the configured one first, then (always, so a vendor's odd
+/// endpoint still gets read) recognition of every family under `auto`.
+enum ShapeDetector {
+    /// JSON families in the order `auto` asks them; earlier ones have the more specific signatures.
+    static let jsonFamilies: [any JSONDialect.Type] = [
+        GraphQLDialect.self, JSONAPIDialect.self, ProblemJSONDialect.self, GoogleDialect.self,
+        NestedErrorDialect.self, OAuth2Dialect.self, LaravelDialect.self, NestJSDialect.self,
+        FieldMapDialect.self, SlackDialect.self, FlatDialect.self,
+    ]
+
+    static func jsonFamily(named name: String) -> (any JSONDialect.Type)? {
+        Self.jsonFamilies.first { $0.name == name }
+    }
+
+    /// What the body says, or nil when nothing could be read.
+    static func read(_ body: BodyDecoder.Decoded, setting: DialectSetting) -> VendorError? {
+        var index = 0
+        let bytes = body.bytes
+        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A
+            || bytes[index] == 0x0D
+        {
+            index += 1
+        }
+        guard index < bytes.count else { return nil }
+        var first = bytes[index]
+        if first == 0xEF, bytes.count - index >= 4, bytes[index + 1] == 0xBB, bytes[index + 2] == 0xBF {
+            first = bytes[index + 3]
+        }
+        if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
+            guard body.isComplete, let document = JSONReader.parse(bytes) else { return nil }
+            return Self.readJSON(document, setting: setting, mediaType: body.mediaType)
+        }
+        if first == UInt8(ascii: "<") {
+            let scanner = MarkupScanner(bytes)
+            if Self.isHTML(bytes, mediaType: body.mediaType) { return TextDialect.readHTML(scanner) }
+            return XMLDialect.read(scanner) ?? TextDialect.readHTML(scanner)
+        }
+        return TextDialect.readPlain(bytes)
+    }
+
+    static func readJSON(_ document: JSONValue, setting: DialectSetting, mediaType: String) -> VendorError? {
+        switch setting {
+        case .auto:
+            break
+        case .mapping(let mapping):
+            if let error = MappingDialect.read(document, mapping: mapping) { return error }
+        case .builtin(let name):
+            let familyName = VendorPreset.named(name)?.family ?? name
+            if let family = Self.jsonFamily(named: familyName), family.recognise(document) || family.name == name,
+                let error = family.read(document)
+            {
+                return error
+            }
+        }
+        if mediaType == "application/problem+json", let error = ProblemJSONDialect.read(document) { return error }
+        for family in Self.jsonFamilies where family.recognise(document) {
+            if let error = family.read(document) { return error }
+        }
+        return nil
+    }
+
+    private static func isHTML(_ bytes: [UInt8], mediaType: String) -> Bool {
+        if mediaType == "text/html" || mediaType == "application/xhtml+xml" { return true }
+        if mediaType.hasSuffix("xml") { return false }
+        let head = String(decoding: bytes.prefix(256), as: UTF8.self).lowercased()
+        return head.contains("<!doctype html") || head.contains("<html") || head.contains("<head")
+            || head.contains("<body") || head.contains("<title")
+    }
+}

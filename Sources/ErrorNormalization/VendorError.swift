@@ -1,0 +1,185 @@
+import GatewayCore
+
+/// What a dialect read from a vendor's error body, before codes are mapped and exposure rules applied.
+///
+/// Dialects only extract; ``EnvelopeAssembler`` decides. That keeps each family's file about its shape and
+/// nothing else.
+struct VendorError: Sendable {
+    /// One message about one field (or, when `field` is nil, one of several whole-error messages).
+    struct FieldError: Sendable {
+        var field: String?
+        /// An explicit JSON Pointer (`/data/attributes/email`) when the vendor sent one; else derived from `field`.
+        var pointer: String?
+        var message: String
+        var code: String?
+        var params: [JSONValue]?
+        /// False when `field` names a query, path or header parameter: it then gets no pointer into the body.
+        var isBodyField = true
+
+        init(field: String? = nil, pointer: String? = nil, message: String, code: String? = nil,
+             params: [JSONValue]? = nil, isBodyField: Bool = true) {
+            self.isBodyField = isBodyField
+            self.field = field
+            self.pointer = pointer
+            self.message = message
+            self.code = code
+            self.params = params
+        }
+    }
+
+    /// The dialect (family, preset or `mapping`) that read the body.
+    var dialectName: String
+    /// The vendor's machine-readable code.
+    var code: String?
+    /// A second, coarser vendor code tried when `code` maps to nothing (Dokai's `type`, Stripe's `type`).
+    var category: String?
+    /// The vendor's message for the whole error.
+    var message: String?
+    var fieldErrors: [FieldError] = []
+    var suggestions: [String]?
+    var params: [JSONValue]?
+    /// The canonical code the family's own vocabulary implies (Google status, OAuth2 error, GraphQL code…).
+    var impliedCode: ErrorCode?
+    /// A wait the body itself states (Google `RetryInfo`), used when no header says.
+    var retryAfterSeconds: Int?
+
+    init(dialectName: String, code: String? = nil, message: String? = nil) {
+        self.dialectName = dialectName
+        self.code = code
+        self.message = message
+    }
+
+    /// Whether anything at all was read.
+    var isEmpty: Bool {
+        self.code == nil && self.message == nil && self.fieldErrors.isEmpty && self.params == nil
+            && self.suggestions == nil
+    }
+}
+
+/// Field names and JSON Pointers (RFC 6901) as the envelope's `errors[].pointer` wants them: `#/items/0/sku`.
+enum FieldPath {
+    /// `#/a/b` from a dotted or bracketed field path (`items.0.sku`, `items[0].sku`, `$.email`), or nil.
+    static func pointer(forField field: String) -> String? {
+        var segments: [Substring] = []
+        var text = Substring(field)
+        if text.hasPrefix("$.") { text = text.dropFirst(2) }
+        for part in text.split(whereSeparator: { $0 == "." || $0 == "[" || $0 == "]" }) where !part.isEmpty {
+            segments.append(part)
+        }
+        guard !segments.isEmpty, segments.allSatisfy({ !$0.contains(" ") }) else { return nil }
+        return Self.pointer(segments: segments)
+    }
+
+    /// `#/a/b` from path segments, escaping `~` as `~0` and `/` as `~1`.
+    static func pointer<S: StringProtocol>(segments: [S]) -> String {
+        var result = "#"
+        for segment in segments {
+            result.append("/")
+            for character in segment {
+                switch character {
+                case "~": result.append("~0")
+                case "/": result.append("~1")
+                default: result.append(character)
+                }
+            }
+        }
+        return result
+    }
+
+    /// `#/data/attributes/email` from a JSON Pointer a vendor sent (`/data/attributes/email`), already escaped.
+    static func fragment(fromPointer pointer: String) -> String? {
+        if pointer.hasPrefix("#/") { return pointer }
+        if pointer.hasPrefix("/") { return "#" + pointer }
+        return nil
+    }
+
+    /// The last token of a JSON Pointer, unescaped: the vendor's name for the field.
+    static func lastToken(ofPointer pointer: String) -> String? {
+        guard let token = pointer.split(separator: "/").last, !token.isEmpty, token != "#" else { return nil }
+        return JSONValue.unescapePointerToken(token)
+    }
+}
+
+/// Reading items of the generic `[{field, message, code}]` kind that many vendors use, whatever the key names.
+enum GenericItem {
+    static let fieldKeys = ["field", "param", "parameter", "property", "attribute", "name", "path", "loc", "location"]
+    static let messageKeys = [
+        "message", "detail", "msg", "description", "reason", "defaultMessage", "error_description", "error", "title",
+    ]
+    static let codeKeys = ["code", "type", "rule", "error_code", "errorCode", "reason"]
+
+    /// A field error from an object item or a bare string item, or nil when the item carries no message.
+    static func fieldError(_ item: JSONValue) -> VendorError.FieldError? {
+        if let text = item.nonEmptyString { return VendorError.FieldError(message: text) }
+        guard item.objectMembers != nil else { return nil }
+        guard let messageKey = Self.messageKeys.first(where: { item[$0]?.nonEmptyString != nil }),
+            let message = item[messageKey]?.nonEmptyString
+        else { return nil }
+        var field: String?
+        var pointer: String?
+        for key in Self.fieldKeys {
+            guard let value = item[key] else { continue }
+            if let text = value.nonEmptyString {
+                field = text
+                break
+            }
+            if let parts = value.arrayItems, !parts.isEmpty {
+                let names = parts.compactMap(\.scalarText)
+                guard names.count == parts.count else { continue }
+                field = names.joined(separator: ".")
+                pointer = FieldPath.pointer(segments: names)
+                break
+            }
+        }
+        let code = Self.codeKeys.lazy.filter { $0 != messageKey }.compactMap { item[$0]?.scalarText }.first
+        let params = item["params"]?.arrayItems
+        return VendorError.FieldError(field: field, pointer: pointer, message: message, code: code, params: params)
+    }
+
+    /// Field errors from an object of `field -> message | [messages]`.
+    static func fieldMap(_ members: [(key: String, value: JSONValue)]) -> [VendorError.FieldError] {
+        var result: [VendorError.FieldError] = []
+        for member in members {
+            switch member.value {
+            case .string(let message):
+                result.append(VendorError.FieldError(field: member.key, message: message))
+            case .array(let items):
+                for item in items {
+                    if let message = item.nonEmptyString {
+                        result.append(VendorError.FieldError(field: member.key, message: message))
+                    } else if var error = Self.fieldError(item) {
+                        if error.field == nil { error.field = member.key }
+                        result.append(error)
+                    }
+                }
+            case .object:
+                if var error = Self.fieldError(member.value) {
+                    if error.field == nil { error.field = member.key }
+                    result.append(error)
+                }
+            default:
+                break
+            }
+        }
+        return result
+    }
+
+    /// Whether `value` is an object whose every member is a message or a list of messages (a bare field map).
+    static func isFieldMap(_ value: JSONValue) -> Bool {
+        guard let members = value.objectMembers, !members.isEmpty else { return false }
+        return members.allSatisfy { member in
+            switch member.value {
+            case .string: return true
+            case .array(let items): return !items.isEmpty && items.allSatisfy { $0.nonEmptyString != nil }
+            default: return false
+            }
+        }
+    }
+
+    /// The strings of an array of strings.
+    static func strings(_ value: JSONValue?) -> [String]? {
+        guard let items = value?.arrayItems else { return nil }
+        let strings = items.compactMap(\.nonEmptyString)
+        return strings.isEmpty ? nil : strings
+    }
+}
