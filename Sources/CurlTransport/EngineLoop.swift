@@ -108,6 +108,7 @@ final class EngineLoop {
             return
         }
         transfer.easy = easy
+        transfer.loop = self
         transfer.headDeadline = .now() + TimeAmount(transfer.request.headTimeout)
         transfer.activeIndex = self.active.count
         self.active.append(transfer)
@@ -162,6 +163,7 @@ final class EngineLoop {
         guard let easy = transfer.easy else { return }
         _ = curl_multi_remove_handle(self.multi, easy.raw)
         transfer.easy = nil
+        transfer.loop = nil
         let index = transfer.activeIndex
         let last = self.active.removeLast()
         if last !== transfer {
@@ -189,6 +191,11 @@ final class EngineLoop {
     }
 
     // MARK: deadlines
+
+    /// A transfer's deadline moved earlier (its head arrived: the idle timeout now applies).
+    func noteDeadline(_ deadline: NIODeadline) {
+        self.nextDeadline = min(self.nextDeadline, deadline)
+    }
 
     /// Fails transfers whose head or idle deadline passed, and computes the next deadline.
     private func enforceDeadlines(now: NIODeadline) {

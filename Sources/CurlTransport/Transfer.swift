@@ -35,6 +35,8 @@ final class Transfer: @unchecked Sendable {
     var headDeadline = NIODeadline.distantFuture
     var lastProgress = NIODeadline.distantPast
     var activeIndex = -1
+    /// The loop running this transfer, while it runs (to move its deadline earlier when the head arrives).
+    var loop: EngineLoop?
     private let allocator = ByteBufferAllocator()
 
     init(request: UpstreamRequest, queue: CommandQueue, watermarks: (low: Int, high: Int)) {
@@ -120,6 +122,7 @@ final class Transfer: @unchecked Sendable {
         case .complete(let head):
             self.headDelivered = true
             self.lastProgress = .now()
+            self.loop?.noteDeadline(self.currentDeadline)
             let made = BodySequence.makeSequence(
                 elementType: ByteBuffer.self,
                 backPressureStrategy: .init(lowWatermark: self.watermarks.low, highWatermark: self.watermarks.high),

@@ -406,6 +406,61 @@ import Testing
         }
     }
 
+    @Test func aStalledBodyFailsWithTimedOutAfterTheIdleTimeout() async throws {
+        let fixture = try await RawFixture.start(
+            reply: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part", closeAfterReply: false
+        )
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(
+                UpstreamRequest(method: .get, url: fixture.url(), headers: [:], idleTimeout: .milliseconds(300))
+            )
+            let started = ContinuousClock.now
+            do {
+                _ = try await self.collect(response.body)
+                Issue.record("a stalled body must fail")
+            } catch let error as UpstreamError {
+                #expect(error.code == .timedOut)
+            }
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test func aTransferPausedByASlowConsumerIsNotIdle() async throws {
+        let size = 8 * 1024 * 1024
+        let fixture = try await HTTPFixture.start(.large(size: size))
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(
+                UpstreamRequest(method: .get, url: fixture.url(), headers: [:], idleTimeout: .milliseconds(200))
+            )
+            var received = 0
+            var slept = false
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                if !slept && received > 1024 * 1024 {
+                    slept = true
+                    try await Task.sleep(for: .milliseconds(700))  // far beyond the idle timeout, while paused
+                }
+            }
+            #expect(received == size)
+        }
+    }
+
+    @Test func runServesUntilCancelledThenRefuses() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        let engine = CurlEngine(logger: Self.logger)
+        let service = Task { try await engine.run() }
+        let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+        #expect(response.head.status == 200)
+        _ = try await self.collect(response.body)
+        service.cancel()
+        _ = await service.result
+        let after = await self.failure(engine, UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+        #expect(after?.code == .cancelled)
+    }
+
     @Test func versionInformation() {
         #expect(CurlEngine.versionDescription.hasPrefix("libcurl "))
         #expect(CurlEngine.hasAsynchDNS)
