@@ -7,6 +7,9 @@
 #define GATEWAY_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 static inline CURLcode ccurl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
     return curl_easy_setopt(handle, option, value);
@@ -48,6 +51,15 @@ static inline CURLcode ccurl_easy_getinfo_off_t(CURL *handle, CURLINFO info, cur
 
 static inline CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
+}
+
+/// Names the calling thread (shown by `top -H`, `gdb`, `/proc/<pid>/task/*/comm`); Linux only, a no-op elsewhere.
+static inline void ccurl_set_thread_name(const char *name) {
+#ifdef __linux__
+    prctl(PR_SET_NAME, name, 0, 0, 0);
+#else
+    (void)name;
+#endif
 }
 
 static const unsigned int CCURL_VERSION_NOW = CURLVERSION_NOW;

@@ -1,0 +1,144 @@
+import CCurl
+import GatewayCore
+import Synchronization
+
+/// What another thread asks the engine thread to do; only the engine thread touches curl handles.
+enum EngineCommand {
+    case start(Transfer)
+    case cancel(Transfer, UpstreamError)
+    case resume(Transfer)
+    case shutdown
+}
+
+/// The locked queue between the world and the engine thread, and the owner of the `CURLM`.
+///
+/// Pushing a command wakes the engine with `curl_multi_wakeup`, which libcurl documents as callable from any
+/// thread. The multi handle lives exactly as long as this queue, and every transfer and the engine thread hold the
+/// queue, so a wakeup never reaches a cleaned-up handle.
+final class CommandQueue: @unchecked Sendable {
+    // @unchecked Sendable: `multi` is touched from other threads only through `curl_multi_wakeup` (thread-safe by
+    // libcurl's contract); everything else mutable is inside `state`.
+
+    enum Lifecycle {
+        case idle
+        case running
+        case stopping
+        case stopped
+    }
+
+    private struct State {
+        var pending: [EngineCommand] = []
+        var lifecycle: Lifecycle = .idle
+        var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// The engine's `CURLM`; used by the engine thread, and by others for `curl_multi_wakeup` only.
+    let multi: UnsafeMutableRawPointer
+    private let state = Mutex(State())
+
+    init?() {
+        guard let multi = curl_multi_init() else { return nil }
+        self.multi = multi
+    }
+
+    deinit {
+        curl_multi_cleanup(self.multi)
+    }
+
+    /// Queues a command and wakes the engine; false when the engine has stopped (the command was not queued).
+    @discardableResult
+    func push(_ command: EngineCommand) -> Bool {
+        let accepted = self.state.withLock { state -> Bool in
+            switch state.lifecycle {
+            case .idle, .running, .stopping:
+                state.pending.append(command)
+                return true
+            case .stopped:
+                return false
+            }
+        }
+        if accepted {
+            curl_multi_wakeup(self.multi)
+        }
+        return accepted
+    }
+
+    /// Moves every pending command into `buffer` (whose capacity is reused); engine thread.
+    func takeAll(into buffer: inout [EngineCommand]) {
+        self.state.withLock { state in
+            swap(&state.pending, &buffer)
+        }
+    }
+
+    /// True when the caller must start the engine thread (the first call only).
+    func beginRunning() -> Bool {
+        self.state.withLock { state in
+            switch state.lifecycle {
+            case .idle:
+                state.lifecycle = .running
+                return true
+            case .running, .stopping, .stopped:
+                return false
+            }
+        }
+    }
+
+    enum ShutdownAction {
+        /// The thread runs: a `shutdown` command was queued; wait for the engine to stop.
+        case wait
+        /// Nothing runs (never started, or already stopped).
+        case none
+    }
+
+    func beginShutdown() -> ShutdownAction {
+        let action = self.state.withLock { state -> ShutdownAction in
+            switch state.lifecycle {
+            case .idle:
+                state.lifecycle = .stopped
+                return .none
+            case .running:
+                state.lifecycle = .stopping
+                state.pending.append(.shutdown)
+                return .wait
+            case .stopping:
+                return .wait
+            case .stopped:
+                return .none
+            }
+        }
+        if case .wait = action {
+            curl_multi_wakeup(self.multi)
+        }
+        return action
+    }
+
+    /// Suspends until the engine thread has stopped.
+    func waitUntilStopped() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let stopped = self.state.withLock { state -> Bool in
+                switch state.lifecycle {
+                case .stopped:
+                    return true
+                case .idle, .running, .stopping:
+                    state.shutdownWaiters.append(continuation)
+                    return false
+                }
+            }
+            if stopped {
+                continuation.resume()
+            }
+        }
+    }
+
+    /// The engine thread is leaving: no command is accepted any more. Returns the commands that raced in and the
+    /// shutdown waiters, for the engine to settle outside the lock.
+    func engineStopped() -> (leftovers: [EngineCommand], waiters: [CheckedContinuation<Void, Never>]) {
+        self.state.withLock { state in
+            state.lifecycle = .stopped
+            let result = (state.pending, state.shutdownWaiters)
+            state.pending = []
+            state.shutdownWaiters = []
+            return result
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import CCurl
+import GatewayCore
+
+/// Maps a transfer's `CURLcode` onto the bounded ``UpstreamError/Code`` set the proxy decides on.
+///
+/// | CURLcode | code | why |
+/// | --- | --- | --- |
+/// | `COULDNT_CONNECT` | `connectFailed` | refused or unreachable: the request never left |
+/// | `COULDNT_RESOLVE_HOST`, `COULDNT_RESOLVE_PROXY` | `dnsFailed` | the request never left |
+/// | `OPERATION_TIMEDOUT` | `timedOut` | connect timeouts included (a timed-out connect is still a timeout) |
+/// | `SSL_*`, `PEER_FAILED_VERIFICATION`, `USE_SSL_FAILED` | `tlsFailed` | handshake or verification |
+/// | `RECV_ERROR`, `SEND_ERROR`, `PARTIAL_FILE` | `connectionReset` | the connection broke mid-exchange |
+/// | `GOT_NOTHING` | `gotNothing` | closed without a byte of response |
+/// | `ABORTED_BY_CALLBACK`, `WRITE_ERROR` | `cancelled` | only our own callbacks abort a transfer |
+/// | `OUT_OF_MEMORY`, `NO_CONNECTION_AVAILABLE` | `overloaded` | the transport could not take it on |
+/// | anything else (`WEIRD_SERVER_REPLY`, `UNSUPPORTED_PROTOCOL`, `BAD_CONTENT_ENCODING`, HTTP/2, …) | `protocolError` | |
+///
+/// The engine records its own reasons (head invalid, head or idle timeout, cancel) before aborting a transfer and
+/// uses them instead of the `CURLcode` those aborts produce; this function only sees curl's own failures.
+enum CurlErrorClassification {
+    static func code(for result: CURLcode) -> UpstreamError.Code {
+        switch result {
+        case CURLE_COULDNT_CONNECT:
+            return .connectFailed
+        case CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
+            return .dnsFailed
+        case CURLE_OPERATION_TIMEDOUT:
+            return .timedOut
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
+            CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CIPHER, CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED,
+            CURLE_SSL_ENGINE_INITFAILED, CURLE_SSL_SHUTDOWN_FAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR,
+            CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CLIENTCERT, CURLE_USE_SSL_FAILED:
+            return .tlsFailed
+        case CURLE_RECV_ERROR, CURLE_SEND_ERROR, CURLE_PARTIAL_FILE:
+            return .connectionReset
+        case CURLE_GOT_NOTHING:
+            return .gotNothing
+        case CURLE_ABORTED_BY_CALLBACK, CURLE_WRITE_ERROR:
+            return .cancelled
+        case CURLE_OUT_OF_MEMORY, CURLE_NO_CONNECTION_AVAILABLE:
+            return .overloaded
+        default:
+            // CURLcode is an open C enum: every other code is curl refusing what the upstream said.
+            return .protocolError
+        }
+    }
+
+    /// curl's fixed English text for the code, for logs.
+    static func text(for result: CURLcode) -> String {
+        String(cString: curl_easy_strerror(result))
+    }
+}

@@ -1,0 +1,160 @@
+import CCurl
+import GatewayCore
+import HTTPTypes
+import NIOCore
+
+/// A reusable curl easy handle and its error buffer; owned by the engine thread.
+///
+/// Handles go back to a free list after a transfer (`curl_easy_reset` keeps nothing of the request), so a new
+/// transfer costs no `curl_easy_init`, and the multi handle's connection cache keeps connections alive across them.
+struct EasyHandle {
+    let raw: UnsafeMutableRawPointer
+    let errorBuffer: UnsafeMutablePointer<CChar>
+
+    static func make() -> EasyHandle? {
+        guard let raw = curl_easy_init() else { return nil }
+        let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        return EasyHandle(raw: raw, errorBuffer: errorBuffer)
+    }
+
+    func destroy() {
+        curl_easy_cleanup(self.raw)
+        self.errorBuffer.deallocate()
+    }
+
+    /// Clears every option for the next transfer.
+    func reset() {
+        curl_easy_reset(self.raw)
+        self.errorBuffer[0] = 0
+    }
+
+    /// curl's detailed message of the last failure, if any.
+    var errorMessage: String {
+        self.errorBuffer[0] == 0 ? "" : String(cString: self.errorBuffer)
+    }
+
+    /// Sets every option of one try; returns the header list to keep alive until the transfer is removed.
+    ///
+    /// - Throws: ``UpstreamError`` with `.protocolError` when curl refuses an option (a malformed URL or header).
+    func configure(
+        for request: UpstreamRequest,
+        context: UnsafeMutableRawPointer
+    ) throws(UpstreamError) -> UnsafeMutablePointer<curl_slist>? {
+        let handle = self.raw
+        var failure: CURLcode = CURLE_OK
+        func check(_ code: CURLcode) {
+            if code != CURLE_OK && failure == CURLE_OK { failure = code }
+        }
+        func setLong(_ option: CURLoption, _ value: Int) { check(ccurl_easy_setopt_long(handle, option, value)) }
+        func setString(_ option: CURLoption, _ value: String) {
+            check(value.withCString { ccurl_easy_setopt_string(handle, option, $0) })
+        }
+
+        check(ccurl_easy_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(self.errorBuffer)))
+        check(ccurl_easy_setopt_pointer(handle, CURLOPT_PRIVATE, context))
+        check(ccurl_easy_setopt_data_callback(handle, CURLOPT_HEADERFUNCTION, curlHeaderCallback))
+        check(ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
+        check(ccurl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteCallback))
+        check(ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+
+        setString(CURLOPT_URL, request.url)
+        setLong(CURLOPT_NOSIGNAL, 1)
+        setLong(CURLOPT_FOLLOWLOCATION, 0)
+        setString(CURLOPT_PROTOCOLS_STR, "http,https")
+        setLong(CURLOPT_PATH_AS_IS, 1)
+        setLong(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        // Bodies pass as they are: no Accept-Encoding of our own, no decoding of the upstream's.
+        setLong(CURLOPT_HTTP_CONTENT_DECODING, 0)
+        setLong(CURLOPT_TCP_KEEPALIVE, 1)
+        setLong(CURLOPT_CONNECTTIMEOUT_MS, max(1, Self.milliseconds(request.connectTimeout)))
+        setLong(CURLOPT_SSL_VERIFYPEER, 1)
+        setLong(CURLOPT_SSL_VERIFYHOST, 2)
+        if let caFile = request.tls.caFile { setString(CURLOPT_CAINFO, caFile) }
+        if let certificate = request.tls.clientCertificate { setString(CURLOPT_SSLCERT, certificate) }
+        if let key = request.tls.clientKey { setString(CURLOPT_SSLKEY, key) }
+
+        switch request.method {
+        case .head:
+            setLong(CURLOPT_NOBODY, 1)
+        case .get where request.body == nil:
+            setLong(CURLOPT_HTTPGET, 1)
+        default:
+            setString(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
+        }
+        if let body = request.body, request.method != .head {
+            // Size first: COPYPOSTFIELDS copies exactly that many bytes (binary-safe), so the kept body may go.
+            check(ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.readableBytes)))
+            if body.readableBytes == 0 {
+                check(ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, Self.emptyBody))
+            } else {
+                check(
+                    body.withUnsafeReadableBytes { bytes in
+                        ccurl_easy_setopt_pointer(
+                            handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+                        )
+                    }
+                )
+            }
+        } else if request.method == .post || request.method == .put || request.method == .patch {
+            // A method that carries a body, sent without one: Content-Length: 0, never a read from stdin.
+            check(ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, 0))
+            check(ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, Self.emptyBody))
+        }
+
+        let headerList = Self.makeHeaderList(request.headers)
+        check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
+
+        if failure != CURLE_OK {
+            curl_slist_free_all(headerList)
+            throw UpstreamError(
+                CurlErrorClassification.code(for: failure) == .overloaded ? .overloaded : .protocolError,
+                detail: "curl refused an option: \(CurlErrorClassification.text(for: failure))"
+            )
+        }
+        return headerList
+    }
+
+    /// A static empty buffer for zero-length bodies (curl would read stdin if POSTFIELDS were NULL).
+    /// `nonisolated(unsafe)`: written once here, never written again; curl only reads zero bytes from it.
+    nonisolated(unsafe) private static let emptyBody: UnsafeMutableRawPointer = {
+        let pointer = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+        pointer.storeBytes(of: 0, as: UInt8.self)
+        return pointer
+    }()
+
+    /// The request's headers as `curl_slist`, plus empty `Expect:` and `Accept:` unless the request has them:
+    /// curl would otherwise add `Accept: */*` and, for bodies over 1 MiB, `Expect: 100-continue` and a 1 s wait.
+    static func makeHeaderList(_ headers: HTTPFields) -> UnsafeMutablePointer<curl_slist>? {
+        var list: UnsafeMutablePointer<curl_slist>?
+        func append(_ line: String) {
+            line.withCString { cLine in
+                if let appended = curl_slist_append(list, cLine) { list = appended }
+            }
+        }
+        for field in headers {
+            // `Name;` is curl's syntax for a header with an empty value (`Name:` would delete it).
+            append(field.value.isEmpty ? "\(field.name.rawName);" : "\(field.name.rawName): \(field.value)")
+        }
+        if headers[.expect] == nil { append("Expect:") }
+        if headers[.accept] == nil { append("Accept:") }
+        return list
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+/// `CURLOPT_HEADERFUNCTION`: `userdata` is the transfer (retained while the handle is in the multi handle).
+private let curlHeaderCallback: ccurl_data_callback = { buffer, size, count, userdata in
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
+    return transfer.receiveHeaderLine(UnsafeRawBufferPointer(start: buffer, count: size * count))
+}
+
+/// `CURLOPT_WRITEFUNCTION`: `userdata` is the transfer (retained while the handle is in the multi handle).
+private let curlWriteCallback: ccurl_data_callback = { buffer, size, count, userdata in
+    let transfer = Unmanaged<Transfer>.fromOpaque(userdata!).takeUnretainedValue()
+    return transfer.receiveBody(UnsafeRawBufferPointer(start: buffer, count: size * count))
+}

@@ -1,0 +1,227 @@
+import CCurl
+import GatewayCore
+import Logging
+import NIOCore
+
+/// The engine thread's loop around one `CURLM`: commands → `curl_multi_perform` → finished transfers →
+/// deadlines → `curl_multi_poll` (woken by `curl_multi_wakeup`).
+///
+/// Everything here runs on the engine thread, curl callbacks included; it is never shared.
+final class EngineLoop {
+    private let queue: CommandQueue
+    private let multi: UnsafeMutableRawPointer
+    private let logger: Logger
+    private let maxFreeHandles: Int
+
+    /// Transfers whose handle is in the multi handle; `Transfer.activeIndex` makes removal O(1).
+    private var active: [Transfer] = []
+    private var freeHandles: [EasyHandle] = []
+    private var commands: [EngineCommand] = []
+    /// No engine-enforced deadline (head, idle) falls before this; a lower bound, rescanned when reached.
+    private var nextDeadline = NIODeadline.distantFuture
+
+    init(queue: CommandQueue, configuration: CurlEngine.Configuration, logger: Logger) {
+        self.queue = queue
+        self.multi = queue.multi
+        self.logger = logger
+        self.maxFreeHandles = max(16, configuration.maxConnections)
+        _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
+        if configuration.maxConnectionsPerHost > 0 {
+            _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
+        }
+    }
+
+    /// Runs until a `shutdown` command; then fails what is in flight with `.cancelled` and frees every handle.
+    func run() {
+        var running: Int32 = 0
+        var shuttingDown = false
+        while !shuttingDown {
+            self.queue.takeAll(into: &self.commands)
+            for command in self.commands {
+                switch command {
+                case .start(let transfer):
+                    self.start(transfer)
+                case .cancel(let transfer, let error):
+                    self.abort(transfer, error)
+                case .resume(let transfer):
+                    self.resume(transfer)
+                case .shutdown:
+                    shuttingDown = true
+                }
+            }
+            self.commands.removeAll(keepingCapacity: true)
+            if shuttingDown { break }
+
+            _ = curl_multi_perform(self.multi, &running)
+            self.collectFinished()
+            let now = NIODeadline.now()
+            if now >= self.nextDeadline {
+                self.enforceDeadlines(now: now)
+            }
+            _ = curl_multi_poll(self.multi, nil, 0, self.pollTimeout(now: now), nil)
+        }
+
+        let shutdownError = UpstreamError(.cancelled, detail: "engine shut down")
+        while let transfer = self.active.last {
+            self.abort(transfer, shutdownError)
+        }
+        let (leftovers, waiters) = self.queue.engineStopped()
+        for command in leftovers {
+            if case .start(let transfer) = command {
+                transfer.completeWithoutEngine(shutdownError)
+            }
+        }
+        for handle in self.freeHandles {
+            handle.destroy()
+        }
+        self.freeHandles.removeAll()
+        self.logger.debug("curl engine stopped")
+        for waiter in waiters {
+            waiter.resume()
+        }
+    }
+
+    // MARK: commands
+
+    private func start(_ transfer: Transfer) {
+        guard transfer.engineWillStart() else { return }
+        guard let easy = self.freeHandles.popLast() ?? EasyHandle.make() else {
+            transfer.completeWithoutEngine(UpstreamError(.overloaded, detail: "curl_easy_init failed"))
+            return
+        }
+        let context = Unmanaged.passRetained(transfer).toOpaque()
+        do {
+            transfer.headerList = try easy.configure(for: transfer.request, context: context)
+        } catch {
+            Unmanaged<Transfer>.fromOpaque(context).release()
+            self.recycle(easy)
+            transfer.completeWithoutEngine(error)
+            return
+        }
+        let code = curl_multi_add_handle(self.multi, easy.raw)
+        guard code == CURLM_OK else {
+            Unmanaged<Transfer>.fromOpaque(context).release()
+            curl_slist_free_all(transfer.headerList)
+            transfer.headerList = nil
+            self.recycle(easy)
+            transfer.completeWithoutEngine(UpstreamError(.overloaded, detail: "curl_multi_add_handle failed"))
+            return
+        }
+        transfer.easy = easy
+        transfer.loop = self
+        transfer.headDeadline = .now() + TimeAmount(transfer.request.headTimeout)
+        transfer.activeIndex = self.active.count
+        self.active.append(transfer)
+        self.nextDeadline = min(self.nextDeadline, transfer.headDeadline)
+    }
+
+    private func resume(_ transfer: Transfer) {
+        guard let easy = transfer.easy, transfer.curlPaused else { return }
+        transfer.curlPaused = false
+        transfer.lastProgress = .now()
+        self.nextDeadline = min(self.nextDeadline, transfer.currentDeadline)
+        // May call the write callback again before it returns (it re-delivers the refused chunk): no lock is held.
+        _ = curl_easy_pause(easy.raw, CCURL_PAUSE_CONT)
+    }
+
+    /// Stops a transfer for a reason of ours (cancel, deadline, shutdown); a no-op when it is not running.
+    private func abort(_ transfer: Transfer, _ error: UpstreamError) {
+        guard transfer.easy != nil else { return }
+        transfer.pendingError = transfer.pendingError ?? error
+        self.finish(transfer, error: transfer.pendingError)
+    }
+
+    // MARK: completion
+
+    private func collectFinished() {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(self.multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle else { continue }
+            let result = message.pointee.data.result
+            var privatePointer: UnsafeMutableRawPointer?
+            _ = ccurl_easy_getinfo_pointer(handle, CURLINFO_PRIVATE, &privatePointer)
+            guard let privatePointer else { continue }
+            let transfer = Unmanaged<Transfer>.fromOpaque(privatePointer).takeUnretainedValue()
+            let error: UpstreamError?
+            if let pending = transfer.pendingError {
+                error = pending
+            } else if result == CURLE_OK {
+                error = nil
+            } else {
+                let detail = transfer.easy?.errorMessage ?? ""
+                error = UpstreamError(
+                    CurlErrorClassification.code(for: result),
+                    detail: detail.isEmpty ? CurlErrorClassification.text(for: result) : detail
+                )
+            }
+            self.finish(transfer, error: error)
+        }
+    }
+
+    /// Removes the handle, recycles it, settles the transfer, and drops the retain taken in `start`.
+    private func finish(_ transfer: Transfer, error: UpstreamError?) {
+        guard let easy = transfer.easy else { return }
+        _ = curl_multi_remove_handle(self.multi, easy.raw)
+        transfer.easy = nil
+        transfer.loop = nil
+        let index = transfer.activeIndex
+        let last = self.active.removeLast()
+        if last !== transfer {
+            self.active[index] = last
+            last.activeIndex = index
+        }
+        transfer.activeIndex = -1
+        curl_slist_free_all(transfer.headerList)
+        transfer.headerList = nil
+        self.recycle(easy)
+        if let error {
+            self.logger.trace("upstream transfer failed", metadata: ["upstream.error": "\(error)"])
+        }
+        transfer.complete(error)
+        Unmanaged.passUnretained(transfer).release()
+    }
+
+    private func recycle(_ easy: EasyHandle) {
+        if self.freeHandles.count < self.maxFreeHandles {
+            easy.reset()
+            self.freeHandles.append(easy)
+        } else {
+            easy.destroy()
+        }
+    }
+
+    // MARK: deadlines
+
+    /// A transfer's deadline moved earlier (its head arrived: the idle timeout now applies).
+    func noteDeadline(_ deadline: NIODeadline) {
+        self.nextDeadline = min(self.nextDeadline, deadline)
+    }
+
+    /// Fails transfers whose head or idle deadline passed, and computes the next deadline.
+    private func enforceDeadlines(now: NIODeadline) {
+        var next = NIODeadline.distantFuture
+        var index = 0
+        while index < self.active.count {
+            let transfer = self.active[index]
+            let deadline = transfer.currentDeadline
+            if deadline <= now {
+                let what = transfer.headDelivered ? "no body progress within the idle timeout" : "no response head in time"
+                self.abort(transfer, UpstreamError(.timedOut, detail: what))
+                // `abort` moved the last transfer into `index`: look at it next.
+            } else {
+                next = min(next, deadline)
+                index += 1
+            }
+        }
+        self.nextDeadline = next
+    }
+
+    /// How long `curl_multi_poll` may sleep: until the next deadline, at most a second (curl caps it further by
+    /// its own timers).
+    private func pollTimeout(now: NIODeadline) -> Int32 {
+        if self.nextDeadline == .distantFuture { return 1000 }
+        let nanoseconds = (self.nextDeadline - now).nanoseconds
+        if nanoseconds <= 0 { return 0 }
+        return Int32(min(1000, nanoseconds / 1_000_000 + 1))
+    }
+}

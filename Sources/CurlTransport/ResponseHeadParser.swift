@@ -1,0 +1,218 @@
+import GatewayCore
+import HTTPTypes
+
+/// Builds and validates the final response head from the lines curl's header callback hands over.
+///
+/// curl calls the header callback once per line, for every response on the transfer, interim 1xx ones included,
+/// and is lenient where a proxy must not be: it passes two different `Content-Length`s, status 999, an unrequested
+/// `101`, thousands of headers, a bare CR in a value, `Content-Length : 2`. So each line is checked against
+/// RFC 9112 §2.2–§5 and RFC 9110 §5.5 here, before anything reaches the client:
+/// - a new status line restarts the head; interim 1xx heads (100 Continue, 103 Early Hints) are dropped whole
+///   (their fields never merge into the final head), except `101`, which the gateway never asks for;
+/// - the final status is 200–599 (RFC 9110 §15; below 200 only 1xx exist and they are interim);
+/// - a field line is `token ":" OWS value OWS` with no whitespace before the colon (RFC 9112 §5.1), no obs-fold
+///   (§5.2), and a value of visible ASCII, SP, HTAB or obs-text only (no CR, NUL or other controls);
+/// - several `Content-Length` values must agree (RFC 9112 §6.3);
+/// - at most ``maximumFieldCount`` fields and ``maximumHeadBytes`` bytes of head, interim heads included.
+///
+/// Engine-thread only; one parser per transfer.
+struct ResponseHeadParser: Sendable {
+    /// What one line did to the head.
+    enum LineResult: Sendable {
+        /// Keep feeding lines.
+        case needMore
+        /// The final head ended with this line and is valid.
+        case complete(UpstreamResponseHead)
+        /// The head must not be passed on.
+        case invalid(String)
+    }
+
+    static let maximumFieldCount = 256
+    static let maximumHeadBytes = 64 * 1024
+
+    private enum State {
+        case expectingStatusLine
+        case readingFields(status: Int, reason: String)
+        case done
+    }
+
+    private var state: State = .expectingStatusLine
+    private var fields = HTTPFields()
+    private var fieldCount = 0
+    private var headBytes = 0
+    private var contentLength: UInt64?
+
+    init() {}
+
+    /// Whether the final head has been parsed (later lines are trailers, which are ignored).
+    var isComplete: Bool {
+        if case .done = self.state { return true }
+        return false
+    }
+
+    /// Feeds one line as curl delivers it, line ending included.
+    mutating func receive(line: UnsafeRawBufferPointer) -> LineResult {
+        switch self.state {
+        case .done:
+            return .needMore
+        case .expectingStatusLine, .readingFields:
+            break
+        }
+        self.headBytes += line.count
+        if self.headBytes > Self.maximumHeadBytes {
+            return .invalid("response head larger than \(Self.maximumHeadBytes) bytes")
+        }
+        var end = line.count
+        if end > 0 && line[end - 1] == UInt8(ascii: "\n") {
+            end -= 1
+            if end > 0 && line[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+        }
+        let content = UnsafeRawBufferPointer(rebasing: line[0..<end])
+
+        switch self.state {
+        case .expectingStatusLine:
+            return self.parseStatusLine(content)
+        case .readingFields(let status, let reason):
+            if content.isEmpty {
+                return self.endOfHead(status: status, reason: reason)
+            }
+            return self.parseFieldLine(content)
+        case .done:
+            return .needMore
+        }
+    }
+
+    private mutating func parseStatusLine(_ line: UnsafeRawBufferPointer) -> LineResult {
+        // HTTP-version SP 3DIGIT SP [ reason-phrase ]   (RFC 9112 §4; the SP after the code is often omitted)
+        let prefix: [UInt8] = Array("HTTP/".utf8)
+        guard line.count >= 12, line.starts(with: prefix) else {
+            return .invalid("malformed status line")
+        }
+        var index = prefix.count
+        while index < line.count && line[index] != UInt8(ascii: " ") { index += 1 }
+        guard index + 4 <= line.count else { return .invalid("malformed status line") }
+        var status = 0
+        for digit in line[(index + 1)..<(index + 4)] {
+            guard digit >= UInt8(ascii: "0") && digit <= UInt8(ascii: "9") else {
+                return .invalid("malformed status code")
+            }
+            status = status * 10 + Int(digit - UInt8(ascii: "0"))
+        }
+        var reasonStart = index + 4
+        if reasonStart < line.count {
+            guard line[reasonStart] == UInt8(ascii: " ") else { return .invalid("malformed status line") }
+            reasonStart += 1
+        }
+        var reason = ""
+        if reasonStart < line.count {
+            let reasonBytes = line[reasonStart...]
+            guard reasonBytes.allSatisfy(Self.isFieldValueByte) else { return .invalid("invalid reason phrase") }
+            reason = String(decoding: reasonBytes, as: UTF8.self)
+        }
+        self.state = .readingFields(status: status, reason: reason)
+        self.fields = HTTPFields()
+        self.fieldCount = 0
+        self.contentLength = nil
+        return .needMore
+    }
+
+    private mutating func parseFieldLine(_ line: UnsafeRawBufferPointer) -> LineResult {
+        let first = line[0]
+        if first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") {
+            return .invalid("obsolete line folding")
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else {
+            return .invalid("field line without a name")
+        }
+        let nameBytes = line[0..<colon]
+        guard nameBytes.allSatisfy(Self.isTokenByte) else {
+            return .invalid("invalid field name")
+        }
+        var valueStart = colon + 1
+        var valueEnd = line.count
+        while valueStart < valueEnd && (line[valueStart] == UInt8(ascii: " ") || line[valueStart] == UInt8(ascii: "\t")) {
+            valueStart += 1
+        }
+        while valueEnd > valueStart
+            && (line[valueEnd - 1] == UInt8(ascii: " ") || line[valueEnd - 1] == UInt8(ascii: "\t"))
+        {
+            valueEnd -= 1
+        }
+        let valueBytes = line[valueStart..<valueEnd]
+        guard valueBytes.allSatisfy(Self.isFieldValueByte) else {
+            return .invalid("invalid byte in a field value")
+        }
+        self.fieldCount += 1
+        if self.fieldCount > Self.maximumFieldCount {
+            return .invalid("more than \(Self.maximumFieldCount) header fields")
+        }
+        guard let name = HTTPField.Name(String(decoding: nameBytes, as: UTF8.self)) else {
+            return .invalid("invalid field name")
+        }
+        if name == .contentLength {
+            guard self.recordContentLength(valueBytes) else { return .invalid("conflicting or invalid Content-Length") }
+        }
+        self.fields.append(HTTPField(name: name, value: valueBytes))
+        return .needMore
+    }
+
+    /// Accepts `Content-Length: n` and the list form `n, n`; every value seen on the head must be the same.
+    private mutating func recordContentLength(_ value: UnsafeRawBufferPointer.SubSequence) -> Bool {
+        for element in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+            let trimmed = element.drop(while: { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") })
+            var number: UInt64 = 0
+            var digits = 0
+            for byte in trimmed {
+                if byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") { break }
+                guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"), digits < 19 else { return false }
+                number = number * 10 + UInt64(byte - UInt8(ascii: "0"))
+                digits += 1
+            }
+            guard digits > 0 else { return false }
+            if let known = self.contentLength, known != number { return false }
+            self.contentLength = number
+        }
+        return true
+    }
+
+    private mutating func endOfHead(status: Int, reason: String) -> LineResult {
+        switch status {
+        case 101:
+            return .invalid("unrequested 101 Switching Protocols")
+        case 100...199:
+            // Interim response: forget it entirely; the next status line starts the real head.
+            self.state = .expectingStatusLine
+            self.fields = HTTPFields()
+            self.fieldCount = 0
+            self.contentLength = nil
+            return .needMore
+        case 200...599:
+            self.state = .done
+            let head = UpstreamResponseHead(status: status, reason: reason, headers: self.fields)
+            self.fields = HTTPFields()
+            return .complete(head)
+        default:
+            return .invalid("status code \(status) out of range")
+        }
+    }
+
+    /// tchar of RFC 9110 §5.6.2.
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
+            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// field-vchar / SP / HTAB of RFC 9110 §5.5 (obs-text allowed): no CR, LF, NUL, DEL or other controls.
+    private static func isFieldValueByte(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
+    }
+}

@@ -1,0 +1,468 @@
+import CurlTransport
+import Foundation
+import GatewayCore
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The engine against real loopback servers.
+@Suite(.timeLimit(.minutes(2))) struct CurlEngineTests {
+    private static let logger = Logger(label: "curl-engine-test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    private func withEngine<T>(
+        _ configuration: CurlEngine.Configuration = .init(),
+        _ body: (CurlEngine) async throws -> T
+    ) async throws -> T {
+        let engine = CurlEngine(configuration: configuration, logger: Self.logger)
+        try engine.start()
+        do {
+            let result = try await body(engine)
+            await engine.shutdown()
+            return result
+        } catch {
+            await engine.shutdown()
+            throw error
+        }
+    }
+
+    private func collect(_ body: UpstreamResponseBody) async throws -> ByteBuffer {
+        var all = ByteBuffer()
+        for try await var chunk in body {
+            all.writeBuffer(&chunk)
+        }
+        return all
+    }
+
+    /// Runs `execute` and returns the UpstreamError it threw (nil when it succeeded).
+    private func failure(_ engine: CurlEngine, _ request: UpstreamRequest) async -> UpstreamError? {
+        do {
+            let response = try await engine.execute(request)
+            _ = try await self.collect(response.body)
+            return nil
+        } catch let error as UpstreamError {
+            return error
+        } catch {
+            Issue.record("not an UpstreamError: \(error)")
+            return nil
+        }
+    }
+
+    @Test func getEchoesHeadersAndQueryByteForByte() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let target = "/a/../b/%2e/c?q=%2F%20x&a=1&a=2&empty=&;weird"
+            var headers = HTTPFields()
+            headers[HTTPField.Name("X-Custom")!] = "hello"
+            let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(target), headers: headers))
+            #expect(response.head.status == 200)
+            #expect(response.head.headers[HTTPField.Name("X-Echo-URI")!] == target)
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Method")!] == "GET")
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Custom")!] == "hello")
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Accept")!] == "none")
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Expect")!] == "none")
+            let body = try await self.collect(response.body)
+            #expect(body.readableBytes == 0)
+        }
+    }
+
+    @Test func postSendsTheBodyByteForByte() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let bytes: [UInt8] = (0..<70_000).map { UInt8(truncatingIfNeeded: $0 &* 31) } + [0, 13, 10, 0]
+            var headers = HTTPFields()
+            headers[.contentType] = "application/octet-stream"
+            headers[.accept] = "application/json"
+            let response = try await engine.execute(
+                UpstreamRequest(method: .post, url: fixture.url("/post"), headers: headers, body: ByteBuffer(bytes: bytes))
+            )
+            #expect(response.head.status == 200)
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Method")!] == "POST")
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Accept")!] == "application/json")
+            let body = try await self.collect(response.body)
+            #expect(Array(body.readableBytesView) == bytes)
+        }
+    }
+
+    @Test func putWithoutABodySendsAnEmptyOne() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(UpstreamRequest(method: .put, url: fixture.url("/x"), headers: [:]))
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Method")!] == "PUT")
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Body-Length")!] == "0")
+            _ = try await self.collect(response.body)
+        }
+    }
+
+    @Test func headReturnsTheHeadAndNoBody() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(UpstreamRequest(method: .head, url: fixture.url("/h"), headers: [:]))
+            #expect(response.head.status == 200)
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Method")!] == "HEAD")
+            let body = try await self.collect(response.body)
+            #expect(body.readableBytes == 0)
+        }
+    }
+
+    @Test func sequentialRequestsReuseOneConnection() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            for index in 0..<20 {
+                let response = try await engine.execute(
+                    UpstreamRequest(method: .get, url: fixture.url("/\(index)"), headers: [:])
+                )
+                _ = try await self.collect(response.body)
+            }
+        }
+        #expect(fixture.recorder.requests == 20)
+        #expect(fixture.recorder.acceptedConnections == 1)
+    }
+
+    @Test func aHundredConcurrentRequests() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                for index in 0..<100 {
+                    group.addTask {
+                        let payload = ByteBuffer(string: "request \(index)")
+                        let response = try await engine.execute(
+                            UpstreamRequest(method: .post, url: fixture.url("/\(index)"), headers: [:], body: payload)
+                        )
+                        let body = try await self.collect(response.body)
+                        return response.head.status == 200 && body == payload
+                    }
+                }
+                var successes = 0
+                for try await ok in group where ok { successes += 1 }
+                #expect(successes == 100)
+            }
+        }
+    }
+
+    @Test func aRefusedConnectIsConnectFailed() async throws {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = channel.localAddress!.port!
+        try await channel.close()
+        try await self.withEngine { engine in
+            let error = await self.failure(engine, UpstreamRequest(method: .get, url: "http://127.0.0.1:\(port)/", headers: [:]))
+            #expect(error?.code == .connectFailed)
+            #expect(error?.requestMayHaveBeenSent == false)
+        }
+    }
+
+    @Test func anUnresolvableNameIsDNSFailed() async throws {
+        try await self.withEngine { engine in
+            let error = await self.failure(
+                engine, UpstreamRequest(method: .get, url: "http://nonexistent.invalid/", headers: [:], headTimeout: .seconds(20))
+            )
+            #expect(error?.code == .dnsFailed)
+        }
+    }
+
+    @Test func aCloseBeforeTheHeadIsGotNothingOrReset() async throws {
+        let fixture = try await RawFixture.start(reply: nil)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let error = await self.failure(engine, UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+            #expect(error?.code == .gotNothing || error?.code == .connectionReset)
+        }
+    }
+
+    @Test func aTruncatedBodyFailsTheBodyStream() async throws {
+        let fixture = try await RawFixture.start(reply: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part")
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+            #expect(response.head.status == 200)
+            await #expect(throws: UpstreamError.self) {
+                _ = try await self.collect(response.body)
+            }
+        }
+    }
+
+    @Test func noHeadWithinTheHeadTimeoutIsTimedOut() async throws {
+        let fixture = try await HTTPFixture.start(.never)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let started = ContinuousClock.now
+            let error = await self.failure(
+                engine, UpstreamRequest(method: .get, url: fixture.url(), headers: [:], headTimeout: .milliseconds(300))
+            )
+            let elapsed = ContinuousClock.now - started
+            #expect(error?.code == .timedOut)
+            #expect(elapsed >= .milliseconds(290))
+            #expect(elapsed < .seconds(2))
+        }
+    }
+
+    @Test(arguments: [
+        ("garbage", "GARBAGE GARBAGE\r\n\r\n"),
+        ("two content lengths", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"),
+        ("status 999", "HTTP/1.1 999 Weird\r\nContent-Length: 0\r\n\r\n"),
+        ("bare CR in a value", "HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 0\r\n\r\n"),
+        ("unrequested 101", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"),
+        ("space before colon", "HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n"),
+    ])
+    func invalidResponsesAreProtocolErrors(name: String, reply: String) async throws {
+        let fixture = try await RawFixture.start(reply: reply)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let error = await self.failure(engine, UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+            #expect(error?.code == .protocolError, "\(name): \(String(describing: error))")
+        }
+    }
+
+    @Test func earlyHintsAreNotForwarded() async throws {
+        let fixture = try await RawFixture.start(
+            reply: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+                + "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Final: yes\r\n\r\nok"
+        )
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+            #expect(response.head.status == 200)
+            #expect(response.head.headers[HTTPField.Name("Link")!] == nil)
+            #expect(response.head.headers[HTTPField.Name("X-Final")!] == "yes")
+            let body = try await self.collect(response.body)
+            #expect(String(buffer: body) == "ok")
+        }
+    }
+
+    @Test func aLargeBodyReadSlowlyStaysBounded() async throws {
+        let size = 200 * 1024 * 1024
+        let fixture = try await HTTPFixture.start(.large(size: size))
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+            let baseline = residentBytes()
+            var peak = baseline
+            var received = 0
+            var chunks = 0
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                chunks += 1
+                if chunks % 32 == 0 {
+                    try await Task.sleep(for: .milliseconds(1))  // a slow consumer: curl must pause meanwhile
+                    peak = max(peak, residentBytes())
+                }
+            }
+            #expect(received == size)
+            #expect(peak - baseline < 64 * 1024 * 1024, "resident grew by \((peak - baseline) >> 20) MiB")
+        }
+    }
+
+    @Test func droppingTheBodyCancelsTheTransfer() async throws {
+        let fixture = try await HTTPFixture.start(.large(size: 1 << 40))
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            do {
+                let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+                var iterator = response.body.makeAsyncIterator()
+                _ = try await iterator.next()
+                _ = try await iterator.next()
+            }
+            let closed = try await eventually(within: .seconds(5)) { fixture.recorder.closedConnections == 1 }
+            #expect(closed)
+        }
+    }
+
+    @Test func taskCancellationBeforeTheHeadThrowsCancelled() async throws {
+        let fixture = try await HTTPFixture.start(.never)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let task = Task {
+                try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+            }
+            let observed1 = try await eventually { fixture.recorder.requests == 1 }
+            #expect(observed1)
+            task.cancel()
+            let result = await task.result
+            guard case .failure(let error as UpstreamError) = result else {
+                Issue.record("expected an UpstreamError, got \(result)")
+                return
+            }
+            #expect(error.code == .cancelled)
+            let observed2 = try await eventually { fixture.recorder.closedConnections == 1 }
+            #expect(observed2)
+        }
+    }
+
+    @Test func shutdownFailsTransfersInFlight() async throws {
+        let fixture = try await HTTPFixture.start(.never)
+        defer { Task { await fixture.stop() } }
+        let engine = CurlEngine(logger: Self.logger)
+        try engine.start()
+        let task = Task {
+            try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+        }
+        let observed3 = try await eventually { fixture.recorder.requests == 1 }
+        #expect(observed3)
+        await engine.shutdown()
+        let result = await task.result
+        guard case .failure(let error as UpstreamError) = result else {
+            Issue.record("expected an UpstreamError, got \(result)")
+            return
+        }
+        #expect(error.code == .cancelled)
+        // Refused afterwards, without hanging.
+        let after = await self.failure(engine, UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+        #expect(after?.code == .cancelled)
+    }
+
+    @Test func aLargePostIsNotDelayedByExpectContinue() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let body = ByteBuffer(repeating: 0x61, count: 5 * 1024 * 1024)
+            let started = ContinuousClock.now
+            let response = try await engine.execute(
+                UpstreamRequest(method: .post, url: fixture.url("/big"), headers: [:], body: body)
+            )
+            let echoed = try await self.collect(response.body)
+            let elapsed = ContinuousClock.now - started
+            #expect(response.head.headers[HTTPField.Name("X-Echo-Expect")!] == "none")
+            #expect(echoed.readableBytes == body.readableBytes)
+            #expect(elapsed < .milliseconds(900), "took \(elapsed)")
+        }
+    }
+
+    @Test func httpsToAPlainServerIsTLSFailed() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let error = await self.failure(
+                engine, UpstreamRequest(method: .get, url: "https://127.0.0.1:\(fixture.port)/", headers: [:])
+            )
+            #expect(error?.code == .tlsFailed)
+        }
+    }
+
+    @Test func anUntrustedSelfSignedCertificateIsTLSFailed() async throws {
+        guard let openssl = ["/usr/bin/openssl", "/usr/local/bin/openssl"].first(where: {
+            FileManager.default.isExecutableFile(atPath: $0)
+        }) else {
+            print("skipping: no openssl binary to make a self-signed certificate and run s_server")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("curl-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let certificate = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+
+        let make = Process()
+        make.executableURL = URL(fileURLWithPath: openssl)
+        make.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
+        make.standardError = FileHandle.nullDevice
+        make.standardOutput = FileHandle.nullDevice
+        try make.run()
+        make.waitUntilExit()
+        #expect(make.terminationStatus == 0)
+
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: openssl)
+        server.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www"]
+        let output = Pipe()
+        server.standardOutput = output
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.terminate() }
+        // s_server prints "ACCEPT 127.0.0.1:<port>" once it listens.
+        var printed = ""
+        let handle = output.fileHandleForReading
+        while !printed.contains("ACCEPT") || !printed.hasSuffix("\n") {
+            let data = handle.availableData
+            if data.isEmpty { break }
+            printed += String(decoding: data, as: UTF8.self)
+        }
+        guard let portText = printed.split(separator: "\n").first(where: { $0.hasPrefix("ACCEPT") })?.split(separator: ":").last,
+            let port = Int(portText.trimmingCharacters(in: .whitespaces))
+        else {
+            Issue.record("s_server did not report its port: \(printed)")
+            return
+        }
+        try await self.withEngine { engine in
+            let error = await self.failure(engine, UpstreamRequest(method: .get, url: "https://127.0.0.1:\(port)/", headers: [:]))
+            #expect(error?.code == .tlsFailed)
+            // Trusting it through tls.caFile makes the same server acceptable.
+            let trusted = UpstreamRequest(
+                method: .get, url: "https://127.0.0.1:\(port)/", headers: [:], tls: UpstreamTLSConfiguration(caFile: certificate)
+            )
+            let response = try await engine.execute(trusted)
+            #expect(response.head.status == 200)
+        }
+    }
+
+    @Test func aStalledBodyFailsWithTimedOutAfterTheIdleTimeout() async throws {
+        let fixture = try await RawFixture.start(
+            reply: "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly a part", closeAfterReply: false
+        )
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(
+                UpstreamRequest(method: .get, url: fixture.url(), headers: [:], idleTimeout: .milliseconds(300))
+            )
+            let started = ContinuousClock.now
+            do {
+                _ = try await self.collect(response.body)
+                Issue.record("a stalled body must fail")
+            } catch let error as UpstreamError {
+                #expect(error.code == .timedOut)
+            }
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test func aTransferPausedByASlowConsumerIsNotIdle() async throws {
+        let size = 8 * 1024 * 1024
+        let fixture = try await HTTPFixture.start(.large(size: size))
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let response = try await engine.execute(
+                UpstreamRequest(method: .get, url: fixture.url(), headers: [:], idleTimeout: .milliseconds(200))
+            )
+            var received = 0
+            var slept = false
+            for try await chunk in response.body {
+                received += chunk.readableBytes
+                if !slept && received > 1024 * 1024 {
+                    slept = true
+                    try await Task.sleep(for: .milliseconds(700))  // far beyond the idle timeout, while paused
+                }
+            }
+            #expect(received == size)
+        }
+    }
+
+    @Test func runServesUntilCancelledThenRefuses() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        let engine = CurlEngine(logger: Self.logger)
+        let service = Task { try await engine.run() }
+        let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+        #expect(response.head.status == 200)
+        _ = try await self.collect(response.body)
+        service.cancel()
+        _ = await service.result
+        let after = await self.failure(engine, UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+        #expect(after?.code == .cancelled)
+    }
+
+    @Test func versionInformation() {
+        #expect(CurlEngine.versionDescription.hasPrefix("libcurl "))
+        #expect(CurlEngine.hasAsynchDNS)
+    }
+}
