@@ -72,8 +72,12 @@ enum ForwardingHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(fields.count + 2)
         var via: String?
+        var hasDate = false
         for field in fields {
             switch field.name {
+            case .date:
+                hasDate = true
+                headers.add(name: field.name.rawName, value: field.value)
             case Self.xRequestID:
                 continue
             case Self.via:
@@ -83,6 +87,10 @@ enum ForwardingHeaders {
             default:
                 headers.add(name: field.name.rawName, value: field.value)
             }
+        }
+        if !hasDate {
+            // RFC 9110 section 6.6.1: a recipient with a clock appends Date to a forwarded response that lacks one.
+            headers.add(name: "date", value: DateHeader.now())
         }
         headers.add(name: "x-request-id", value: requestID)
         headers.add(name: "via", value: via.map { "\($0), \(Self.viaValue)" } ?? Self.viaValue)

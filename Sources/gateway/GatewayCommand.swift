@@ -46,20 +46,19 @@ struct Serve: AsyncParsableCommand {
         let application = GatewayApplication(
             options: .init(configPath: self.options.config, environment: ProcessEnvironment.current),
             logger: logger)
+        let outcome: GatewayApplication.Outcome
         do {
-            switch try await application.run() {
-            case .drained:
-                return
-            case .drainTimedOut:
-                throw ExitCode(3)
-            }
-            throw error
+            outcome = try await application.run()
         } catch {
             if let problems = GatewayApplication.problems(of: error) {
                 for problem in problems { print(problem) }
                 throw ExitCode(1)
             }
             throw error
+        }
+        if outcome == .drainTimedOut {
+            // In-flight requests were cut off at `drain_timeout`.
+            throw ExitCode(3)
         }
     }
 }
