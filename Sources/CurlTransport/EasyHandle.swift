@@ -91,7 +91,9 @@ struct EasyHandle {
                 check(
                     body.withUnsafeReadableBytes { bytes in
                         ccurl_easy_setopt_pointer(
-                            handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+                            handle,
+                            CURLOPT_COPYPOSTFIELDS,
+                            UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
                         )
                     }
                 )

@@ -205,7 +205,8 @@ final class EngineLoop {
             let transfer = self.active[index]
             let deadline = transfer.currentDeadline
             if deadline <= now {
-                let what = transfer.headDelivered ? "no body progress within the idle timeout" : "no response head in time"
+                let what =
+                    transfer.headDelivered ? "no body progress within the idle timeout" : "no response head in time"
                 self.abort(transfer, UpstreamError(.timedOut, detail: what))
                 // `abort` moved the last transfer into `index`: look at it next.
             } else {
