@@ -337,6 +337,25 @@ import Testing
         #expect(after?.code == .cancelled)
     }
 
+    @Test func shutdownFailsABodyInFlight() async throws {
+        let fixture = try await HTTPFixture.start(.large(size: 1 << 40))
+        defer { Task { await fixture.stop() } }
+        let engine = CurlEngine(logger: Self.logger)
+        try engine.start()
+        let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+        var iterator = response.body.makeAsyncIterator()
+        _ = try await iterator.next()
+        await engine.shutdown()
+        do {
+            while try await iterator.next() != nil {}
+            Issue.record("the body must not end cleanly")
+        } catch let error as UpstreamError {
+            #expect(error.code == .cancelled)
+        }
+        let closed = try await eventually { fixture.recorder.closedConnections == 1 }
+        #expect(closed)
+    }
+
     @Test func aLargePostIsNotDelayedByExpectContinue() async throws {
         let fixture = try await HTTPFixture.start(.echo)
         defer { Task { await fixture.stop() } }
