@@ -106,6 +106,13 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
         self.queue = queue
     }
 
+    deinit {
+        // Dropped without `shutdown()`: stop the thread anyway (it holds only the queue) and let it go unjoined.
+        if case .wait = self.queue.beginShutdown(), let handle = self.thread.withLock({ $0 }) {
+            _ = pthread_detach(handle)
+        }
+    }
+
     /// Starts the engine thread; idempotent. `execute` starts it too when needed.
     public func start() throws {
         guard self.queue.beginRunning() else { return }
@@ -118,13 +125,16 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
         let argument = Unmanaged.passRetained(body).toOpaque()
         var handle = pthread_t()
         let result = pthread_create(
-            &handle, nil,
+            &handle,
+            nil,
             { argument in
                 let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
                 ccurl_set_thread_name("curl-engine")
                 body.run()
                 return nil
-            }, argument)
+            },
+            argument
+        )
         guard result == 0 else {
             Unmanaged<ThreadBody>.fromOpaque(argument).release()
             _ = self.queue.engineStopped()

@@ -13,7 +13,7 @@ import GatewayCore
 /// | `GOT_NOTHING` | `gotNothing` | closed without a byte of response |
 /// | `ABORTED_BY_CALLBACK`, `WRITE_ERROR` | `cancelled` | only our own callbacks abort a transfer |
 /// | `OUT_OF_MEMORY`, `NO_CONNECTION_AVAILABLE` | `overloaded` | the transport could not take it on |
-/// | anything else (`WEIRD_SERVER_REPLY`, `UNSUPPORTED_PROTOCOL`, `BAD_CONTENT_ENCODING`, HTTP/2, …) | `protocolError` | |
+/// | any other (`WEIRD_SERVER_REPLY`, `UNSUPPORTED_PROTOCOL`, `BAD_CONTENT_ENCODING`, HTTP/2…) | `protocolError` | |
 ///
 /// The engine records its own reasons (head invalid, head or idle timeout, cancel) before aborting a transfer and
 /// uses them instead of the `CURLcode` those aborts produce; this function only sees curl's own failures.

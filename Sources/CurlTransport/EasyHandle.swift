@@ -63,6 +63,8 @@ struct EasyHandle {
         setLong(CURLOPT_FOLLOWLOCATION, 0)
         setString(CURLOPT_PROTOCOLS_STR, "http,https")
         setLong(CURLOPT_PATH_AS_IS, 1)
+        // The configured upstream is where the request goes: no proxy from `http_proxy` & co. in the environment.
+        setString(CURLOPT_PROXY, "")
         setLong(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
         // Bodies pass as they are: no Accept-Encoding of our own, no decoding of the upstream's.
         setLong(CURLOPT_HTTP_CONTENT_DECODING, 0)
@@ -91,7 +93,9 @@ struct EasyHandle {
                 check(
                     body.withUnsafeReadableBytes { bytes in
                         ccurl_easy_setopt_pointer(
-                            handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
+                            handle,
+                            CURLOPT_COPYPOSTFIELDS,
+                            UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
                         )
                     }
                 )

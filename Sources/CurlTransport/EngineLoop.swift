@@ -121,7 +121,15 @@ final class EngineLoop {
         transfer.lastProgress = .now()
         self.nextDeadline = min(self.nextDeadline, transfer.currentDeadline)
         // May call the write callback again before it returns (it re-delivers the refused chunk): no lock is held.
-        _ = curl_easy_pause(easy.raw, CCURL_PAUSE_CONT)
+        let code = curl_easy_pause(easy.raw, CCURL_PAUSE_CONT)
+        if code != CURLE_OK {
+            // The re-delivered chunk was refused (consumer gone) or the connection broke: end it here rather than
+            // leave a handle curl may never report as done.
+            self.abort(
+                transfer,
+                UpstreamError(CurlErrorClassification.code(for: code), detail: CurlErrorClassification.text(for: code))
+            )
+        }
     }
 
     /// Stops a transfer for a reason of ours (cancel, deadline, shutdown); a no-op when it is not running.
@@ -205,7 +213,8 @@ final class EngineLoop {
             let transfer = self.active[index]
             let deadline = transfer.currentDeadline
             if deadline <= now {
-                let what = transfer.headDelivered ? "no body progress within the idle timeout" : "no response head in time"
+                let what =
+                    transfer.headDelivered ? "no body progress within the idle timeout" : "no response head in time"
                 self.abort(transfer, UpstreamError(.timedOut, detail: what))
                 // `abort` moved the last transfer into `index`: look at it next.
             } else {

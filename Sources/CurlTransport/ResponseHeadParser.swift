@@ -130,7 +130,8 @@ struct ResponseHeadParser: Sendable {
         }
         var valueStart = colon + 1
         var valueEnd = line.count
-        while valueStart < valueEnd && (line[valueStart] == UInt8(ascii: " ") || line[valueStart] == UInt8(ascii: "\t")) {
+        while valueStart < valueEnd && (line[valueStart] == UInt8(ascii: " ") || line[valueStart] == UInt8(ascii: "\t"))
+        {
             valueStart += 1
         }
         while valueEnd > valueStart

@@ -3,12 +3,11 @@ import GatewayCore
 /// The life of one transfer, as a value: every event returns the action its owner must carry out.
 ///
 /// Valid transitions:
-/// ```
-/// idle ──start──▶ awaitingHead ──head──▶ streaming(running ⇄ pausePending ⇄ paused) ──completed──▶ finished
-///   │                  │                          │
-///   └─taskCancelled─▶ cancelledBeforeStart        └─consumer terminated─▶ finished
-///                      └─taskCancelled / completed with error─▶ finished
-/// ```
+/// - `idle` → `awaitingHead` (start) or `cancelledBeforeStart` (task cancelled first; then start → `finished`);
+/// - `awaitingHead` → `streaming(running)` (head) or `finished` (task cancelled, failure);
+/// - `streaming`: `running` → `pausePending` (yield said stop) → `paused` (next chunk refused) → `running`
+///   (consumer demand); → `finished` (completed, failed, consumer gone).
+///
 /// Events come from three places: the task calling `execute` (`start`, `taskCancelled`), the engine thread
 /// (`engineWillStart`, `headReceived`, `bodyReceived`, `didYield`, `transferCompleted`), and the body's consumer
 /// (`produceMore`, `consumerTerminated`). The owner holds the machine behind a lock and acts after unlocking.
@@ -256,6 +255,10 @@ struct TransferStateMachine<HeadContinuation, BodySource> {
     }
 
     private func illegal(_ event: StaticString, file: StaticString = #fileID, line: UInt = #line) -> Never {
-        preconditionFailure("TransferStateMachine: illegal event \(event) in state \(self.state)", file: file, line: line)
+        preconditionFailure(
+            "TransferStateMachine: illegal event \(event) in state \(self.state)",
+            file: file,
+            line: line
+        )
     }
 }

@@ -38,7 +38,8 @@ import Testing
     @Test func onlyConnectAndDNSFailuresProveTheRequestNeverLeft() {
         for raw in UInt32(1)...UInt32(99) {
             let code = CurlErrorClassification.code(for: CURLcode(rawValue: raw))
-            let neverLeft = raw == CURLE_COULDNT_CONNECT.rawValue || raw == CURLE_COULDNT_RESOLVE_HOST.rawValue
+            let neverLeft =
+                raw == CURLE_COULDNT_CONNECT.rawValue || raw == CURLE_COULDNT_RESOLVE_HOST.rawValue
                 || raw == CURLE_COULDNT_RESOLVE_PROXY.rawValue
             #expect(UpstreamError(code).requestMayHaveBeenSent == !neverLeft, "CURLcode \(raw)")
         }

@@ -123,7 +123,10 @@ private final class FixtureHandler: ChannelInboundHandler {
             headers.add(name: "X-Echo-Custom", value: head.headers["x-custom"].first ?? "none")
             headers.add(name: "X-Echo-Body-Length", value: "\(self.body.readableBytes)")
             headers.add(name: "Content-Length", value: "\(self.body.readableBytes)")
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(
+                self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+                promise: nil
+            )
             if head.method != .HEAD {
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(self.body))), promise: nil)
             }
@@ -131,7 +134,10 @@ private final class FixtureHandler: ChannelInboundHandler {
         case .large(let size):
             var headers = HTTPHeaders()
             headers.add(name: "Content-Length", value: "\(size)")
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
+            context.write(
+                self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+                promise: nil
+            )
             self.largeRemaining = size
             self.largeChunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
             self.writeLarge(context: context)
@@ -149,7 +155,10 @@ private final class FixtureHandler: ChannelInboundHandler {
         while context.channel.isWritable && self.largeRemaining > 0 {
             let count = min(self.largeRemaining, self.largeChunk.readableBytes)
             self.largeRemaining -= count
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(self.largeChunk.getSlice(at: 0, length: count)!))), promise: nil)
+            context.write(
+                self.wrapOutboundOut(.body(.byteBuffer(self.largeChunk.getSlice(at: 0, length: count)!))),
+                promise: nil
+            )
             if self.largeRemaining == 0 {
                 context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
             }
@@ -231,7 +240,9 @@ private final class RawHandler: ChannelInboundHandler {
         let buffer = self.unwrapInboundIn(data)
         self.received += buffer.readableBytesView
         guard !self.replied, self.received.count >= 4,
-            self.received.indices.dropLast(3).contains(where: { self.received[$0..<($0 + 4)].elementsEqual("\r\n\r\n".utf8) })
+            self.received.indices.dropLast(3).contains(where: {
+                self.received[$0..<($0 + 4)].elementsEqual("\r\n\r\n".utf8)
+            })
         else { return }
         self.replied = true
         self.recorder.requestReceived()
@@ -253,7 +264,8 @@ private final class RawHandler: ChannelInboundHandler {
 
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 func eventually(
-    within timeout: Duration = .seconds(5), _ condition: @Sendable () -> Bool
+    within timeout: Duration = .seconds(5),
+    _ condition: @Sendable () -> Bool
 ) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {

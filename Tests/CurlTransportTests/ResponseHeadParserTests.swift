@@ -27,7 +27,8 @@ import Testing
                 return .invalid
             case .complete(let head):
                 return .complete(
-                    status: head.status, reason: head.reason,
+                    status: head.status,
+                    reason: head.reason,
                     fields: head.headers.map { "\($0.name.rawName): \($0.value)" }
                 )
             }
@@ -81,7 +82,9 @@ import Testing
     }
 
     @Test func obsTextInValuesIsAccepted() {
-        let lines: [[UInt8]] = [Array("HTTP/1.1 200 OK\r\n".utf8), Array("X-A: caf".utf8) + [0xC3, 0xA9] + [13, 10], [13, 10]]
+        let lines: [[UInt8]] = [
+            Array("HTTP/1.1 200 OK\r\n".utf8), Array("X-A: caf".utf8) + [0xC3, 0xA9] + [13, 10], [13, 10],
+        ]
         guard case .complete(200, _, let fields) = self.parse(lines) else {
             Issue.record("expected a complete head")
             return

@@ -9,14 +9,23 @@ import Testing
 
     private func streaming() -> Machine {
         var machine = Machine()
-        guard case .enqueueStart = machine.start("c") else { Issue.record("start"); return machine }
-        guard case .succeedHead("c") = machine.headReceived(source: 7) else { Issue.record("head"); return machine }
+        guard case .enqueueStart = machine.start("c") else {
+            Issue.record("start")
+            return machine
+        }
+        guard case .succeedHead("c") = machine.headReceived(source: 7) else {
+            Issue.record("head")
+            return machine
+        }
         return machine
     }
 
     @Test func startQueuesTheTransferAndTheHeadResumesExecute() {
         var machine = Machine()
-        guard case .enqueueStart = machine.start("c") else { Issue.record("expected enqueueStart"); return }
+        guard case .enqueueStart = machine.start("c") else {
+            Issue.record("expected enqueueStart")
+            return
+        }
         #expect(machine.engineWillStart())
         guard case .succeedHead(let continuation) = machine.headReceived(source: 1) else {
             Issue.record("expected succeedHead")
@@ -28,8 +37,14 @@ import Testing
 
     @Test func cancellationBeforeStartFailsAtStartWithoutQueueing() {
         var machine = Machine()
-        guard case .none = machine.taskCancelled() else { Issue.record("expected none"); return }
-        guard case .failHead("c", let error) = machine.start("c") else { Issue.record("expected failHead"); return }
+        guard case .none = machine.taskCancelled() else {
+            Issue.record("expected none")
+            return
+        }
+        guard case .failHead("c", let error) = machine.start("c") else {
+            Issue.record("expected failHead")
+            return
+        }
         #expect(error.code == .cancelled)
         #expect(machine.isFinished)
     }
@@ -43,7 +58,10 @@ import Testing
         }
         #expect(error.code == .cancelled)
         #expect(machine.engineWillStart() == false)
-        guard case .discard = machine.headReceived(source: 1) else { Issue.record("expected discard"); return }
+        guard case .discard = machine.headReceived(source: 1) else {
+            Issue.record("expected discard")
+            return
+        }
         guard case .none = machine.transferCompleted(UpstreamError(.cancelled)) else {
             Issue.record("completion after cancel must do nothing")
             return
@@ -52,20 +70,32 @@ import Testing
 
     @Test func cancellationAfterTheHeadIsTheConsumersBusiness() {
         var machine = self.streaming()
-        guard case .none = machine.taskCancelled() else { Issue.record("expected none"); return }
+        guard case .none = machine.taskCancelled() else {
+            Issue.record("expected none")
+            return
+        }
         #expect(machine.flow == .running)
     }
 
     @Test func stopProducingPausesTheNextChunkAndProduceMoreResumes() {
         var machine = self.streaming()
-        guard case .yield(7) = machine.bodyReceived() else { Issue.record("expected yield"); return }
+        guard case .yield(7) = machine.bodyReceived() else {
+            Issue.record("expected yield")
+            return
+        }
         #expect(machine.didYield(.stopProducing) == .proceed)
         #expect(machine.flow == .pausePending)
-        guard case .pause = machine.bodyReceived() else { Issue.record("expected pause"); return }
+        guard case .pause = machine.bodyReceived() else {
+            Issue.record("expected pause")
+            return
+        }
         #expect(machine.flow == .paused)
         #expect(machine.produceMore() == .enqueueResume)
         #expect(machine.flow == .running)
-        guard case .yield = machine.bodyReceived() else { Issue.record("expected yield after resume"); return }
+        guard case .yield = machine.bodyReceived() else {
+            Issue.record("expected yield after resume")
+            return
+        }
     }
 
     @Test func produceMoreBeforeThePausedChunkNeedsNoResume() {
@@ -74,7 +104,10 @@ import Testing
         _ = machine.didYield(.stopProducing)
         #expect(machine.produceMore() == .none)
         #expect(machine.flow == .running)
-        guard case .yield = machine.bodyReceived() else { Issue.record("expected yield"); return }
+        guard case .yield = machine.bodyReceived() else {
+            Issue.record("expected yield")
+            return
+        }
     }
 
     @Test func produceMoreOvertakingTheYieldResultDoesNotDeadlock() {
@@ -95,13 +128,19 @@ import Testing
         var other = self.streaming()
         #expect(other.consumerTerminated() == .cancelTransfer)
         #expect(other.isFinished)
-        guard case .abort = other.bodyReceived() else { Issue.record("expected abort"); return }
+        guard case .abort = other.bodyReceived() else {
+            Issue.record("expected abort")
+            return
+        }
         #expect(other.consumerTerminated() == .none)
     }
 
     @Test func completionFinishesTheBodyOrFailsTheHead() {
         var machine = self.streaming()
-        guard case .finishBody(7, nil) = machine.transferCompleted(nil) else { Issue.record("expected finish"); return }
+        guard case .finishBody(7, nil) = machine.transferCompleted(nil) else {
+            Issue.record("expected finish")
+            return
+        }
         #expect(machine.isFinished)
 
         var failing = self.streaming()
@@ -123,7 +162,10 @@ import Testing
     @Test func bodyBeforeAHeadIsRefusedNotACrash() {
         var machine = Machine()
         _ = machine.start("c")
-        guard case .abort = machine.bodyReceived() else { Issue.record("expected abort"); return }
+        guard case .abort = machine.bodyReceived() else {
+            Issue.record("expected abort")
+            return
+        }
     }
 
     /// Random interleavings of engine chunks and consumer demand: demand always leaves the transfer running, and
