@@ -1,0 +1,54 @@
+import NIOCore
+
+/// A command on its way to Redis with the promise its reply completes.
+struct RedisRequest: Sendable {
+    var command: RESPCommand
+    var promise: EventLoopPromise<RESPValue>
+}
+
+/// Pipelining: commands are written as they come, their promises queued; Redis answers in order, so each reply
+/// completes the oldest queued promise. When the connection ends, every promise still queued fails.
+///
+/// A promise may already have been failed by the caller's timeout when its reply arrives: NIO ignores a second
+/// completion, and the reply still dequeues it, so the order is never lost.
+final class RedisCommandHandler: ChannelDuplexHandler {
+    typealias InboundIn = RESPValue
+    typealias OutboundIn = RedisRequest
+    typealias OutboundOut = ByteBuffer
+
+    private var pending = CircularBuffer<EventLoopPromise<RESPValue>>(initialCapacity: 16)
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let request = Self.unwrapOutboundIn(data)
+        self.pending.append(request.promise)
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        request.command.encode(into: &buffer)
+        context.write(Self.wrapOutboundOut(buffer), promise: promise)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let value = Self.unwrapInboundIn(data)
+        guard let promise = self.pending.popFirst() else {
+            // A reply nobody asked for: the stream is out of step, and nothing on it can be trusted.
+            context.close(promise: nil)
+            return
+        }
+        promise.succeed(value)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.failAll(RedisClientError(.connectionFailed, "connection closed"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        self.failAll(error as? RedisClientError ?? RedisClientError(.connectionFailed, "\(type(of: error))"))
+        context.close(promise: nil)
+    }
+
+    private func failAll(_ error: RedisClientError) {
+        while let promise = self.pending.popFirst() {
+            promise.fail(error)
+        }
+    }
+}
