@@ -78,6 +78,9 @@ final class RedisConnectionPool: Sendable {
         let result = loop.makePromise(of: RESPValue.self)
         let timer = loop.scheduleTask(deadline: deadline) {
             result.fail(RedisClientError(.timedOut, "no reply within the timeout"))
+            channel.whenSuccess { channel in
+                channel.triggerUserOutboundEvent(RedisCommandHandler.StallCheck(silence: timeout), promise: nil)
+            }
         }
         channel.flatMap { Self.send(command, on: $0) }.cascade(to: result)
         result.futureResult.whenComplete { _ in timer.cancel() }

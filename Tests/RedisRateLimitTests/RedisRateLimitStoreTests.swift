@@ -1,3 +1,4 @@
+import Foundation
 import GatewayCore
 import Logging
 import NIOCore
@@ -202,6 +203,52 @@ import Testing
         #expect(recovered)
         #expect(!store.isDegraded)
         #expect(logs.messages(atLeast: .notice).contains { $0.contains("recovered") })
+        await store.shutdown()
+    }
+}
+
+extension RedisRateLimitStoreTests {
+    /// A frozen Redis keeps its sockets open and answers nothing: calls time out, the stalled connections are
+    /// replaced, the breaker opens, and when Redis thaws the late replies are matched in order and discarded.
+    @Test func hungRedisTimesOutAndRecovers() async throws {
+        let server = try await RedisServerProcess()
+        defer {
+            server.signal(SIGCONT)
+            server.stop()
+        }
+        let timeout = Duration.milliseconds(150)
+        let store = self.makeStore(
+            server, timeout: timeout,
+            tuning: .init(reconnectBackoffMax: .milliseconds(200), breakerThreshold: 3, breakerCoolDown: .milliseconds(200))
+        )
+        let bucket = RateLimitBucket(policy: self.slow, key: "i10.0.0.1")
+        guard case .allowed = await store.acquire([bucket]) else {
+            Issue.record("Redis is up")
+            return
+        }
+        server.signal(SIGSTOP)
+        let clock = ContinuousClock()
+        for _ in 0..<3 {
+            let started = clock.now
+            #expect(await store.acquire([bucket]) == .storeUnavailable)
+            #expect(started.duration(to: clock.now) < timeout + .milliseconds(300))
+        }
+        #expect(store.lastError?.code == .timedOut)
+        #expect(store.isDegraded)
+        server.signal(SIGCONT)
+        let deadline = clock.now + .seconds(15)
+        var remaining: Int?
+        while clock.now < deadline {
+            if case .allowed(let states) = await store.acquire([bucket]) {
+                remaining = states.first?.remaining
+                break
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        // 10 tokens, one taken before the freeze and one now; the timed-out calls may or may not have been
+        // executed by Redis when it thawed, but the reply read is this call's own.
+        #expect(remaining.map { (0...8).contains($0) } == true)
+        #expect(!store.isDegraded)
         await store.shutdown()
     }
 }

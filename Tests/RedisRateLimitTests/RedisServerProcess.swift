@@ -47,6 +47,13 @@ final class RedisServerProcess: Sendable {
         process.waitUntilExit()
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: its sockets stay open but nothing answers.
+    func signal(_ number: Int32) {
+        if let process = self.process.withLock({ $0 }) {
+            Foundation.kill(process.processIdentifier, number)
+        }
+    }
+
     func stop() {
         self.kill()
     }
@@ -57,8 +64,14 @@ final class RedisServerProcess: Sendable {
             redis: self.configuration(), configuration: .init(connectionCount: 1),
             group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
-        defer { Task { await pool.shutdown() } }
-        return try await pool.send(RESPCommand(arguments), timeout: .seconds(2))
+        let result: Result<RESPValue, any Error>
+        do {
+            result = .success(try await pool.send(RESPCommand(arguments), timeout: .seconds(2)))
+        } catch {
+            result = .failure(error)
+        }
+        await pool.shutdown()
+        return try result.get()
     }
 
     func configuration(timeout: Duration = .seconds(2), password: String?? = .none) -> RedisStoreConfiguration {
