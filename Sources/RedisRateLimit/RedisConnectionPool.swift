@@ -56,7 +56,8 @@ final class RedisConnectionPool: Sendable {
         self.group = group
         self.logger = logger
         let slots = [Slot](
-            repeating: .idle(failures: 0, notBefore: .uptimeNanoseconds(0)), count: max(1, configuration.connectionCount)
+            repeating: .idle(failures: 0, notBefore: .uptimeNanoseconds(0)),
+            count: max(1, configuration.connectionCount)
         )
         self.state = Mutex(State(slots: slots))
     }
@@ -167,7 +168,8 @@ final class RedisConnectionPool: Sendable {
         bootstrap.connect(host: redis.host, port: redis.port)
             .flatMapError { error in
                 promise.futureResult.eventLoop.makeFailedFuture(
-                    error as? RedisClientError ?? RedisClientError(.connectionFailed, "connect failed: \(type(of: error))")
+                    error as? RedisClientError
+                        ?? RedisClientError(.connectionFailed, "connect failed: \(type(of: error))")
                 )
             }
             .flatMap { channel in

@@ -133,7 +133,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
         switch transition {
         case .opened:
             self.logger.error(
-                "Redis rate-limit store degraded: calls answer storeUnavailable (on_failure applies) until Redis is back",
+                "Redis rate-limit store degraded: requests get on_failure without asking Redis until it is back",
                 metadata: ["redis.error": "\(error.map { "\($0)" } ?? "")"]
             )
             self.onDegradedChange?(true)

@@ -39,7 +39,7 @@ import Testing
         let server = try await RedisServerProcess()
         defer { server.stop() }
         let store = self.makeStore(server)
-        let bucket = RateLimitBucket(policy: self.slow, key: "i10.0.0.1")
+        let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
         for expected in stride(from: 9, through: 0, by: -1) {
             guard case .allowed(let states) = await store.acquire([bucket]) else {
                 Issue.record("request \(10 - expected) should be allowed: \(String(describing: store.lastError))")
@@ -87,7 +87,8 @@ import Testing
         defer { server.stop() }
         let store = self.makeStore(server, timeout: .seconds(5))
         let policy = RateLimitPolicy(name: "p", rate: Rate(count: 100, period: .seconds(3600)), key: .global)
-        let decisions = await Self.concurrently(400) { _ in await store.acquire([RateLimitBucket(policy: policy, key: "g")]) }
+        let bucket = RateLimitBucket(policy: policy, key: "g")
+        let decisions = await Self.concurrently(400) { _ in await store.acquire([bucket]) }
         #expect(Self.countAllowed(decisions) == 100)
         #expect(!decisions.contains(.storeUnavailable))
         await store.shutdown()
@@ -98,7 +99,7 @@ import Testing
         defer { server.stop() }
         let store = self.makeStore(server)
         let strict = RateLimitPolicy(name: "strict", rate: Rate(count: 1, period: .seconds(3600)), key: .global)
-        let client = RateLimitBucket(policy: self.slow, key: "i10.0.0.1")
+        let client = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
         let global = RateLimitBucket(policy: strict, key: "g")
         guard case .allowed(let first) = await store.acquire([client, global]) else {
             Issue.record("first request should be allowed")
@@ -125,7 +126,7 @@ import Testing
         let server = try await RedisServerProcess()
         defer { server.stop() }
         let store = self.makeStore(server)
-        let bucket = RateLimitBucket(policy: self.slow, key: "i10.0.0.9")
+        let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.9")
         guard case .allowed = await store.acquire([bucket]) else {
             Issue.record("first request should be allowed")
             return
@@ -166,9 +167,11 @@ import Testing
         let timeout = Duration.milliseconds(200)
         let store = self.makeStore(
             server, timeout: timeout, logs: logs,
-            tuning: .init(reconnectBackoffMax: .milliseconds(400), breakerThreshold: 3, breakerCoolDown: .milliseconds(300))
+            tuning: .init(
+                reconnectBackoffMax: .milliseconds(400), breakerThreshold: 3, breakerCoolDown: .milliseconds(300)
+            )
         )
-        let bucket = RateLimitBucket(policy: self.slow, key: "i10.0.0.1")
+        let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
         guard case .allowed = await store.acquire([bucket]) else {
             Issue.record("Redis is up")
             return
@@ -219,9 +222,11 @@ extension RedisRateLimitStoreTests {
         let timeout = Duration.milliseconds(150)
         let store = self.makeStore(
             server, timeout: timeout,
-            tuning: .init(reconnectBackoffMax: .milliseconds(200), breakerThreshold: 3, breakerCoolDown: .milliseconds(200))
+            tuning: .init(
+                reconnectBackoffMax: .milliseconds(200), breakerThreshold: 3, breakerCoolDown: .milliseconds(200)
+            )
         )
-        let bucket = RateLimitBucket(policy: self.slow, key: "i10.0.0.1")
+        let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
         guard case .allowed = await store.acquire([bucket]) else {
             Issue.record("Redis is up")
             return
@@ -250,6 +255,39 @@ extension RedisRateLimitStoreTests {
         #expect(remaining.map { (0...8).contains($0) } == true)
         #expect(!store.isDegraded)
         await store.shutdown()
+    }
+}
+
+extension RedisRateLimitStoreTests {
+    /// `redis://alice:pw@host:port/3`: `AUTH alice pw` (an ACL user), then `SELECT 3`; keys land in database 3.
+    @Test func usernameAndDatabaseAreUsed() async throws {
+        let server = try await RedisServerProcess(extraArguments: ["--user", "alice", "on", ">alice-pw", "~*", "+@all"])
+        defer { server.stop() }
+        var configuration = server.configuration()
+        configuration.username = "alice"
+        configuration.password = "alice-pw"
+        configuration.database = 3
+        let store = RedisRateLimitStore(
+            configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: CapturedLogs().logger()
+        )
+        let bucket = RateLimitBucket(policy: self.slow, key: "hacme")
+        guard case .allowed = await store.acquire([bucket]) else {
+            Issue.record("alice may use database 3: \(String(describing: store.lastError))")
+            return
+        }
+        let key = RedisRateLimitScript.redisKey(for: bucket)
+        #expect(try await server.command(["EXISTS", key], database: 3) == .integer(1))
+        #expect(try await server.command(["EXISTS", key], database: 0) == .integer(0))
+        await store.shutdown()
+        configuration.password = "not-alice-pw"
+        let wrong = RedisRateLimitStore(
+            configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            logger: CapturedLogs().logger()
+        )
+        #expect(await wrong.acquire([bucket]) == .storeUnavailable)
+        #expect(wrong.lastError?.code == .authenticationFailed)
+        await wrong.shutdown()
     }
 }
 

@@ -10,12 +10,14 @@ import Synchronization
 final class RedisServerProcess: Sendable {
     let port: Int
     let password: String?
+    let extraArguments: [String]
     private let process: Mutex<Process?>
 
     /// Starts a server on a free port (or on `port`), no persistence, and waits until it answers PING.
-    init(port: Int? = nil, password: String? = nil) async throws {
+    init(port: Int? = nil, password: String? = nil, extraArguments: [String] = []) async throws {
         self.port = try port ?? Self.freePort()
         self.password = password
+        self.extraArguments = extraArguments
         self.process = Mutex(nil)
         try await self.start()
     }
@@ -28,6 +30,7 @@ final class RedisServerProcess: Sendable {
             "--daemonize", "no", "--loglevel", "warning",
         ]
         if let password { arguments += ["--requirepass", password] }
+        arguments += self.extraArguments
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -59,10 +62,13 @@ final class RedisServerProcess: Sendable {
     }
 
     /// Sends one command over a fresh connection (for PTTL, SCRIPT FLUSH, PING).
-    func command(_ arguments: [String]) async throws -> RESPValue {
+    func command(_ arguments: [String], database: Int = 0) async throws -> RESPValue {
+        var redis = self.configuration()
+        redis.database = database
         let pool = RedisConnectionPool(
-            redis: self.configuration(), configuration: .init(connectionCount: 1),
-            group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+            redis: redis, configuration: .init(connectionCount: 1),
+            group: MultiThreadedEventLoopGroup.singleton,
+            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
         let result: Result<RESPValue, any Error>
         do {

@@ -18,7 +18,8 @@ import Synchronization
 /// A sweep rebuilds the shard's dictionaries at their new size, so their capacity shrinks too.
 ///
 /// **Keys are exact.** Entries are keyed by policy name, then by the bucket's key string: no hash collision can
-/// make two clients share a bucket. Keys up to 15 UTF-8 bytes (any IPv4 address) are stored inline in the entry.
+/// make two clients share a bucket. Keys up to 15 UTF-8 bytes (any IPv4 key) are stored inline in the entry;
+/// longer ones (IPv6, header values) add one heap allocation of their own, about 32 bytes plus their length.
 public final class MemoryRateLimitStore: RateLimitStore {
     /// Number of shards (a power of two).
     public static let shardCount = 64

@@ -9,9 +9,10 @@ public import HTTPTypes
 ///   it falls back to its client IP.
 /// - `route`: the route's name. `global`: one bucket for every request.
 ///
-/// Keys carry a one-letter namespace (`i` client IP, `h` header value, `r` route, `g` global), so that a header
-/// whose value looks like an IP address never shares the bucket of that IP's fallback. Addresses are
-/// canonical (IPv4-mapped IPv6 as IPv4, IPv6 without leading zeros), so one client has one key.
+/// A header value is prefixed with `h`, a route name with `r`, and the global key is `g`; a client IP is its
+/// canonical text alone (IPv4-mapped IPv6 as IPv4, IPv6 uncompressed without leading zeros), which only ever
+/// holds `0-9a-f.:`. So a header whose value spells an IP address never shares the bucket of that IP's fallback,
+/// one client has one key, and an IPv4 key (at most 15 bytes) fits in a string without a heap allocation.
 public struct RateLimitKeyResolver: Sendable {
     /// Peers whose `X-Forwarded-For` is believed.
     public var trustedProxies: [CIDRBlock]
@@ -31,7 +32,7 @@ public struct RateLimitKeyResolver: Sendable {
     public func key(for policyKey: RateLimitKey, headers: HTTPFields, routeName: String, peer: [UInt8]?) -> String {
         switch policyKey {
         case .clientIP:
-            return "i" + self.clientIP(headers: headers, peer: peer)
+            return self.clientIP(headers: headers, peer: peer)
         case .header(let name):
             if let fieldName = HTTPField.Name(name) {
                 let values = headers[fields: fieldName]
@@ -39,7 +40,7 @@ public struct RateLimitKeyResolver: Sendable {
                     return "h" + values.map(\.value).joined(separator: ", ")
                 }
             }
-            return "i" + self.clientIP(headers: headers, peer: peer)
+            return self.clientIP(headers: headers, peer: peer)
         case .route:
             return "r" + routeName
         case .global:

@@ -26,7 +26,8 @@ private let second: Int64 = 1_000_000_000
         let gcra = GCRA(rate: Rate(count: 100, period: .seconds(60)), burst: 20)
         #expect(gcra.emissionInterval == 600 * millisecond)
         #expect(gcra.tolerance == 12 * second)
-        #expect(GCRA(policy: RateLimitPolicy(name: "p", rate: Rate(count: 5, period: .seconds(1)), key: .global)).burst == 5)
+        let defaultBurst = RateLimitPolicy(name: "p", rate: Rate(count: 5, period: .seconds(1)), key: .global)
+        #expect(GCRA(policy: defaultBurst).burst == 5)
     }
 
     @Test func fullBucketDrainsThenDeniesThenRefills() {

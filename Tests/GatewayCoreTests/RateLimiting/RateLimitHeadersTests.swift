@@ -153,7 +153,8 @@ import Testing
 
     @Test func untrustedPeerIsTheClientWhateverItForwards() {
         let headers = self.headers([("X-Forwarded-For", "1.1.1.1")])
-        #expect(self.resolver.key(for: .clientIP, headers: headers, routeName: "r", peer: self.direct) == "i203.0.113.9")
+        let key = self.resolver.key(for: .clientIP, headers: headers, routeName: "r", peer: self.direct)
+        #expect(key == "203.0.113.9")
     }
 
     @Test func trustedPeerYieldsTheRightMostUntrustedForwardedAddress() {
@@ -186,7 +187,7 @@ import Testing
         )
         #expect(
             self.resolver.key(for: .header("x-tenant"), headers: [:], routeName: "r", peerText: "203.0.113.9")
-                == "i203.0.113.9"
+                == "203.0.113.9"
         )
         // A header that spells an IP address does not share that IP's bucket.
         let spoof = self.headers([("X-Tenant", "203.0.113.9")])
