@@ -12,7 +12,8 @@ import Synchronization
 /// no entry; such entries are swept away, two ways:
 /// - amortised: when a shard's entry count reaches its threshold (twice the live count after its last sweep, at
 ///   least ``minimumSweepThreshold``), the insert that reaches it first sweeps that shard. The cost is O(1) per
-///   insert on average, and a shard never holds more than about twice its live keys (plus the minimum);
+///   insert on average, and a shard never holds more than twice the live keys it had at its last sweep (or the
+///   minimum) while traffic flows;
 /// - explicit: ``sweep()`` sweeps every shard; the gateway may call it periodically (say every 10 s) so that
 ///   memory is given back after a burst of one-off keys even when no new key arrives.
 /// A sweep rebuilds the shard's dictionaries at their new size, so their capacity shrinks too.
