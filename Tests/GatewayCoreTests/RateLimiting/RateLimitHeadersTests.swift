@@ -1,0 +1,201 @@
+import GatewayCore
+import HTTPTypes
+import Testing
+
+@Suite struct RateLimitHeadersTests {
+    let perClient = RateLimitPolicy(
+        name: "per_client", rate: Rate(count: 100, period: .seconds(60)), burst: 20, key: .clientIP
+    )
+    let perTenant = RateLimitPolicy(
+        name: "per_tenant", rate: Rate(count: 1000, period: .seconds(3600)), key: .header("X-Tenant")
+    )
+    let now = 1_700_000_000
+
+    func text(_ fields: [HTTPField]) -> [String] {
+        fields.map { "\($0.name.rawName): \($0.value)" }
+    }
+
+    @Test func rendersTheSpecExample() {
+        let states = [
+            RateLimitBucketState(policy: self.perClient, remaining: 0, resetAfter: .seconds(12)),
+            RateLimitBucketState(policy: self.perTenant, remaining: 999, resetAfter: .milliseconds(3600)),
+        ]
+        #expect(
+            self.text(RateLimitHeaders.render(states, nowUnixSeconds: self.now)) == [
+                "X-RateLimit-Limit: 20",
+                "X-RateLimit-Remaining: 0",
+                "X-RateLimit-Reset: 1700000012",
+                "RateLimit-Policy: \"per_client\";q=20;w=12, \"per_tenant\";q=1000;w=3600",
+                "RateLimit: \"per_client\";r=0;t=12",
+            ]
+        )
+        #expect(RateLimitHeaders.render([], nowUnixSeconds: self.now).isEmpty)
+    }
+
+    @Test func roundsUpAndPicksTheLongerRefillOnATie() {
+        let states = [
+            RateLimitBucketState(policy: self.perClient, remaining: 5, resetAfter: .milliseconds(8_400)),
+            RateLimitBucketState(policy: self.perTenant, remaining: 5, resetAfter: .milliseconds(3_596_400)),
+        ]
+        #expect(
+            self.text(RateLimitHeaders.render(states, nowUnixSeconds: self.now)) == [
+                "X-RateLimit-Limit: 1000",
+                "X-RateLimit-Remaining: 5",
+                "X-RateLimit-Reset: 1700003597",
+                "RateLimit-Policy: \"per_client\";q=20;w=12, \"per_tenant\";q=1000;w=3600",
+                "RateLimit: \"per_tenant\";r=5;t=3597",
+            ]
+        )
+        // A window under a second is written as 1.
+        let fast = RateLimitPolicy(name: "fast", rate: Rate(count: 1000, period: .seconds(1)), burst: 10, key: .global)
+        #expect(RateLimitHeaders.windowSeconds(fast) == 1)
+    }
+
+    @Test func retryAfterIsWholeSecondsRoundedUpAtLeastOne() {
+        #expect(RateLimitHeaders.retryAfterSeconds(.zero) == 1)
+        #expect(RateLimitHeaders.retryAfterSeconds(.milliseconds(100)) == 1)
+        #expect(RateLimitHeaders.retryAfterSeconds(.seconds(1)) == 1)
+        #expect(RateLimitHeaders.retryAfterSeconds(.milliseconds(1_001)) == 2)
+        #expect(RateLimitHeaders.retryAfterSeconds(.seconds(600)) == 600)
+    }
+
+    // MARK: merge
+
+    var gatewayStates: [RateLimitBucketState] {
+        [RateLimitBucketState(policy: self.perClient, remaining: 7, resetAfter: .seconds(8))]
+    }
+
+    func fields(_ pairs: [(String, String)]) -> HTTPFields {
+        HTTPFields(pairs.map { HTTPField(name: HTTPField.Name($0.0)!, value: $0.1) })
+    }
+
+    func text(_ fields: HTTPFields) -> [String] {
+        fields.map { "\($0.name.rawName): \($0.value)" }
+    }
+
+    @Test func withoutGatewayPoliciesUpstreamFieldsPassUntouched() {
+        let upstream = self.fields([("X-RateLimit-Remaining", "900"), ("RateLimit", "\"up\";r=900;t=60")])
+        #expect(RateLimitHeaders.merge(upstream: upstream, gateway: [], nowUnixSeconds: self.now) == upstream)
+    }
+
+    @Test func upstreamMoreRestrictiveIsKeptAndListsAreAppended() {
+        let upstream = self.fields([
+            ("Content-Type", "application/json"),
+            ("X-RateLimit-Limit", "5000"),
+            ("X-RateLimit-Remaining", "3"),
+            ("X-RateLimit-Reset", "1700000500"),
+            ("X-Quota-Remaining", "0"),
+            ("RateLimit-Policy", "\"hour\";q=5000;w=3600"),
+            ("RateLimit", "\"hour\";r=3;t=500"),
+        ])
+        #expect(
+            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, nowUnixSeconds: self.now))
+                == [
+                    "Content-Type: application/json",
+                    "X-RateLimit-Limit: 5000",
+                    "X-RateLimit-Remaining: 3",
+                    "X-RateLimit-Reset: 1700000500",
+                    "X-Quota-Remaining: 0",
+                    "RateLimit-Policy: \"hour\";q=5000;w=3600, \"per_client\";q=20;w=12",
+                    "RateLimit: \"hour\";r=3;t=500, \"per_client\";r=7;t=8",
+                ]
+        )
+    }
+
+    @Test func gatewayMoreRestrictiveReplacesGitHubStyleFields() {
+        let upstream = self.fields([
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "4999"),
+            ("x-ratelimit-reset", "1700003600"),
+            ("x-ratelimit-used", "1"),
+        ])
+        #expect(
+            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, nowUnixSeconds: self.now))
+                == [
+                    "x-ratelimit-used: 1",
+                    "X-RateLimit-Limit: 20",
+                    "X-RateLimit-Remaining: 7",
+                    "X-RateLimit-Reset: 1700000008",
+                    "RateLimit-Policy: \"per_client\";q=20;w=12",
+                    "RateLimit: \"per_client\";r=7;t=8",
+                ]
+        )
+    }
+
+    @Test func onATieTheLaterResetWinsInEitherForm() {
+        // Upstream: 7 left, full in 30 s (as a delta) — later than the gateway's 8 s: kept.
+        let later = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "30")])
+        let keptFields = RateLimitHeaders.merge(upstream: later, gateway: self.gatewayStates, nowUnixSeconds: self.now)
+        #expect(keptFields[fields: RetryHint.xRateLimitReset].map(\.value) == ["30"])
+        // Upstream: 7 left, reset as Unix time 2 s from now — sooner: the gateway's picture.
+        let sooner = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "1700000002")])
+        let replaced = RateLimitHeaders.merge(upstream: sooner, gateway: self.gatewayStates, nowUnixSeconds: self.now)
+        #expect(replaced[fields: RetryHint.xRateLimitReset].map(\.value) == ["1700000008"])
+    }
+
+    @Test func unreadableUpstreamRemainingIsNotReplaced() {
+        let upstream = self.fields([("X-RateLimit-Remaining", "lots")])
+        let merged = RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, nowUnixSeconds: self.now)
+        #expect(merged[fields: RetryHint.xRateLimitRemaining].map(\.value) == ["lots"])
+        #expect(merged[RetryHint.xRateLimitLimit] == nil)
+        #expect(merged[RetryHint.rateLimit] == "\"per_client\";r=7;t=8")
+    }
+}
+
+@Suite struct RateLimitKeyResolverTests {
+    let resolver = RateLimitKeyResolver(trustedProxies: [CIDRBlock("10.0.0.0/8")!, CIDRBlock("fd00::/8")!])
+    let proxy: [UInt8] = [10, 1, 2, 3]
+    let direct: [UInt8] = [203, 0, 113, 9]
+
+    func headers(_ pairs: [(String, String)]) -> HTTPFields {
+        HTTPFields(pairs.map { HTTPField(name: HTTPField.Name($0.0)!, value: $0.1) })
+    }
+
+    @Test func untrustedPeerIsTheClientWhateverItForwards() {
+        let headers = self.headers([("X-Forwarded-For", "1.1.1.1")])
+        let key = self.resolver.key(for: .clientIP, headers: headers, routeName: "r", peer: self.direct)
+        #expect(key == "203.0.113.9")
+    }
+
+    @Test func trustedPeerYieldsTheRightMostUntrustedForwardedAddress() {
+        let headers = self.headers([
+            ("X-Forwarded-For", "6.6.6.6, 198.51.100.7"),
+            ("X-Forwarded-For", "10.9.9.9"),
+        ])
+        #expect(self.resolver.clientIP(headers: headers, peer: self.proxy) == "198.51.100.7")
+        // Only trusted hops: the left-most one.
+        let allTrusted = self.headers([("X-Forwarded-For", "10.0.0.7, 10.0.0.8")])
+        #expect(self.resolver.clientIP(headers: allTrusted, peer: self.proxy) == "10.0.0.7")
+        // No header: the proxy itself.
+        #expect(self.resolver.clientIP(headers: [:], peer: self.proxy) == "10.1.2.3")
+        // Garbage stops the walk at the last trusted hop.
+        let garbage = self.headers([("X-Forwarded-For", "6.6.6.6, nonsense, 10.0.0.9")])
+        #expect(self.resolver.clientIP(headers: garbage, peer: self.proxy) == "10.0.0.9")
+        // Ports and brackets are read; IPv4-mapped IPv6 is IPv4.
+        let ported = self.headers([("X-Forwarded-For", "[2001:db8::1]:443, 192.0.2.1:8080")])
+        #expect(self.resolver.clientIP(headers: ported, peer: self.proxy) == "192.0.2.1")
+        let mapped = IPAddressParser.parse("::ffff:10.1.2.3")!
+        let v6 = self.headers([("X-Forwarded-For", "2001:db8::1")])
+        #expect(self.resolver.clientIP(headers: v6, peer: mapped) == "2001:db8:0:0:0:0:0:1")
+    }
+
+    @Test func headerKeysFallBackToTheClientIPInTheirOwnNamespace() {
+        let withTenant = self.headers([("X-Tenant", "acme")])
+        #expect(
+            self.resolver.key(for: .header("X-Tenant"), headers: withTenant, routeName: "r", peer: self.direct)
+                == "hacme"
+        )
+        #expect(
+            self.resolver.key(for: .header("x-tenant"), headers: [:], routeName: "r", peerText: "203.0.113.9")
+                == "203.0.113.9"
+        )
+        // A header that spells an IP address does not share that IP's bucket.
+        let spoof = self.headers([("X-Tenant", "203.0.113.9")])
+        #expect(
+            self.resolver.key(for: .header("X-Tenant"), headers: spoof, routeName: "r", peer: self.direct)
+                != self.resolver.key(for: .clientIP, headers: [:], routeName: "r", peer: self.direct)
+        )
+        #expect(self.resolver.key(for: .route, headers: [:], routeName: "dokstamp", peer: nil) == "rdokstamp")
+        #expect(self.resolver.key(for: .global, headers: [:], routeName: "dokstamp", peer: nil) == "g")
+    }
+}
