@@ -42,6 +42,9 @@ final class ConfigReloader: Service, Sendable {
             if old.server.listen != configuration.server.listen || old.server.adminListen != configuration.server.adminListen {
                 self.logger.warning("listener addresses changed: they take effect after a restart")
             }
+            if old.rateLimitStore != configuration.rateLimitStore {
+                self.logger.warning("rate_limit_store changed: it takes effect after a restart")
+            }
             let now = DateHeader.unixSeconds()
             self.state.replace(with: GatewaySnapshot(
                 configuration: configuration, loadedAtUnixSeconds: now, previous: self.state.snapshot))

@@ -80,12 +80,17 @@ public struct GatewayApplication: Sendable {
         let state = GatewayState(GatewaySnapshot(configuration: configuration, loadedAtUnixSeconds: DateHeader.unixSeconds()))
         metrics.configReloaded(success: true, unixSeconds: DateHeader.unixSeconds())
         let engine = CurlEngine(logger: self.logger)
+        let rateLimitStore = RateLimitStoreService(
+            configuration: configuration.rateLimitStore, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
+            metrics: metrics, logger: self.logger)
         let reloader = ConfigReloader(
             path: self.options.configPath, loader: loader, state: state, metrics: metrics, logger: self.logger,
             applyOverrides: { self.applyOverrides(to: &$0) })
 
         let proxy = ProxyResponder(
-            state: state, upstreamClient: engine, metrics: metrics, logger: self.logger,
+            state: state, upstreamClient: engine,
+            rateLimits: RateLimitGate(store: rateLimitStore.store, metrics: metrics), metrics: metrics,
+            logger: self.logger,
             scheme: configuration.server.tls == nil ? "http" : "https")
         let server = configuration.server
         let proxyServer = HTTPServer(
@@ -113,6 +118,7 @@ public struct GatewayApplication: Sendable {
             configuration: .init(
                 services: [
                     .init(service: engine),
+                    .init(service: rateLimitStore),
                     .init(service: adminServer),
                     .init(service: reloader),
                     .init(service: proxyService),

@@ -14,6 +14,7 @@ import NIOHTTP1
 struct ProxyResponder: HTTPResponder {
     let state: GatewayState
     let upstreamClient: any UpstreamClient
+    let rateLimits: RateLimitGate
     let metrics: GatewayMetrics
     let logger: Logger
     /// `https` when the listener terminates TLS.
@@ -91,10 +92,29 @@ struct ProxyResponder: HTTPResponder {
         }
         exchange.logger[metadataKey: "upstream"] = .string(upstream.name)
 
+        let rateLimitStates: [RateLimitBucketState]
+        switch await self.rateLimits.check(
+            route: route, snapshot: exchange.snapshot, headers: request.head.headers, peer: request.remoteAddress)
+        {
+        case .proceed(let states):
+            rateLimitStates = states
+        case .deny(let states, let retryAfter):
+            try await self.problem(
+                .rateLimited, exchange: exchange, writer: writer, retryAfter: retryAfter,
+                headers: RateLimitGate.headers(states))
+            return
+        case .storeUnavailable:
+            try await self.problem(
+                .serviceUnavailable, detail: "The rate-limit store cannot be reached.", exchange: exchange,
+                writer: writer, retryAfter: 1)
+            return
+        }
+
         guard runtime.enter() else {
             try await self.problem(
                 .upstreamUnavailable, status: 503, detail: "Too many requests to this upstream are in flight.",
-                exchange: exchange, writer: writer, upstream: .init(name: upstream.name), retryAfter: 1)
+                exchange: exchange, writer: writer, upstream: .init(name: upstream.name), retryAfter: 1,
+                headers: RateLimitGate.headers(rateLimitStates))
             return
         }
         defer { runtime.leave() }
@@ -122,14 +142,16 @@ struct ProxyResponder: HTTPResponder {
         case .response(let response):
             try await self.pass(
                 response, upstream: upstream, method: method, exchange: exchange, extraHeaders: extraHeaders,
-                writer: writer)
+                rateLimitStates: rateLimitStates, writer: writer)
         case .errorResponse(let head, let body, let complete):
             let document = self.normalizer.normalize(
                 status: head.status, headers: head.headers, body: body, bodyComplete: complete,
                 context: self.context(upstream: upstream, exchange: exchange))
+            extraHeaders.add(contentsOf: Self.rateLimitHeaders(upstream: head.headers, gateway: rateLimitStates))
             try await self.send(document, exchange: exchange, writer: writer, headers: extraHeaders)
         case .transportFailure(let error):
             exchange.logger.debug("upstream failed", metadata: ["error": "\(error)"])
+            extraHeaders.add(contentsOf: RateLimitGate.headers(rateLimitStates))
             try await self.problem(
                 error.canonicalCode, exchange: exchange, writer: writer, upstream: .init(name: upstream.name),
                 headers: extraHeaders)
@@ -137,7 +159,7 @@ struct ProxyResponder: HTTPResponder {
             try await self.problem(
                 .upstreamUnavailable, status: 503, detail: "The upstream is failing; requests are not sent for now.",
                 exchange: exchange, writer: writer, upstream: .init(name: upstream.name),
-                retryAfter: Self.wholeSeconds(retryAfter))
+                retryAfter: Self.wholeSeconds(retryAfter), headers: RateLimitGate.headers(rateLimitStates))
         }
     }
 
@@ -152,7 +174,8 @@ struct ProxyResponder: HTTPResponder {
     /// `errors_in_success`, a 2xx body prefix is read first and rewritten if it is an error in disguise.
     private func pass(
         _ response: UpstreamResponse, upstream: UpstreamConfiguration, method: HTTPRequest.Method,
-        exchange: Exchange, extraHeaders: HTTPHeaders, writer: ResponseWriter
+        exchange: Exchange, extraHeaders: HTTPHeaders, rateLimitStates: [RateLimitBucketState],
+        writer: ResponseWriter
     ) async throws {
         let status = response.head.status
         let bodyless = method == .head || status == 204 || status == 304
@@ -179,8 +202,14 @@ struct ProxyResponder: HTTPResponder {
             }
         }
 
+        var upstreamHeaders = response.head.headers
+        if !rateLimitStates.isEmpty {
+            // The client sees the more restrictive of the upstream's limits and the gateway's (SPEC section 4).
+            upstreamHeaders = RateLimitHeaders.merge(
+                upstream: upstreamHeaders, gateway: rateLimitStates, nowUnixSeconds: DateHeader.unixSeconds())
+        }
         var headers = ForwardingHeaders.clientResponseHeaders(
-            upstream: response.head.headers, requestID: exchange.requestID, keepContentLength: true)
+            upstream: upstreamHeaders, requestID: exchange.requestID, keepContentLength: true)
         headers.add(contentsOf: extraHeaders)
         try await writer.writeHead(status: HTTPResponseStatus(statusCode: status), headers: headers)
         if !bodyless {
@@ -192,6 +221,21 @@ struct ProxyResponder: HTTPResponder {
             }
         }
         try await writer.writeEnd()
+    }
+
+    /// The rate-limit fields of a rewritten upstream error: the upstream's own (`X-RateLimit-*`, `RateLimit*`,
+    /// `X-Quota-*`) merged with the gateway's buckets, so an envelope never hides a limit.
+    private static func rateLimitHeaders(upstream: HTTPFields, gateway: [RateLimitBucketState]) -> HTTPHeaders {
+        var fields = HTTPFields()
+        for field in upstream where RateLimitGate.upstreamRateLimitFields.contains(field.name.canonicalName) {
+            fields.append(field)
+        }
+        if !gateway.isEmpty {
+            fields = RateLimitHeaders.merge(upstream: fields, gateway: gateway, nowUnixSeconds: DateHeader.unixSeconds())
+        }
+        var headers = HTTPHeaders()
+        for field in fields { headers.add(name: field.name.rawName, value: field.value) }
+        return headers
     }
 
     /// RFC 9110 section 7.6.2: `OPTIONS` and `TRACE` with `Max-Forwards: 0` are answered here.

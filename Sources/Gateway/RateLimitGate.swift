@@ -1,0 +1,79 @@
+import GatewayCore
+import HTTPTypes
+import NIOCore
+import NIOHTTP1
+
+/// The rate-limit step of a request (SPEC section 4): resolves each policy's key, asks the store for all of a
+/// route's buckets at once, and turns the answer into a verdict with the headers the client sees.
+struct RateLimitGate: Sendable {
+    /// What the proxy does next.
+    enum Verdict {
+        /// Forward; `states` describe the buckets after this request (empty on a route without policies, or when
+        /// the store is down and `on_failure: allow`).
+        case proceed([RateLimitBucketState])
+        /// Answer 429 without calling the upstream.
+        case deny([RateLimitBucketState], retryAfterSeconds: Int)
+        /// The store is down and `on_failure: deny`: answer 503.
+        case storeUnavailable
+    }
+
+    let store: any RateLimitStore
+    let metrics: GatewayMetrics
+
+    func check(
+        route: RouteConfiguration, snapshot: GatewaySnapshot, headers: HTTPHeaders, peer: SocketAddress?
+    ) async -> Verdict {
+        guard !route.rateLimits.isEmpty else { return .proceed([]) }
+        let policies = route.rateLimits.compactMap { snapshot.policies[$0] }
+        // Only the fields a key can name are copied: X-Forwarded-For and the `header:NAME` of the policies.
+        var fields = HTTPFields()
+        for policy in policies {
+            if case .header(let name) = policy.key {
+                for value in headers[name] {
+                    if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
+                }
+            }
+        }
+        for value in headers["x-forwarded-for"] {
+            fields.append(HTTPField(name: ForwardingHeaders.xForwardedFor, value: value))
+        }
+        let peerText = peer?.ipAddress
+        let buckets = policies.map { policy in
+            RateLimitBucket(
+                policy: policy,
+                key: snapshot.keyResolver.key(for: policy.key, headers: fields, routeName: route.name, peerText: peerText))
+        }
+        switch await self.store.acquire(buckets) {
+        case .allowed(let states):
+            for policy in policies { self.metrics.rateLimitDecision(policy: policy.name, allowed: true) }
+            return .proceed(states)
+        case .denied(let states, let retryAfter):
+            for state in states where state.remaining == 0 {
+                self.metrics.rateLimitDecision(policy: state.policy.name, allowed: false)
+            }
+            return .deny(states, retryAfterSeconds: RateLimitHeaders.retryAfterSeconds(retryAfter))
+        case .storeUnavailable:
+            switch snapshot.configuration.rateLimitStore {
+            case .redis(let redis) where redis.onFailure == .deny:
+                return .storeUnavailable
+            case .memory, .redis:
+                return .proceed([])
+            }
+        }
+    }
+
+    /// The rate-limit headers of a response the gateway makes (denials and envelopes).
+    static func headers(_ states: [RateLimitBucketState]) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        for field in RateLimitHeaders.render(states, nowUnixSeconds: DateHeader.unixSeconds()) {
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        return headers
+    }
+
+    /// The names of the rate-limit fields an upstream may send, which reach the client merged with the gateway's.
+    static let upstreamRateLimitFields: Set<String> = [
+        "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "ratelimit", "ratelimit-policy",
+        "x-quota-limit", "x-quota-remaining", "x-quota-reset",
+    ]
+}
