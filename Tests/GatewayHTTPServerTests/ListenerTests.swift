@@ -253,14 +253,15 @@ struct ListenerTests {
     }
 
     @Test func drainingClosesIdleConnectionsAndFinishesBusyOnes() async throws {
-        try await withServer { server, port in
+        let responder = EchoResponder()
+        try await withServer(responder: responder) { server, port in
             let idle = try await RawHTTPClient.connect(port: port)
             try await idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try await idle.readResponse().status == 200)
             let busy = try await RawHTTPClient.connect(port: port)
             try await busy.send("GET /?slow=1 HTTP/1.1\r\nHost: x\r\n\r\n")
             // Wait until the busy request is being processed, then drain.
-            try await Task.sleep(for: .milliseconds(100))
+            try await responder.probe.waitForStarted()
             server.beginDraining()
             #expect(await idle.isClosed(within: .seconds(2)))
             let response = try await busy.readResponse()

@@ -1,13 +1,33 @@
 import GatewayHTTPServer
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 
+/// Counts the slow requests that have started, so tests can wait for one without guessing how long it takes.
+final class SlowRequestProbe: Sendable {
+    private let started = NIOLockedValueBox(0)
+
+    func begin() { self.started.withLockedValue { $0 += 1 } }
+
+    /// Polls until at least `count` slow requests have started, up to `timeout`.
+    func waitForStarted(_ count: Int = 1, timeout: Duration = .seconds(10)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while self.started.withLockedValue({ $0 }) < count {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+}
+
 /// A responder for listener tests: echoes what it received, and can be told to wait or stream.
 struct EchoResponder: HTTPResponder {
+    var probe = SlowRequestProbe()
+
     func respond(to request: ServerRequest, writer: ResponseWriter) async throws {
         let query = request.target
         if query.contains("slow=") {
+            self.probe.begin()
             try await Task.sleep(for: .milliseconds(300))
         }
         let text = "\(request.head.method.rawValue) \(request.target) body=\(request.body?.readableBytes ?? 0)"
