@@ -43,7 +43,7 @@ mapfile -d '' CORE < <(find Sources/GatewayCore -name '*.swift' -print0)
 if [ "$TARGET" = request-head ]; then
     S=Sources/GatewayHTTPServer
     swiftc "${COMMON[@]}" -module-name GatewayHTTPServer "$S/RequestHeadValidator.swift" "$S/ServerRefusal.swift" \
-        "$S/RequestFramingScanner.swift" Fuzz/RequestHeadFuzz/main.swift "${OBJS[@]}" -o "$OUT/request-head-fuzz"
+        "$S/RequestFramingScanner.swift" Fuzz/RequestHeadFuzz/main.swift "${OBJS[@]}" -lz -o "$OUT/request-head-fuzz"
     echo "$OUT/request-head-fuzz"
     exit 0
 fi

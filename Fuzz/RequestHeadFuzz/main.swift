@@ -26,7 +26,10 @@ private func validateHead(_ bytes: UnsafeRawBufferPointer) {
     let version: HTTPVersion = requestLine[2] == "HTTP/1.0" ? .http1_0 : .http1_1
     var headers = HTTPHeaders()
     for line in lines {
-        guard let colon = line.firstIndex(of: ":") else { continue }
+        // Only heads llhttp could have produced: names are tokens (NIO traps on non-ASCII names).
+        guard let colon = line.firstIndex(of: ":"), colon != line.startIndex,
+            line[..<colon].utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { continue }
         headers.add(name: String(line[..<colon]), value: String(line[line.index(after: colon)...]))
     }
     let head = HTTPRequestHead(
