@@ -94,7 +94,8 @@ public struct GatewayApplication: Sendable {
                     do {
                         try tlsContext.reload(certificatePath: tls.certificate, privateKeyPath: tls.privateKey)
                     } catch {
-                        logger.error("TLS certificate not reloaded; the previous one stays", metadata: ["error": "\(error)"])
+                        logger.error(
+                            "TLS certificate not reloaded; the previous one stays", metadata: ["error": "\(error)"])
                     }
                 }
             })

@@ -78,7 +78,8 @@ public final class HTTPServer: Service, Sendable {
                 // cannot monopolise a loop, and writes that stop (backpressure) past 64 KiB queued.
                 .childChannelOption(.maxMessagesPerRead, value: 4)
                 .childChannelOption(
-                    .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 64 * 1024))
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 64 * 1024))
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
                 .bind(host: configuration.host, port: configuration.port) { child in
                     child.eventLoop.makeCompletedFuture {
