@@ -1,4 +1,10 @@
 #!/usr/bin/env bash
+# Usage: Fuzz/build.sh [normalizer|request-head|upstream-head]  (default: normalizer); prints the binary's path last.
+#
+# request-head: GatewayHTTPServer's RequestHeadValidator, ServerRefusal and RequestFramingScanner with
+# Fuzz/RequestHeadFuzz/main.swift (NIOHTTP1 linked from the ordinary build). upstream-head: CurlTransport's
+# ResponseHeadParser with Fuzz/UpstreamHeadFuzz/main.swift, over the instrumented GatewayCore.
+#
 # Builds the libFuzzer target for ErrorNormalization with ASan and libFuzzer coverage: GatewayCore's sources as one
 # module, then ErrorNormalization's sources together with Fuzz/NormalizerFuzz/main.swift as a second (so the entry
 # point reaches the internal JSONReader too). swift-nio, swift-http-types and compress-nio are linked from the
@@ -7,11 +13,15 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/.build/fuzz"
+TARGET="${1:-normalizer}"
 mkdir -p "$OUT"
 cd "$ROOT"
 DEBUG="$(swift build --show-bin-path)"
 if [ ! -d "$DEBUG/CompressNIO.build" ] || [ ! -d "$DEBUG/NIOCore.build" ]; then
     swift build --target ErrorNormalization >/dev/null
+fi
+if [ "$TARGET" = request-head ] && [ ! -d "$DEBUG/NIOHTTP1.build" ]; then
+    swift build --target GatewayHTTPServer >/dev/null
 fi
 MODULE_MAPS=()
 while IFS= read -r -d '' map; do MODULE_MAPS+=(-Xcc "-fmodule-map-file=$map"); done < <(
@@ -21,7 +31,7 @@ while IFS= read -r -d '' map; do MODULE_MAPS+=(-Xcc "-fmodule-map-file=$map"); d
 OBJS=()
 for module in NIOCore _NIOBase64 _NIODataStructures NIOConcurrencyHelpers CNIOLinux CNIODarwin CNIOWindows \
     CNIOWASI CNIOPosix CNIOAtomics Atomics _AtomicsShims DequeModule InternalCollectionsUtilities ContainersPreview BasicContainers HTTPTypes \
-    CompressNIO CCompressZlib; do
+    CompressNIO CCompressZlib NIOHTTP1 CNIOLLHTTP; do
     if [ -d "$DEBUG/$module.build" ]; then
         while IFS= read -r -d '' obj; do OBJS+=("$obj"); done < <(find "$DEBUG/$module.build" -name '*.o' -print0)
     fi
@@ -30,8 +40,21 @@ COMMON=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
     -package-name swift_error_gateway -I "$OUT" -I "$DEBUG/Modules" "${MODULE_MAPS[@]}")
 mapfile -d '' CORE < <(find Sources/GatewayCore -name '*.swift' -print0)
+if [ "$TARGET" = request-head ]; then
+    S=Sources/GatewayHTTPServer
+    swiftc "${COMMON[@]}" -module-name GatewayHTTPServer "$S/RequestHeadValidator.swift" "$S/ServerRefusal.swift" \
+        "$S/RequestFramingScanner.swift" Fuzz/RequestHeadFuzz/main.swift "${OBJS[@]}" -lz -o "$OUT/request-head-fuzz"
+    echo "$OUT/request-head-fuzz"
+    exit 0
+fi
 swiftc "${COMMON[@]}" -wmo -module-name GatewayCore -emit-module -emit-module-path "$OUT/GatewayCore.swiftmodule" \
     -c "${CORE[@]}" -o "$OUT/GatewayCore.o"
+if [ "$TARGET" = upstream-head ]; then
+    swiftc "${COMMON[@]}" -module-name CurlTransport Sources/CurlTransport/ResponseHeadParser.swift \
+        Fuzz/UpstreamHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz -o "$OUT/upstream-head-fuzz"
+    echo "$OUT/upstream-head-fuzz"
+    exit 0
+fi
 mapfile -d '' NORM < <(find Sources/ErrorNormalization -name '*.swift' -print0)
 swiftc "${COMMON[@]}" -module-name ErrorNormalization "${NORM[@]}" Fuzz/NormalizerFuzz/main.swift \
     "$OUT/GatewayCore.o" "${OBJS[@]}" -lz -o "$OUT/normalizer-fuzz"

@@ -13,10 +13,15 @@ final class ConfigReloader: Service, Sendable {
     private let metrics: GatewayMetrics
     private let logger: Logger
     private let applyOverrides: @Sendable (inout GatewayConfiguration) -> Void
+    private let didReload: @Sendable (GatewayConfiguration) -> Void
 
+    /// - Parameters:
+    ///   - applyOverrides: adjusts a freshly loaded config (command-line overrides of the listeners).
+    ///   - didReload: called with each config that was swapped in (certificate rotation).
     init(
         path: String, loader: ConfigLoader, state: GatewayState, metrics: GatewayMetrics, logger: Logger,
-        applyOverrides: @escaping @Sendable (inout GatewayConfiguration) -> Void
+        applyOverrides: @escaping @Sendable (inout GatewayConfiguration) -> Void,
+        didReload: @escaping @Sendable (GatewayConfiguration) -> Void = { _ in }
     ) {
         self.path = path
         self.loader = loader
@@ -24,6 +29,7 @@ final class ConfigReloader: Service, Sendable {
         self.metrics = metrics
         self.logger = logger
         self.applyOverrides = applyOverrides
+        self.didReload = didReload
     }
 
     func run() async throws {
@@ -49,6 +55,7 @@ final class ConfigReloader: Service, Sendable {
             self.state.replace(with: GatewaySnapshot(
                 configuration: configuration, loadedAtUnixSeconds: now, previous: self.state.snapshot))
             self.metrics.configReloaded(success: true, unixSeconds: now)
+            self.didReload(configuration)
             self.logger.notice("configuration reloaded", metadata: ["config": "\(self.path)"])
             return nil
         } catch {

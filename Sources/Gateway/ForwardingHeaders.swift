@@ -40,6 +40,10 @@ enum ForwardingHeaders {
                 via = via.map { "\($0), \(value)" } ?? value
             case Self.xRequestID, Self.xForwardedProto, Self.xForwardedHost:
                 continue
+            case .expect:
+                // The listener answered `100-continue` itself and holds the whole body: forwarding the expectation
+                // would make curl wait up to 1 s for an upstream `100 Continue` (NIO-AND-CURL-NOTES.md).
+                continue
             default:
                 fields.append(HTTPField(name: fieldName, value: value))
             }

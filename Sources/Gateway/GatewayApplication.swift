@@ -83,9 +83,25 @@ public struct GatewayApplication: Sendable {
         let rateLimitStore = RateLimitStoreService(
             configuration: configuration.rateLimitStore, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             metrics: metrics, logger: self.logger)
+        let tlsContext = try configuration.server.tls.map {
+            try ServerTLSContext(certificatePath: $0.certificate, privateKeyPath: $0.privateKey)
+        }
+        let logger = self.logger
         let reloader = ConfigReloader(
             path: self.options.configPath, loader: loader, state: state, metrics: metrics, logger: self.logger,
-            applyOverrides: { self.applyOverrides(to: &$0) })
+            applyOverrides: { self.applyOverrides(to: &$0) },
+            didReload: {
+                // Re-read the certificate so a rotated one takes effect for new connections. An unreadable one
+                // keeps the old context (turning TLS on or off needs a restart).
+                if let tlsContext, let tls = $0.server.tls {
+                    do {
+                        try tlsContext.reload(certificatePath: tls.certificate, privateKeyPath: tls.privateKey)
+                    } catch {
+                        logger.error(
+                            "TLS certificate not reloaded; the previous one stays", metadata: ["error": "\(error)"])
+                    }
+                }
+            })
 
         let proxy = ProxyResponder(
             state: state, upstreamClient: engine,
@@ -98,7 +114,7 @@ public struct GatewayApplication: Sendable {
                 host: server.listen.host, port: server.listen.port, maxHeaderBytes: server.maxHeaderBytes,
                 maxHeaderCount: server.maxHeaderCount, maxBodyBytes: server.maxBodyBytes,
                 idleTimeout: server.idleTimeout, requestHeaderTimeout: server.requestHeaderTimeout,
-                maxConnections: server.maxConnections),
+                maxConnections: server.maxConnections, tls: tlsContext),
             responder: proxy, logger: self.logger)
         let adminServer = HTTPServer(
             configuration: HTTPServerConfiguration(

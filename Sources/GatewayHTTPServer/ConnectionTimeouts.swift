@@ -99,15 +99,23 @@ public struct RequestHeadTooLargeError: Error, Hashable, Sendable {
     public var requestLineTooLong: Bool
 }
 
+/// Raised into the pipeline when a chunk extension is longer than `maxChunkExtensionBytes`; the connection
+/// answers 400 and closes.
+public struct ChunkExtensionTooLongError: Error, Hashable, Sendable {
+    public var limit: Int
+}
+
 /// Signals from the request side of the pipeline to ``ConnectionTimeoutHandler``, sent as outbound user events.
 enum RequestLifecycleEvent {
-    case headReceived
+    /// A head was decoded; its body is framed like this.
+    case headReceived(RequestFramingScanner.BodyFraming)
     case requestEnded
     case responseEnded
 }
 
-/// Sits in front of the HTTP decoder, sees every byte, drives ``ConnectionTimeouts``, and bounds the size of a
-/// request head (llhttp does not count the request target against its header limits).
+/// Sits in front of the HTTP decoder, sees every byte, drives ``ConnectionTimeouts``, bounds the size of a
+/// request head (llhttp does not count the request target against its header limits) and the length of chunk
+/// extensions (llhttp does not bound them; see ``RequestFramingScanner``).
 final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -121,11 +129,15 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     private var headBytes = 0
     private var sawRequestLineEnd = false
     private var headOverflowReported = false
+    private var framing: RequestFramingScanner
+    /// The framing the decoder reported for the head just handed to it, while a read is being delivered.
+    private var reportedFraming: RequestFramingScanner.BodyFraming?
 
-    init(idleTimeout: Duration, requestTimeout: Duration, maxHeadBytes: Int) {
+    init(idleTimeout: Duration, requestTimeout: Duration, maxHeadBytes: Int, maxChunkExtensionBytes: Int = 4096) {
         self.machine = ConnectionTimeouts(
             idleTimeout: TimeAmount(idleTimeout), requestTimeout: TimeAmount(requestTimeout))
         self.maxHeadBytes = maxHeadBytes
+        self.framing = RequestFramingScanner(maxExtensionBytes: maxChunkExtensionBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -153,7 +165,7 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
                 self.sawRequestLineEnd = buffer.readableBytesView.contains(UInt8(ascii: "\n"))
             }
         }
-        context.fireChannelRead(data)
+        self.deliver(self.unwrapInboundIn(data), context: context)
         // The decoder ran synchronously: if the head is still incomplete, what it has read so far is all head.
         if countsTowardsHead, self.machine.phase == .readingHead, self.headBytes > self.maxHeadBytes,
             !self.headOverflowReported
@@ -163,13 +175,44 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
         }
     }
 
+    /// Hands bytes to the decoder, split right after each head so the decoder reports the head's framing before
+    /// the scanner reads the body.
+    private func deliver(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        if self.framing.isDormant {
+            context.fireChannelRead(self.wrapInboundOut(buffer))
+            return
+        }
+        var rest = buffer
+        while rest.readableBytes > 0 {
+            let step = rest.withUnsafeReadableBytes { self.framing.scan($0) }
+            switch step {
+            case .needMore:
+                context.fireChannelRead(self.wrapInboundOut(rest))
+                return
+            case .headEnded(let offset):
+                let head = rest.readSlice(length: offset)!
+                self.reportedFraming = nil
+                context.fireChannelRead(self.wrapInboundOut(head))
+                if let reported = self.reportedFraming {
+                    self.framing.bodyStarted(reported)
+                } else {
+                    self.framing.framingUnknown()
+                }
+            case .chunkExtensionTooLong:
+                context.fireErrorCaught(ChunkExtensionTooLongError(limit: self.framing.maxExtensionBytes))
+                return
+            }
+        }
+    }
+
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
         guard let lifecycle = event as? RequestLifecycleEvent else {
             context.triggerUserOutboundEvent(event, promise: promise)
             return
         }
         switch lifecycle {
-        case .headReceived:
+        case .headReceived(let framing):
+            self.reportedFraming = framing
             self.headBytes = 0
             self.sawRequestLineEnd = false
             self.perform(self.machine.handle(.headReceived), context: context)
@@ -211,11 +254,23 @@ final class RequestLifecycleObserver: ChannelDuplexHandler, RemovableChannelHand
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
-        case .head: context.triggerUserOutboundEvent(RequestLifecycleEvent.headReceived, promise: nil)
+        case .head(let head):
+            context.triggerUserOutboundEvent(RequestLifecycleEvent.headReceived(Self.framing(of: head)), promise: nil)
         case .body: break
         case .end: context.triggerUserOutboundEvent(RequestLifecycleEvent.requestEnded, promise: nil)
         }
         context.fireChannelRead(data)
+    }
+
+    /// How NIO's decoder frames the body after `head`: upgrades and CONNECT stop its parsing; any
+    /// `Transfer-Encoding` is decoded as chunked (another coding is refused later with 501).
+    static func framing(of head: HTTPRequestHead) -> RequestFramingScanner.BodyFraming {
+        if head.method == .CONNECT || head.headers.contains(name: "upgrade") { return .unknown }
+        if head.headers.contains(name: "transfer-encoding") { return .chunked }
+        if let length = head.headers.first(name: "content-length") {
+            return UInt64(length).map { .length($0) } ?? .unknown
+        }
+        return .none
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

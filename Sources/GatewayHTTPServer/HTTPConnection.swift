@@ -155,6 +155,8 @@ struct HTTPConnection {
         switch error {
         case is RequestTimeoutError:
             return .refused(.requestTimeout, head: head)
+        case let error as ChunkExtensionTooLongError:
+            return .refused(.malformedRequest("chunk extension longer than \(error.limit) bytes"), head: head)
         case let error as RequestHeadTooLargeError:
             return .refused(error.requestLineTooLong ? .uriTooLong : .headerTooLarge, head: head)
         case let error as HTTPParserError:

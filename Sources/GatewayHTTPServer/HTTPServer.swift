@@ -3,6 +3,7 @@ public import NIOCore
 import NIOConcurrencyHelpers
 import NIOHTTP1
 public import NIOPosix
+import NIOSSL
 public import ServiceLifecycle
 
 /// The HTTP/1.1 listener: binds, accepts, enforces the limits of ``HTTPServerConfiguration``, and hands each
@@ -73,14 +74,25 @@ public final class HTTPServer: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                // Bounded per-connection buffers: reads of at most 64 KiB, a few per wake-up, so one fast client
+                // cannot monopolise a loop, and writes that stop (backpressure) past 64 KiB queued.
+                .childChannelOption(.maxMessagesPerRead, value: 4)
+                .childChannelOption(
+                    .recvAllocator,
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 64 * 1024))
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
                 .bind(host: configuration.host, port: configuration.port) { child in
                     child.eventLoop.makeCompletedFuture {
                         let sync = child.pipeline.syncOperations
+                        if let tls = configuration.tls {
+                            try sync.addHandler(NIOSSLServerHandler(context: tls.current))
+                        }
                         try sync.addHandler(
                             ConnectionTimeoutHandler(
                                 idleTimeout: configuration.idleTimeout,
                                 requestTimeout: configuration.requestHeaderTimeout,
-                                maxHeadBytes: configuration.maxHeaderBytes))
+                                maxHeadBytes: configuration.maxHeaderBytes,
+                                maxChunkExtensionBytes: configuration.maxChunkExtensionBytes))
                         try sync.configureHTTPServerPipeline(
                             withPipeliningAssistance: false,
                             withServerUpgrade: nil,

@@ -17,6 +17,8 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Chunk extensions longer than this get 400.
     public var maxChunkExtensionBytes: Int
+    /// Terminate TLS with this context (replaceable at run time) when set; plain HTTP otherwise.
+    public var tls: ServerTLSContext?
 
     public init(
         host: String = "127.0.0.1",
@@ -27,7 +29,8 @@ public struct HTTPServerConfiguration: Sendable {
         idleTimeout: Duration = .seconds(60),
         requestHeaderTimeout: Duration = .seconds(10),
         maxConnections: Int = 10_000,
-        maxChunkExtensionBytes: Int = 4096
+        maxChunkExtensionBytes: Int = 4096,
+        tls: ServerTLSContext? = nil
     ) {
         self.host = host
         self.port = port
@@ -38,5 +41,6 @@ public struct HTTPServerConfiguration: Sendable {
         self.requestHeaderTimeout = requestHeaderTimeout
         self.maxConnections = maxConnections
         self.maxChunkExtensionBytes = maxChunkExtensionBytes
+        self.tls = tls
     }
 }

@@ -1,0 +1,116 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+
+/// Overload: bounded queues, bounded memory per connection, and resources back to baseline once a load stops.
+@Suite("Hardening: overload", .serialized)
+struct OverloadTests {
+    /// TCP sockets of this process with `port` at one end (listening sockets excluded), counted through
+    /// /proc/self/fd and /proc/net/tcp, so that other tests running in parallel do not disturb the count.
+    static func openSockets(port: Int) -> Int {
+        let directory = "/proc/self/fd"
+        var inodes = Set<Substring>()
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + entry),
+                target.hasPrefix("socket:[")
+            else { continue }
+            inodes.insert(Substring(target.dropFirst("socket:[".count).dropLast()))
+        }
+        let hexPort = ":" + String(format: "%04X", port)
+        // procfs files report size 0: read to the end, not by the size.
+        guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return 0 }
+        let table = String(decoding: data, as: UTF8.self)
+        var count = 0
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, fields[3] != "0A" else { continue }  // 0A: LISTEN
+            if (fields[1].hasSuffix(hexPort) || fields[2].hasSuffix(hexPort)), inodes.contains(fields[9]) {
+                count += 1
+            }
+        }
+        return count
+    }
+
+    /// Resident memory of this process, in bytes.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return (fields.count > 1 ? Int(fields[1]) ?? 0 : 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    @Test func maxInFlightAnswers503WithRetryAfterAndRecovers() async throws {
+        let upstream = try await BrokenUpstream.start { request in
+            request.target.hasSuffix("/hang")
+                ? .init("HTTP/1.1 200 OK\r\n", after: .hang) : .init("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        }
+        defer { Task { await upstream.shutdown() } }
+        try await withHardenedGateway(
+            upstreams: ["up": "http://127.0.0.1:\(upstream.port)"], upstreamExtra: ["max_in_flight: 2"]
+        ) { port, _ in
+            var hanging: [RawHTTPClient] = []
+            for _ in 0..<2 {
+                let client = try await RawHTTPClient.connect(port: port)
+                try await client.send("GET /up/hang HTTP/1.1\r\nHost: x\r\n\r\n")
+                hanging.append(client)
+            }
+            #expect(await eventually(within: .seconds(2)) { upstream.requestCount == 2 })
+            let third = try await RawHTTPClient.connect(port: port)
+            try await third.send("GET /up/ok HTTP/1.1\r\nHost: x\r\n\r\n")
+            let refused = try await third.readResponse()
+            #expect(refused.status == 503)
+            #expect(refused.header("retry-after") == "1")
+            #expect(refused.bodyText.contains("\"retry_after\":1"))
+            #expect(upstream.requestCount == 2)
+            // The hanging ones time out (504), after which requests are admitted again.
+            for client in hanging { #expect(try await client.readResponse(timeout: .seconds(4)).status == 504) }
+            try await third.send("GET /up/ok HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await third.readResponse().status == 200)
+        }
+    }
+
+    @Test func idleConnectionsAreCheapAndResourcesReturnToBaseline() async throws {
+        try await withHardenedGateway(upstreams: ["up": "http://127.0.0.1:9"]) { port, _ in
+            // Warm up the loops and allocator, then take the baseline.
+            try await self.openServeAndClose(count: 50, port: port)
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(await eventually(within: .seconds(5)) { Self.openSockets(port: port) == 0 })
+            let baseRSS = Self.residentBytes()
+
+            let count = 1000
+            let clients = try await self.openAndServe(count: count, port: port)
+            let loadedRSS = Self.residentBytes()
+            let perConnection = (loadedRSS - baseRSS) / count
+            // Both ends of each connection live in this process: the bound holds for the pair.
+            #expect(perConnection < 100 * 1024, "\(perConnection) bytes per idle connection")
+            #expect(Self.openSockets(port: port) == 2 * count)
+
+            for client in clients { await client.close() }
+            #expect(await eventually(within: .seconds(5)) { Self.openSockets(port: port) == 0 })
+            let afterFirst = Self.residentBytes()
+
+            // A second identical wave must not leave more behind: no per-connection leak.
+            try await self.openServeAndClose(count: count, port: port)
+            #expect(await eventually(within: .seconds(5)) { Self.openSockets(port: port) == 0 })
+            let afterSecond = Self.residentBytes()
+            #expect(afterSecond - afterFirst < 16 * 1024 * 1024, "RSS grew \(afterSecond - afterFirst) bytes")
+        }
+    }
+
+    private func openAndServe(count: Int, port: Int) async throws -> [RawHTTPClient] {
+        var clients: [RawHTTPClient] = []
+        clients.reserveCapacity(count)
+        for _ in 0..<count {
+            let client = try await RawHTTPClient.connect(port: port)
+            try await client.send("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
+            clients.append(client)
+        }
+        for client in clients {
+            #expect(try await client.readResponse().status == 404)
+        }
+        return clients
+    }
+
+    private func openServeAndClose(count: Int, port: Int) async throws {
+        for client in try await self.openAndServe(count: count, port: port) { await client.close() }
+    }
+}
