@@ -59,8 +59,8 @@ public struct AccessLogRecord: Sendable, Equatable {
 
     /// The record as one JSON object followed by a newline, built by hand: this runs once per request.
     ///
-    /// `{"time":"2025-01-02T03:04:05.678Z","request_id":…,"client":…,"method":…,"route":…,"path":…,"status":200,
-    /// "code":null,"upstream":…,"attempts":1,"bytes_in":0,"bytes_out":12,"duration_ms":1.234}`
+    /// `{"time":"2025-01-02T03:04:05.678Z","request_id":…,"client":…,"method":…,"route":…,"path":…,
+    /// "status":200,"code":null,"upstream":…,"attempts":1,"bytes_in":0,"bytes_out":12,"duration_ms":1.234}`
     public func jsonLine() -> [UInt8] {
         var json = JSONWriter(reservingCapacity: 256 + self.path.utf8.count)
         json.raw("{\"time\":\"")

@@ -37,8 +37,8 @@ struct MetricsEndpointTests {
         #expect(samples.series("gateway_retries_total").map(\.value).reduce(0, +) == 1)
         #expect(samples.series("gateway_retries_total").allSatisfy { $0.labels["upstream"] == "sim" })
         #expect(
-            samples.value("gateway_normalized_errors_total", ["source": "gateway", "upstream": "none", "code": "not_found"])
-                == 2)
+            samples.value(
+                "gateway_normalized_errors_total", ["source": "gateway", "upstream": "none", "code": "not_found"]) == 2)
         #expect(samples.value("gateway_inflight_requests") == 0)
         #expect(samples.value("gateway_request_duration_seconds_count", ["route": "sim"]) == 5)
         #expect(samples.value("gateway_upstream_duration_seconds_count", ["upstream": "sim"]) == 6)

@@ -45,7 +45,8 @@ struct ReloadTests {
                 try await Task.sleep(for: .milliseconds(50))
             }
             // A bad file: rejected with its file:line problems, counted, the old config stays.
-            try gateway.writeConfig(configA.replacingOccurrences(of: "drain_timeout: 5s", with: "drain_timeout: 5s\n  bogus_key: 1"))
+            try gateway.writeConfig(
+                configA.replacingOccurrences(of: "drain_timeout: 5s", with: "drain_timeout: 5s\n  bogus_key: 1"))
             let rejected = try await opsRequest(port: gateway.adminPort, "POST", "/reload")
             #expect(rejected.status == 422)
             #expect(rejected.bodyText.contains("\(gateway.configPath):5:"), "\(rejected.bodyText)")
@@ -75,7 +76,8 @@ struct ReloadTests {
         try await client.send("GET /sim/dokstamp/certificates?delay=800ms HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(await opsEventually { simulator.requestCount() == 1 })
         // The new config routes /sim/ nowhere (its upstream is unreachable) and has another route name.
-        let moved = opsConfig(simulatorPort: 1).replacingOccurrences(of: "path_prefix: /sim/", with: "path_prefix: /moved/")
+        let moved = opsConfig(simulatorPort: 1)
+            .replacingOccurrences(of: "path_prefix: /sim/", with: "path_prefix: /moved/")
         try gateway.writeConfig(moved)
         #expect(try await opsRequest(port: gateway.adminPort, "POST", "/reload").status == 200)
         #expect(try await opsRequest(port: gateway.proxyPort, "/sim/dokstamp/certificates").status == 404)
