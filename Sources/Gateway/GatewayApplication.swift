@@ -5,7 +5,7 @@ public import GatewayCore
 import GatewayHTTPServer
 public import Logging
 import Metrics
-import NIOCore
+public import NIOCore
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
@@ -21,15 +21,23 @@ public struct GatewayApplication: Sendable {
         /// Overrides `server.listen` (tests bind port 0).
         public var listenOverride: ListenAddress?
         public var adminListenOverride: ListenAddress?
+        /// Where access-log lines go when `server.access_log` is on (tests capture them in memory).
+        public var accessLog: AccessLog
+        /// The proxy listener's event loops (default: `MultiThreadedEventLoopGroup.singleton`); the admin listener
+        /// always has its own.
+        public var proxyEventLoopGroup: (any EventLoopGroup)?
 
         public init(
             configPath: String, environment: [String: String], listenOverride: ListenAddress? = nil,
-            adminListenOverride: ListenAddress? = nil
+            adminListenOverride: ListenAddress? = nil, accessLog: AccessLog = .standardOutput,
+            proxyEventLoopGroup: (any EventLoopGroup)? = nil
         ) {
+            self.proxyEventLoopGroup = proxyEventLoopGroup
             self.configPath = configPath
             self.environment = environment
             self.listenOverride = listenOverride
             self.adminListenOverride = adminListenOverride
+            self.accessLog = accessLog
         }
     }
 
@@ -50,6 +58,9 @@ public struct GatewayApplication: Sendable {
         self.options = options
         self.logger = logger
     }
+
+    /// The admin listener's one thread, shared by every run in the process (like `.singleton`, never shut down).
+    static let adminEventLoopGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
 
     /// The config loader with the dialect names this build knows.
     public static func configLoader(environment: [String: String]) -> ConfigLoader {
@@ -107,7 +118,7 @@ public struct GatewayApplication: Sendable {
             state: state, upstreamClient: engine,
             rateLimits: RateLimitGate(store: rateLimitStore.store, metrics: metrics), metrics: metrics,
             logger: self.logger,
-            scheme: configuration.server.tls == nil ? "http" : "https")
+            scheme: configuration.server.tls == nil ? "http" : "https", accessLog: self.options.accessLog)
         let server = configuration.server
         let proxyServer = HTTPServer(
             configuration: HTTPServerConfiguration(
@@ -115,7 +126,9 @@ public struct GatewayApplication: Sendable {
                 maxHeaderCount: server.maxHeaderCount, maxBodyBytes: server.maxBodyBytes,
                 idleTimeout: server.idleTimeout, requestHeaderTimeout: server.requestHeaderTimeout,
                 maxConnections: server.maxConnections, tls: tlsContext),
-            responder: proxy, logger: self.logger)
+            responder: proxy,
+            eventLoopGroup: self.options.proxyEventLoopGroup ?? MultiThreadedEventLoopGroup.singleton,
+            logger: self.logger)
         let adminServer = HTTPServer(
             configuration: HTTPServerConfiguration(
                 host: server.adminListen.host, port: server.adminListen.port, maxHeaderBytes: 16 * 1024,
@@ -125,11 +138,13 @@ public struct GatewayApplication: Sendable {
                 registry: registry, health: health, processMetrics: processMetrics,
                 reload: { await reloader.reload() }),
             // Its own event loop, so the admin listener answers even when the proxy's loops are saturated.
-            eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: 1),
+            eventLoopGroup: Self.adminEventLoopGroup,
             logger: self.logger)
         let proxyService = DrainingListener(
             server: proxyServer, drainTimeout: server.drainTimeout, health: health, logger: self.logger)
 
+        // Started in this order, stopped in reverse: the proxy drains first while the admin listener still answers
+        // (`/readyz` says 503 meanwhile), and the engine stops last, once no request can use it.
         let group = ServiceGroup(
             configuration: .init(
                 services: [

@@ -19,6 +19,8 @@ struct ProxyResponder: HTTPResponder {
     let logger: Logger
     /// `https` when the listener terminates TLS.
     let scheme: String
+    /// Where access-log lines go (nil: none; `server.access_log` turns them off too).
+    var accessLog: AccessLog? = nil
     let normalizer = ErrorNormalizer()
     /// How much of an upstream error body the normalizer reads.
     let errorBodyLimit = 64 * 1024
@@ -32,6 +34,7 @@ struct ProxyResponder: HTTPResponder {
         let accept: [String]
         var routeName = "unmatched"
         var logger: Logger
+        let notes = AccessNotes()
     }
 
     func respond(to request: ServerRequest, writer: ResponseWriter) async throws {
@@ -47,6 +50,12 @@ struct ProxyResponder: HTTPResponder {
             self.metrics.requestFinished(
                 route: exchange.routeName, method: request.head.method.rawValue,
                 status: Int(writer.status?.code ?? 0), duration: ContinuousClock.now - request.receivedAt)
+            // Without a head, a thrown error is logged by `response(for: .internalError)`; a client that left is not.
+            if snapshot.configuration.server.accessLog, writer.status != nil || Task.isCancelled {
+                self.accessLog?.requestFinished(
+                    request, requestID: exchange.requestID, route: exchange.routeName, path: exchange.path,
+                    notes: exchange.notes, writer: writer)
+            }
         }
         try await self.route(&exchange, query: query, writer: writer)
     }
@@ -91,6 +100,7 @@ struct ProxyResponder: HTTPResponder {
             return
         }
         exchange.logger[metadataKey: "upstream"] = .string(upstream.name)
+        exchange.notes.upstream = upstream.name
 
         let rateLimitStates: [RateLimitBucketState]
         switch await self.rateLimits.check(
@@ -135,6 +145,7 @@ struct ProxyResponder: HTTPResponder {
             client: self.upstreamClient, metrics: self.metrics, logger: exchange.logger,
             errorBodyLimit: self.errorBodyLimit)
         let (result, attempts) = await forwarder.run(upstreamRequest, upstream: upstream, runtime: runtime)
+        exchange.notes.attempts = attempts
         var extraHeaders = HTTPHeaders()
         if attempts > 1 { extraHeaders.add(name: "gateway-attempts", value: String(attempts)) }
 
@@ -274,6 +285,7 @@ struct ProxyResponder: HTTPResponder {
     private func send(
         _ document: ProblemDocument, exchange: Exchange, writer: ResponseWriter, headers: HTTPHeaders = [:]
     ) async throws {
+        exchange.notes.code = document.code.rawValue
         self.metrics.errorNormalized(
             source: document.source.rawValue, upstream: document.upstream?.name ?? "none", code: document.code.rawValue)
         let response = ProblemResponse.make(
@@ -316,7 +328,13 @@ struct ProxyResponder: HTTPResponder {
         self.metrics.errorNormalized(source: "gateway", upstream: "none", code: code.rawValue)
         self.metrics.requestFinished(
             route: "unmatched", method: head?.method.rawValue ?? "OTHER", status: refusal.status, duration: .zero)
-        return ProblemResponse.make(
+        let response = ProblemResponse.make(
             document, typeBase: snapshot.configuration.errors.typeBase, accept: head?.headers["accept"] ?? [])
+        if snapshot.configuration.server.accessLog {
+            self.accessLog?.refused(
+                status: refusal.status, code: code.rawValue, requestID: requestID, method: head?.method.rawValue,
+                path: path, remoteAddress: remoteAddress, bytesOut: response.body.readableBytes)
+        }
+        return response
     }
 }
