@@ -39,7 +39,8 @@ struct ProxyResponder: HTTPResponder {
 
     func respond(to request: ServerRequest, writer: ResponseWriter) async throws {
         let snapshot = self.state.snapshot
-        let (path, query) = PathRewriter.split(target: request.target)
+        let (rawPath, query) = PathRewriter.split(target: request.target)
+        let path = PathRewriter.removingDotSegments(rawPath)
         var exchange = Exchange(
             snapshot: snapshot, request: request, requestID: Self.requestID(for: request.head.headers), path: path,
             accept: request.head.headers["accept"], logger: self.logger)

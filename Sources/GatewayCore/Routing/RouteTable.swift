@@ -45,6 +45,63 @@ public enum PathRewriter {
         return (target[..<question], target[target.index(after: question)...])
     }
 
+    /// The path with its dot segments resolved (RFC 3986 section 5.2.4), reading `%2e`/`%2E` as `.`, so that a
+    /// client can neither route around a `path_prefix` nor climb out of an upstream's base path: `/api/../secret`
+    /// routes as `/secret`, and `/api/%2e%2e/x` as `/x`. `..` above the root stays at the root. Anything else is kept
+    /// byte for byte (percent-encoded slashes stay opaque); a path without dot segments is returned as it is.
+    public static func removingDotSegments(_ path: Substring) -> Substring {
+        guard Self.mayHaveDotSegments(path.utf8) else { return path }
+        var output: [Substring] = []
+        var segments = path.split(separator: "/", omittingEmptySubsequences: false)[...]
+        if path.hasPrefix("/") { segments = segments.dropFirst() }
+        var endsWithDirectory = false
+        for segment in segments {
+            switch Self.dotKind(segment) {
+            case 1:
+                endsWithDirectory = true
+            case 2:
+                if !output.isEmpty { output.removeLast() }
+                endsWithDirectory = true
+            default:
+                output.append(segment)
+                endsWithDirectory = false
+            }
+        }
+        var result = "/" + output.joined(separator: "/")
+        if endsWithDirectory, !result.hasSuffix("/") { result += "/" }
+        return Substring(result)
+    }
+
+    /// 1 for a `.` segment, 2 for `..`, 0 otherwise (`%2e` counts as `.`).
+    private static func dotKind(_ segment: Substring) -> Int {
+        var utf8 = segment.utf8[...]
+        var dots = 0
+        while !utf8.isEmpty {
+            if utf8.first == UInt8(ascii: ".") {
+                utf8 = utf8.dropFirst()
+            } else if utf8.count >= 3, utf8.first == UInt8(ascii: "%"),
+                utf8.dropFirst().first == UInt8(ascii: "2"),
+                utf8.dropFirst(2).first.map({ $0 | 0x20 }) == UInt8(ascii: "e")
+            {
+                utf8 = utf8.dropFirst(3)
+            } else {
+                return 0
+            }
+            dots += 1
+            if dots > 2 { return 0 }
+        }
+        return dots
+    }
+
+    private static func mayHaveDotSegments(_ utf8: Substring.UTF8View) -> Bool {
+        var previous: UInt8 = UInt8(ascii: "/")
+        for byte in utf8 {
+            if previous == UInt8(ascii: "/"), byte == UInt8(ascii: ".") || byte == UInt8(ascii: "%") { return true }
+            previous = byte
+        }
+        return false
+    }
+
     /// The upstream URL for a request: base path + (the path, without the route prefix when stripped) + query.
     ///
     /// Stripping `/dokstamp/` from `/dokstamp/certificates` leaves `/certificates`: the remainder always starts
