@@ -100,7 +100,7 @@ let benchmarks: @Sendable () -> Void = {
     for (label, status, headers, expected) in [
         ("Retry-After seconds", 429, Inputs.retryAfterSeconds, 7),
         ("Retry-After HTTP-date", 503, Inputs.retryAfterDate, 800),
-        ("X-Quota-Reset", 429, Inputs.quotaHeaders, 29_600),
+        ("X-Quota-Reset, last form tried", 402, Inputs.quotaHeaders, 29_600),
     ] {
         let seconds = RetryHint.seconds(status: status, headers: headers, nowUnixSeconds: Inputs.now)
         precondition(seconds == expected, "\(label): \(String(describing: seconds))")
