@@ -17,6 +17,26 @@ trap 'rm -f "$OUT"' EXIT
 
 swift package --package-path "$ROOT/Benchmarks" benchmark --no-progress --format markdown "$@" | tee "$OUT"
 
+# One line per benchmark: p50 wall clock per call, p50 throughput, mallocs per call.
+summary() {
+    awk -F'|' '
+        /^### / { name = substr($0, 5); next }
+        /^\| Time \(wall clock\)/ {
+            unit = $2; sub(/.*\(wall clock\) \(/, "", unit); sub(/\).*/, "", unit)
+            gsub(/ /, "", $5); time[name] = $5 " " unit
+        }
+        /^\| Throughput/ { gsub(/ /, "", $5); rate[name] = $5 "K" }
+        /^\| Malloc \(total\)/ { gsub(/ /, "", $5); mallocs[name] = $5; order[++n] = name }
+        END {
+            print "| benchmark | p50 time per call | p50 calls/s | mallocs per call |"
+            print "| --- | ---: | ---: | ---: |"
+            for (i = 1; i <= n; i++) { k = order[i]; printf "| %s | %s | %s | %s |\n", k, time[k], rate[k], mallocs[k] }
+        }' "$1"
+}
+echo
+echo "Summary (p50):"
+summary "$OUT"
+
 mkdir -p "$(dirname "$RESULTS")"
 {
     echo "# Microbenchmarks"
@@ -25,6 +45,11 @@ mkdir -p "$(dirname "$RESULTS")"
         "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average" \
         "$(cut -d' ' -f1-3 /proc/loadavg). Command: \`bench/micro.sh${*:+ $*}\`"
     echo
-    cat "$OUT"
+    summary "$OUT"
+    echo
+    echo "Full percentiles:"
+    echo
+    # Without the tool's notice about the Swift 6.3 runtime interposer (colour codes and all).
+    grep -v -e 'runtime interposer' -e 'skipping LD_PRELOAD' "$OUT"
 } >"$RESULTS"
 echo "(written to $RESULTS)" >&2
