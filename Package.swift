@@ -12,6 +12,9 @@ let package = Package(
     products: [
         .executable(name: "gateway", targets: ["gateway"]),
         .executable(name: "vendor-sim", targets: ["vendor-sim"]),
+        // For the microbenchmarks in Benchmarks/ (a separate package that depends on this one by path).
+        .library(name: "GatewayCore", targets: ["GatewayCore"]),
+        .library(name: "ErrorNormalization", targets: ["ErrorNormalization"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
