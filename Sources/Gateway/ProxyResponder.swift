@@ -44,7 +44,10 @@ struct ProxyResponder: HTTPResponder {
         var exchange = Exchange(
             snapshot: snapshot, request: request, requestID: Self.requestID(for: request.head.headers), path: path,
             accept: request.head.headers["accept"], logger: self.logger)
-        exchange.logger[metadataKey: "request.id"] = .string(exchange.requestID)
+        // Metadata costs an allocation per key (and StreamLogHandler re-renders it on every set): attach it only
+        // when the hot path logs at all, at debug or below.
+        let annotate = self.logger.logLevel <= .debug
+        if annotate { exchange.logger[metadataKey: "request.id"] = .string(exchange.requestID) }
         self.metrics.requestStarted()
         defer {
             self.metrics.requestEnded()
@@ -93,14 +96,14 @@ struct ProxyResponder: HTTPResponder {
         }
         let route = match.route
         exchange.routeName = route.name
-        exchange.logger[metadataKey: "route"] = .string(route.name)
+        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "route"] = .string(route.name) }
         guard let upstream = configuration.upstreams[route.upstream], let runtime = exchange.snapshot.runtimes[route.upstream]
         else {
             // The config validator guarantees this never happens; answer like any internal fault.
             try await self.problem(.internalError, exchange: exchange, writer: writer)
             return
         }
-        exchange.logger[metadataKey: "upstream"] = .string(upstream.name)
+        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "upstream"] = .string(upstream.name) }
         exchange.notes.upstream = upstream.name
 
         let rateLimitStates: [RateLimitBucketState]
@@ -305,7 +308,7 @@ struct ProxyResponder: HTTPResponder {
         if let incoming = headers.first(name: "x-request-id"), RequestID.isAcceptable(incoming) {
             return incoming
         }
-        var random = SystemRandomNumberGenerator()
+        var random = RequestIDRandom()
         return RequestID.make(unixMilliseconds: UInt64(DateHeader.unixMilliseconds()), using: &random)
     }
 

@@ -120,7 +120,8 @@ public final class HTTPServer: Service, Sendable {
             try await channel.executeThenClose { inbound in
                 try await withThrowingDiscardingTaskGroup { group in
                     for try await connection in inbound {
-                        group.addTask {
+                        let executor = EventLoopTaskExecutor(connection.channel.eventLoop)
+                        group.addTask(executorPreference: executor) {
                             await self.serve(connection)
                         }
                     }

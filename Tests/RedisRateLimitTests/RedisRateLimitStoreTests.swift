@@ -172,7 +172,7 @@ import Testing
             )
         )
         let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
-        guard case .allowed = await store.acquire([bucket]) else {
+        guard try await Self.warmUp(store, bucket) else {
             Issue.record("Redis is up")
             return
         }
@@ -211,6 +211,17 @@ import Testing
 }
 
 extension RedisRateLimitStoreTests {
+    /// Polls until the store answers `.allowed`, with a deadline. The first calls also open the connections, which
+    /// can take longer than a short call timeout on a loaded machine.
+    static func warmUp(_ store: RedisRateLimitStore, _ bucket: RateLimitBucket) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if case .allowed = await store.acquire([bucket]) { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
     /// A frozen Redis keeps its sockets open and answers nothing: calls time out, the stalled connections are
     /// replaced, the breaker opens, and when Redis thaws the late replies are matched in order and discarded.
     @Test func hungRedisTimesOutAndRecovers() async throws {
@@ -227,18 +238,7 @@ extension RedisRateLimitStoreTests {
             )
         )
         let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
-        // The first calls also open the connections, which can take longer than the 150 ms call timeout on a
-        // loaded machine: poll until Redis answers, with a deadline.
-        let warmUpDeadline = ContinuousClock.now + .seconds(10)
-        var warmedUp = false
-        while ContinuousClock.now < warmUpDeadline {
-            if case .allowed = await store.acquire([bucket]) {
-                warmedUp = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        guard warmedUp else {
+        guard try await Self.warmUp(store, bucket) else {
             Issue.record("Redis is up")
             return
         }

@@ -25,7 +25,9 @@ public struct RouteTable: Sendable {
 
     /// The first route whose `path_prefix` is a prefix of `path` (the path without its query).
     public func match(path: Substring, method: HTTPRequest.Method) -> Result<Match, Miss> {
-        for (index, route) in self.routes.enumerated() where path.hasPrefix(route.pathPrefix) {
+        // A plain byte prefix (SPEC section 5), compared as UTF-8 without Unicode normalization.
+        for index in self.routes.indices where path.utf8.starts(with: self.routes[index].pathPrefix.utf8) {
+            let route = self.routes[index]
             if let methods = route.methods, !methods.contains(method) {
                 return .failure(.methodNotAllowed(route: route.name, allowed: methods.sorted { $0.rawValue < $1.rawValue }))
             }

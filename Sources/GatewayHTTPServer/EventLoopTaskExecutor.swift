@@ -1,0 +1,21 @@
+import NIOCore
+
+/// A `TaskExecutor` that runs jobs on one NIO event loop.
+///
+/// Each connection's task prefers its channel's event loop, so reading the request, running the responder and
+/// writing the response happen on one thread instead of hopping between the global executor and the loop for every
+/// write (the load benchmark showed the hops as a quarter of the gateway's CPU).
+final class EventLoopTaskExecutor: TaskExecutor {
+    private let eventLoop: any EventLoop
+
+    init(_ eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        self.eventLoop.execute {
+            job.runSynchronously(on: self.asUnownedTaskExecutor())
+        }
+    }
+}
