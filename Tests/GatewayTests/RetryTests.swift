@@ -1,3 +1,4 @@
+import Foundation
 import GatewayTestSupport
 import NIOConcurrencyHelpers
 import Testing
@@ -203,6 +204,101 @@ import VendorSimulator
                 #expect(after.status == 200)
                 #expect(sim.requestCount() == 5)
             }
+        }
+    }
+
+    @Test func postIsNotRetriedAfterAResetOrTimeout() async throws {
+        try await withSimulator { sim in
+            let yaml = simpleConfig(
+                url: "http://127.0.0.1:\(sim.port)/dokstamp",
+                upstream: """
+                        timeouts: { connect: 1s, per_try: 300ms, request: 3s }
+                        retry: { attempts: 3, backoff: { base: 10ms, max: 20ms } }
+                    """)
+            try await withGateway(yaml: yaml) { gateway in
+                let reset = try await gateway.request(
+                    "POST", "/api/certificates?fail=1&key=post-reset&fail_mode=reset", body: Array("{}".utf8))
+                #expect(reset.status == 502)
+                #expect(reset.header("gateway-attempts") == nil)
+                #expect(sim.requestCount(path: "/dokstamp/certificates") == 1)
+
+                let timeout = try await gateway.request(
+                    "POST", "/api/certificates?hang=true", body: Array("{}".utf8))
+                #expect(timeout.status == 504)
+                #expect(timeout.header("gateway-attempts") == nil)
+                #expect(sim.requestCount(path: "/dokstamp/certificates") == 2)
+
+                // The same reset on a GET is retried.
+                let get = try await gateway.request("GET", "/api/certificates?fail=1&key=get-reset&fail_mode=reset")
+                #expect(get.status == 200)
+                #expect(get.header("gateway-attempts") == "2")
+            }
+        }
+    }
+
+    @Test func retryAfterAsHTTPDateIsWholeSeconds() async throws {
+        try await withSimulator { sim in
+            let yaml = simpleConfig(
+                url: "http://127.0.0.1:\(sim.port)/stemp", upstream: "    dialect: stemp\n    retry: { attempts: 1 }")
+            try await withGateway(yaml: yaml) { gateway in
+                let formatter = DateFormatter()
+                formatter.locale = Locale(identifier: "en_US_POSIX")
+                formatter.timeZone = TimeZone(identifier: "GMT")
+                formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+                let date = formatter.string(from: Date().addingTimeInterval(30))
+                let encoded = date.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? date
+                let response = try await gateway.request(
+                    "GET", "/api/v1/users?fail=1&key=date&fail_status=429&fail_retry_after=\(encoded)")
+                #expect(response.status == 429)
+                let envelope = Envelope(response)
+                #expect(envelope.code == "rate_limited")
+                let retryAfter = try #require(envelope.retryAfter)
+                #expect((28...31).contains(retryAfter), "retry_after \(retryAfter) for an HTTP-date 30 s ahead")
+                #expect(response.header("retry-after") == String(retryAfter))
+            }
+        }
+    }
+
+    @Test func failedProbeReopensTheCircuit() async throws {
+        try await withSimulator { sim in
+            let yaml = simpleConfig(
+                url: "http://127.0.0.1:\(sim.port)/dokstamp",
+                upstream: """
+                        retry: { attempts: 1 }
+                        circuit_breaker: { consecutive_failures: 2, open_for: 500ms }
+                    """)
+            try await withGateway(yaml: yaml) { gateway in
+                for _ in 0..<2 {
+                    #expect(try await gateway.request("GET", "/api/certificates?fail=100&key=p").status == 503)
+                }
+                #expect(Envelope(try await gateway.request("GET", "/api/certificates")).source == "gateway")
+                #expect(sim.requestCount() == 2)
+                // Wait until a probe is let through (it fails: same failing key), then the circuit is open again.
+                let probed = await eventually(timeout: .seconds(3)) {
+                    _ = try? await gateway.request("GET", "/api/certificates?fail=100&key=p")
+                    return sim.requestCount() == 3
+                }
+                #expect(probed)
+                let again = try await gateway.request("GET", "/api/certificates")
+                #expect(again.status == 503)
+                #expect(Envelope(again).source == "gateway")
+                #expect(sim.requestCount() == 3)
+            }
+        }
+    }
+
+    @Test func upstreamOutcomesAndRetriesAreCounted() async throws {
+        let port = try await closedLoopbackPort()
+        try await withGateway(yaml: Self.config(port: port)) { gateway in
+            _ = try await gateway.request("GET", "/api/certificates")
+            let text = try await gateway.metrics()
+            let outcomes = text.split(separator: "\n").filter {
+                $0.hasPrefix("gateway_upstream_requests_total{") && $0.contains(#"outcome="connect_failure""#)
+                    && $0.contains(#"upstream="sim""#)
+            }
+            #expect(outcomes.count == 1)
+            #expect(outcomes.first.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } == 3)
+            #expect(text.split(separator: "\n").contains { $0.hasPrefix("gateway_retries_total{") && $0.contains(#"upstream="sim""#) })
         }
     }
 }
