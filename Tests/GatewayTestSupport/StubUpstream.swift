@@ -1,3 +1,4 @@
+import Glibc
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
@@ -200,8 +201,43 @@ private final class StubHandler: ChannelInboundHandler {
     }
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then closed), for connection-refused tests.
-public func closedLoopbackPort() async throws -> Int {
+/// A port on 127.0.0.1 that refuses connections for as long as this object lives: a socket bound to it but never
+/// listening, so connects get RST (connection refused) and no other test can bind the port meanwhile.
+public final class RefusingPort: Sendable {
+    public let port: Int
+    private let descriptor: Int32
+
+    public init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic -> Int32 in
+                guard bind(descriptor, generic, length) == 0 else { return -1 }
+                return getsockname(descriptor, generic, &length)
+            }
+        }
+        guard bound == 0 else {
+            let code = errno
+            Glibc.close(descriptor)
+            throw IOError(errnoCode: code, reason: "bind")
+        }
+        self.descriptor = descriptor
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit {
+        Glibc.close(self.descriptor)
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago (bound to port 0, then closed). Another socket may take it
+/// before the caller binds it: use only where a bind failure can be retried.
+public func freeLoopbackPort() async throws -> Int {
     let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
         .bind(host: "127.0.0.1", port: 0).get()
     let port = channel.localAddress?.port ?? 1

@@ -134,8 +134,8 @@ import VendorSimulator
             // that fails to bind is tried again with new ports.
             var started: (child: Child, proxyPort: Int)?
             for _ in 0..<3 where started == nil {
-                let proxyPort = try await closedLoopbackPort()
-                let adminPort = try await closedLoopbackPort()
+                let proxyPort = try await freeLoopbackPort()
+                let adminPort = try await freeLoopbackPort()
                 let config = try writeTemporaryConfig(
                     simpleConfig(
                         url: "http://127.0.0.1:\(sim.port)",

@@ -31,11 +31,13 @@ import VendorSimulator
     }
 
     @Test func connectionRefusedIs502UpstreamUnavailable() async throws {
-        let port = try await closedLoopbackPort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         try await withGateway(yaml: Self.config(port: port)) { gateway in
             let response = try await gateway.request("GET", "/api/x")
             Self.expectGatewayEnvelope(response, status: 502, code: "upstream_unavailable")
         }
+        withExtendedLifetime(refusing) {}
     }
 
     @Test(arguments: ["reset", "close", "garbage"])

@@ -121,7 +121,8 @@ import VendorSimulator
 
     @Test func validRequestIDKeptOnEveryKindOfResponse() async throws {
         try await withSimulator { sim in
-            let refused = try await closedLoopbackPort()
+            let refusing = try RefusingPort()
+            let refused = refusing.port
             let yaml = """
                 server:
                   max_body_bytes: 16
@@ -168,6 +169,7 @@ import VendorSimulator
                 #expect(refusal.headers("x-request-id") == [id])
                 #expect(Envelope(refusal).requestID == id)
             }
+            withExtendedLifetime(refusing) {}
         }
     }
 

@@ -87,7 +87,8 @@ import VendorSimulator
     }
 
     @Test func connectFailureIsRetriedEvenForPost() async throws {
-        let port = try await closedLoopbackPort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         try await withGateway(yaml: Self.config(port: port)) { gateway in
             let response = try await gateway.request("POST", "/api/certificates", body: Array("x".utf8))
             #expect(response.status == 502)
@@ -95,6 +96,7 @@ import VendorSimulator
             #expect(Envelope(response).code == "upstream_unavailable")
             #expect(Envelope(response).upstreamStatusIsNull)
         }
+        withExtendedLifetime(refusing) {}
     }
 
     @Test func shortRetryAfterIsWaitedOut() async throws {
@@ -288,7 +290,8 @@ import VendorSimulator
     }
 
     @Test func upstreamOutcomesAndRetriesAreCounted() async throws {
-        let port = try await closedLoopbackPort()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         try await withGateway(yaml: Self.config(port: port)) { gateway in
             _ = try await gateway.request("GET", "/api/certificates")
             let text = try await gateway.metrics()
@@ -298,7 +301,12 @@ import VendorSimulator
             }
             #expect(outcomes.count == 1)
             #expect(outcomes.first.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) } == 3)
-            #expect(text.split(separator: "\n").contains { $0.hasPrefix("gateway_retries_total{") && $0.contains(#"upstream="sim""#) })
+            #expect(
+                text.split(separator: "\n").contains {
+                    $0.hasPrefix("gateway_retries_total{") && $0.contains(#"upstream="sim""#)
+                })
         }
+        withExtendedLifetime(refusing) {}
     }
 }
+
