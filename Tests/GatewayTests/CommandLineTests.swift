@@ -132,7 +132,7 @@ import VendorSimulator
         try await withSimulator { sim in
             // Free ports are found by binding port 0 and closing; another test may grab one meanwhile, so a start
             // that fails to bind is tried again with new ports.
-            var started: (child: Child, proxyPort: Int)?
+            var started: (child: Child, proxyPort: Int, adminPort: Int, config: String)?
             for _ in 0..<3 where started == nil {
                 let proxyPort = try await freeLoopbackPort()
                 let adminPort = try await freeLoopbackPort()
@@ -155,7 +155,7 @@ import VendorSimulator
                     return response?.status == 200
                 }
                 if ready, child.process.isRunning {
-                    started = (child, proxyPort)
+                    started = (child, proxyPort, adminPort, config)
                 } else {
                     kill(child.process.processIdentifier, SIGKILL)
                     let run = try await child.finish()
@@ -166,13 +166,54 @@ import VendorSimulator
                     }
                 }
             }
-            let (child, proxyPort) = try #require(started)
+            let (child, proxyPort, adminPort, config) = try #require(started)
             let response = try await withClient(port: proxyPort) { client in
                 try await client.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates"))
                 return try await client.readResponse()
             }
             #expect(response.status == 200)
+
+            // SIGHUP reloads the file: a new route appears, and a keep-alive connection survives.
+            let held = try await RawHTTPClient.connect(port: proxyPort)
+            try await held.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates"))
+            #expect(try await held.readResponse().status == 200)
+            let reloaded = simpleConfig(
+                url: "http://127.0.0.1:\(sim.port)",
+                route: """
+                      - path_prefix: /v2/
+                        strip_prefix: true
+                        upstream: sim
+                    """,
+                top: """
+                    server:
+                      listen: 127.0.0.1:\(proxyPort)
+                      admin_listen: 127.0.0.1:\(adminPort)
+                      drain_timeout: 2s
+                    """)
+            try reloaded.write(toFile: config, atomically: true, encoding: .utf8)
+            kill(child.process.processIdentifier, SIGHUP)
+            let swapped = await eventually {
+                let status = try? await withClient(port: proxyPort) { client in
+                    try await client.send(RunningGateway.requestBytes("GET", "/v2/dokstamp/certificates"))
+                    return try await client.readResponse().status
+                }
+                return status == 200
+            }
+            #expect(swapped, "SIGHUP did not reload the config")
+            #expect(child.process.isRunning)
+            try await held.send(RunningGateway.requestBytes("GET", "/v2/dokstamp/certificates"))
+            #expect(try await held.readResponse().status == 200)
+            await held.close()
+
+            // SIGTERM with a request in flight: it finishes, then the process exits 0.
+            let before = sim.requestCount(path: "/dokstamp/certificates")
+            let inFlight = try await RawHTTPClient.connect(port: proxyPort)
+            try await inFlight.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates?delay=700ms"))
+            #expect(await eventually { sim.requestCount(path: "/dokstamp/certificates") == before + 1 })
             kill(child.process.processIdentifier, SIGTERM)
+            let drained = try await inFlight.readResponse(timeout: .seconds(5))
+            #expect(drained.status == 200)
+            await inFlight.close()
             let run = try await child.finish(timeout: .seconds(10))
             #expect(run.status == 0, "stderr: \(run.stderr)")
             #expect(child.process.terminationReason == .exit)

@@ -138,4 +138,18 @@ import VendorSimulator
             }
         }
     }
+
+    @Test func idleKeepAliveConnectionsAreClosed() async throws {
+        try await withSimulator { sim in
+            try await withGateway(yaml: Self.config(port: sim.port, server: "  idle_timeout: 300ms")) { gateway in
+                try await withClient(port: gateway.proxyPort) { client in
+                    try await client.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates"))
+                    #expect(try await client.readResponse().status == 200)
+                    let start = ContinuousClock.now
+                    #expect(await client.isClosed(within: .seconds(3)))
+                    #expect(ContinuousClock.now - start >= .milliseconds(250))
+                }
+            }
+        }
+    }
 }
