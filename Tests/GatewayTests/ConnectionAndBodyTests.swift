@@ -84,6 +84,35 @@ import VendorSimulator
     }
 }
 
+extension ConnectionAndBodyTests {
+    @Test func expectContinueIsAnsweredAndDoesNotStallTheUpstream() async throws {
+        try await withSimulator { sim in
+            try await withGateway(yaml: simpleConfig(url: "http://127.0.0.1:\(sim.port)")) { gateway in
+                try await withClient(port: gateway.proxyPort) { client in
+                    let body = String(repeating: "e", count: 2048)
+                    try await client.send(
+                        "POST /api/expect?echo=true HTTP/1.1\r\nHost: g\r\nExpect: 100-continue\r\n"
+                            + "Content-Length: \(body.utf8.count)\r\n\r\n")
+                    let interim = try await client.readResponse(timeout: .seconds(2))
+                    #expect(interim.status == 100)
+                    let start = ContinuousClock.now
+                    try await client.send(body)
+                    let response = try await client.readResponse()
+                    let elapsed = ContinuousClock.now - start
+                    #expect(response.status == 200)
+                    #expect(Echo(response).body == Array(body.utf8))
+                    withKnownIssue(
+                        "BUG: the client's Expect: 100-continue is forwarded upstream (ForwardingHeaders.upstreamRequestHeaders copies it; EasyHandle only blanks Expect when the client sent none), so curl waits 1 s for a 100 the upstream never sends, although the gateway already answered 100 and holds the whole body"
+                    ) {
+                        #expect(Echo(response).header("Expect") == nil)
+                        #expect(elapsed < .milliseconds(800), "the upstream exchange took \(elapsed): curl waited for 100")
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// A seeded generator (SplitMix64) for reproducible test data.
 struct SplitMix: RandomNumberGenerator {
     var state: UInt64
