@@ -208,9 +208,18 @@ import VendorSimulator
             // SIGTERM with a request in flight: it finishes, then the process exits 0.
             let before = sim.requestCount(path: "/dokstamp/certificates")
             let inFlight = try await RawHTTPClient.connect(port: proxyPort)
-            try await inFlight.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates?delay=700ms"))
+            try await inFlight.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates?delay=1200ms"))
             #expect(await eventually { sim.requestCount(path: "/dokstamp/certificates") == before + 1 })
             kill(child.process.processIdentifier, SIGTERM)
+            // While draining, /readyz says 503 (load balancers stop sending), and the request in flight finishes.
+            let notReady = await eventually(timeout: .seconds(1)) {
+                let status = try? await withClient(port: adminPort) { client in
+                    try await client.send("GET /readyz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                    return try await client.readResponse(timeout: .milliseconds(500)).status
+                }
+                return status == 503
+            }
+            #expect(notReady, "/readyz did not turn 503 while draining")
             let drained = try await inFlight.readResponse(timeout: .seconds(5))
             #expect(drained.status == 200)
             await inFlight.close()

@@ -24,6 +24,13 @@ import VendorSimulator
                     let deleted = try await client.readResponse()
                     #expect(deleted.status == 204)
                     #expect(deleted.body.isEmpty)
+                    // HEAD of an upstream error: the envelope's head, no body.
+                    try await client.send(
+                        RunningGateway.requestBytes("HEAD", "/api/dokstamp/certificates?error=not_found"))
+                    let headError = try await client.readResponse(headRequest: true)
+                    #expect(headError.status == 404)
+                    #expect(headError.body.isEmpty)
+                    #expect(headError.header("x-request-id") != nil)
                     try await client.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates/1"))
                     let next = try await client.readResponse()
                     #expect(next.status == 200)
