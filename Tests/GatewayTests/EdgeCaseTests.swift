@@ -78,10 +78,10 @@ import VendorSimulator
         try await withSimulator { sim in
             let yaml = simpleConfig(
                 url: "http://127.0.0.1:\(sim.port)",
-                upstream: "    timeouts: { connect: 1s, per_try: 300ms, request: 600ms, idle: 700ms }")
+                upstream: "    timeouts: { connect: 1s, per_try: 500ms, request: 900ms, idle: 1s }")
             try await withGateway(yaml: yaml) { gateway in
-                // 4 chunks 250 ms apart: longer than per_try and request in total, never idle for 700 ms.
-                let slow = try await gateway.request("GET", "/api/blob?size=256KiB&body_delay=250ms")
+                // 4 chunks 350 ms apart: longer than per_try and request in total, never idle for 1 s.
+                let slow = try await gateway.request("GET", "/api/blob?size=256KiB&body_delay=350ms")
                 #expect(slow.status == 200)
                 #expect(slow.body.count == 256 * 1024)
 
@@ -90,8 +90,8 @@ import VendorSimulator
                     let start = ContinuousClock.now
                     try await client.send(
                         RunningGateway.requestBytes("GET", "/api/dokstamp/certificates?body_delay=3s"))
-                    #expect(await client.isClosed(within: .seconds(2.5)), "a stalled body was not cut off by idle")
-                    #expect(ContinuousClock.now - start >= .milliseconds(600))
+                    #expect(await client.isClosed(within: .milliseconds(2800)), "a stalled body was not cut off by idle")
+                    #expect(ContinuousClock.now - start >= .milliseconds(900))
                     #expect(String(decoding: client.unreadBytes, as: UTF8.self).hasPrefix("HTTP/1.1 200"))
                 }
             }
@@ -112,7 +112,7 @@ import VendorSimulator
                 let elapsed = ContinuousClock.now - start
                 #expect(response.status == 504)
                 #expect(Envelope(response).code == "upstream_timeout")
-                #expect(elapsed < .milliseconds(1200), "took \(elapsed) for a 500ms request deadline")
+                #expect(elapsed < .seconds(2), "took \(elapsed) for a 500ms request deadline")
                 #expect(sim.requestCount() <= 3)
             }
         }

@@ -5,7 +5,7 @@ import VendorSimulator
 /// Upstream failures become the gateway's envelope with the exact status and code (SPEC sections 3 and 5).
 @Suite struct FailureTests {
     /// One try, short timeouts: each failure is seen once and quickly.
-    static func config(port: Int, timeouts: String = "{ connect: 1s, per_try: 300ms, request: 1s }") -> String {
+    static func config(port: Int, timeouts: String = "{ connect: 1s, per_try: 2s, request: 3s }") -> String {
         simpleConfig(
             url: "http://127.0.0.1:\(port)",
             upstream: """
@@ -53,7 +53,8 @@ import VendorSimulator
 
     @Test func hangingUpstreamIs504UpstreamTimeout() async throws {
         try await withSimulator { sim in
-            try await withGateway(yaml: Self.config(port: sim.port)) { gateway in
+            let yaml = Self.config(port: sim.port, timeouts: "{ connect: 1s, per_try: 300ms, request: 600ms }")
+            try await withGateway(yaml: yaml) { gateway in
                 let start = ContinuousClock.now
                 let response = try await gateway.request("GET", "/api/dokstamp/certificates?hang=true")
                 Self.expectGatewayEnvelope(response, status: 504, code: "upstream_timeout")
