@@ -249,6 +249,39 @@ import VendorSimulator
         }
     }
 
+    @Test func redirectsPassThroughUnfollowed() async throws {
+        let redirect = Array(
+            "HTTP/1.1 302 Found\r\nLocation: http://elsewhere.example/next\r\nContent-Length: 5\r\n\r\nmoved".utf8)
+        try await withStub({ _ in .respond(redirect) }) { stub in
+            try await withGateway(yaml: simpleConfig(url: "http://127.0.0.1:\(stub.port)")) { gateway in
+                let response = try await gateway.request("GET", "/api/old")
+                #expect(response.status == 302)
+                #expect(response.header("location") == "http://elsewhere.example/next")
+                #expect(response.bodyText == "moved")
+                #expect(stub.requests.count == 1)
+            }
+        }
+    }
+
+    @Test func htmlErrorPageBecomesAnEnvelope() async throws {
+        try await withSimulator { sim in
+            let yaml = simpleConfig(url: "http://127.0.0.1:\(sim.port)", upstream: "    retry: { attempts: 1 }")
+            try await withGateway(yaml: yaml) { gateway in
+                let html = "%3Chtml%3E%3Cbody%3E%3Ch1%3EBad%20Gateway%3C%2Fh1%3Enginx%20secret-host-42%3C%2Fbody%3E%3C%2Fhtml%3E"
+                let response = try await gateway.request(
+                    "GET", "/api/x?status=502&content_type=text/html&body=\(html)")
+                #expect(response.status == 502)
+                #expect(response.header("content-type") == "application/problem+json")
+                let envelope = Envelope(response)
+                #expect(envelope.source == "upstream")
+                #expect(envelope.code == "upstream_unavailable")
+                #expect(envelope.upstreamStatus == .some(502))
+                #expect(!response.bodyText.contains("<html"))
+                #expect(!response.bodyText.contains("secret-host-42"))
+            }
+        }
+    }
+
     /// RFC 3986 section 5.2.4, for checking where a target really points.
     static func removeDotSegments(_ path: String) -> String {
         var output: [Substring] = []
