@@ -71,6 +71,9 @@ enum ForwardingHeaders {
     /// The headers sent to the client for an upstream response that passes through: hop-by-hop removed,
     /// `X-Request-ID` and `Via` set, framing left to what the gateway actually sends.
     static func clientResponseHeaders(upstream: HTTPFields, requestID: String, keepContentLength: Bool) -> HTTPHeaders {
+        // RFC 9112 section 6.3: with both, Transfer-Encoding wins and an intermediary must drop Content-Length;
+        // curl decoded the chunked body, so forwarding the stale length would desync the client connection.
+        let keepContentLength = keepContentLength && upstream[.transferEncoding] == nil
         var fields = upstream
         HopByHopHeaders.remove(from: &fields)
         var headers = HTTPHeaders()

@@ -223,12 +223,8 @@ import VendorSimulator
 
                 let error = try await gateway.request("POST", "/dokai/v1/parse?error=invalid_file_type")
                 #expect(error.status == 422)
-                withKnownIssue(
-                    "BUG: ProxyResponder's .errorResponse branch sends the envelope with only Gateway-Attempts; the upstream's X-RateLimit-* headers are dropped from rewritten errors (SPEC section 4)"
-                ) {
-                    #expect(error.header("x-ratelimit-limit") == "60")
-                    #expect(error.header("x-ratelimit-remaining") == "42")
-                }
+                #expect(error.header("x-ratelimit-limit") == "60")
+                #expect(error.header("x-ratelimit-remaining") == "42")
             }
         }
     }
