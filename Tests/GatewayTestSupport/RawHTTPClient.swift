@@ -101,6 +101,14 @@ public final class RawHTTPClient: @unchecked Sendable {
     /// Bytes received and not yet consumed by `readResponse`.
     public var unreadBytes: [UInt8] { self.buffered }
 
+    /// Every byte received so far that `readResponse` did not consume, without waiting (for non-HTTP peers).
+    public func receivedBytes() async throws -> [UInt8] {
+        let (bytes, eof) = self.collector.take()
+        self.buffered += bytes
+        self.sawEOF = self.sawEOF || eof
+        return self.buffered
+    }
+
     /// Waits, polling every few milliseconds up to `deadline`, until new bytes or the end of the stream arrive.
     private func readMore(until deadline: ContinuousClock.Instant) async throws {
         while true {
