@@ -112,7 +112,10 @@ func withGateway<T: Sendable>(
     let loopback = ListenAddress(host: "127.0.0.1", port: 0)
     let application = GatewayApplication(
         options: .init(
-            configPath: path, environment: environment, listenOverride: loopback, adminListenOverride: loopback),
+            configPath: path, environment: environment, listenOverride: loopback, adminListenOverride: loopback,
+            // Access-log lines are asserted in Operations/AccessLogTests with a capturing sink; here they would
+            // only flood the test output.
+            accessLog: AccessLog(sink: { _ in })),
         logger: testLogger())
     let portsOrFailure = PortsOrFailure()
     return try await withThrowingTaskGroup(of: Void.self) { group in
