@@ -157,12 +157,13 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayCoreTests",
-            dependencies: ["GatewayCore"],
+            dependencies: ["GatewayCore", "GatewayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "GatewayConfigTests",
             dependencies: [
+                "GatewayTestSupport",
                 "GatewayConfig", "GatewayCore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
@@ -170,12 +171,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ErrorNormalizationTests",
-            dependencies: ["ErrorNormalization", "GatewayCore"],
+            dependencies: ["ErrorNormalization", "GatewayCore", "GatewayTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CurlTransportTests",
             dependencies: [
+                "GatewayTestSupport",
                 "CurlTransport", "GatewayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

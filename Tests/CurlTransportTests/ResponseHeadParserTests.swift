@@ -1,5 +1,6 @@
 import GatewayCore
 import HTTPTypes
+import GatewayTestSupport
 import Testing
 
 @testable import CurlTransport

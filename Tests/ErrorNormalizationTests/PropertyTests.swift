@@ -2,6 +2,7 @@ import ErrorNormalization
 import GatewayCore
 import HTTPTypes
 import NIOCore
+import GatewayTestSupport
 import Testing
 
 /// 2000 seeded random and mutated bodies: the normalizer always returns a valid envelope with the input status.

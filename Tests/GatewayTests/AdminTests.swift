@@ -20,7 +20,7 @@ import VendorSimulator
     @Test func metricsHaveRouteLabelsAndNeverRawPaths() async throws {
         try await withSimulator { sim in
             try await withGateway(yaml: simpleConfig(url: "http://127.0.0.1:\(sim.port)")) { gateway in
-                var generator = SplitMix(seed: 7)
+                var generator = SplitMix64(seed: 7)
                 var paths: [String] = []
                 try await withClient(port: gateway.proxyPort) { client in
                     for _ in 0..<200 {

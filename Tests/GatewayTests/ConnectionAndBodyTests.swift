@@ -27,7 +27,7 @@ import VendorSimulator
     @Test func binaryPostBodyArrivesByteForByte() async throws {
         try await withSimulator { sim in
             try await withGateway(yaml: simpleConfig(url: "http://127.0.0.1:\(sim.port)")) { gateway in
-                var generator = SplitMix(seed: 42)
+                var generator = SplitMix64(seed: 42)
                 let body = (0..<70_000).map { _ in UInt8(truncatingIfNeeded: generator.next()) } + [0, 13, 10, 0xFF]
                 let response = try await gateway.request(
                     "POST", "/api/upload?echo=true",
@@ -109,17 +109,3 @@ extension ConnectionAndBodyTests {
     }
 }
 
-/// A seeded generator (SplitMix64) for reproducible test data.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) { self.state = seed }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

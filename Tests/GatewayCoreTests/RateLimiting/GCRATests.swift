@@ -1,22 +1,7 @@
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
-/// A seeded generator (SplitMix64) so property tests are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 private let millisecond: Int64 = 1_000_000
 private let second: Int64 = 1_000_000_000
@@ -74,7 +59,7 @@ private let second: Int64 = 1_000_000_000
     /// GCRA agrees with a plain token bucket (tokens counted in nanoseconds of refill) on random traffic.
     @Test(arguments: [1 as UInt64, 2, 3, 42, 1234])
     func matchesNaiveTokenBucket(seed: UInt64) {
-        var random = SeededGenerator(seed: seed)
+        var random = SplitMix64(seed: seed)
         let count = Int.random(in: 1...50, using: &random)
         let burst = Int.random(in: 1...30, using: &random)
         let period = Duration.milliseconds(Int.random(in: 10...10_000, using: &random))

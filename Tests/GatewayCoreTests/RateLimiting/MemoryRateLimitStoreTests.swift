@@ -1,5 +1,6 @@
 import GatewayCore
 import Synchronization
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -112,7 +113,7 @@ private let second: Int64 = 1_000_000_000
         let allowed = await withTaskGroup(of: Int.self) { group in
             for task in 0..<8 {
                 group.addTask {
-                    var random = SeededGenerator(seed: UInt64(task))
+                    var random = SplitMix64(seed: UInt64(task))
                     var allowed = 0
                     for _ in 0..<2_000 {
                         let buckets = Array(keys.shuffled(using: &random).prefix(Int.random(in: 1...4, using: &random)))

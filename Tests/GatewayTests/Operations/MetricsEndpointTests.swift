@@ -68,7 +68,7 @@ struct MetricsEndpointTests {
         let gateway = try await OpsGateway.start(yaml: opsConfig(simulatorPort: simulator.port))
         defer { Task { await gateway.stop(); try? await simulator.shutdown() } }
 
-        var random = OpsSplitMix(seed: 0x5EED)
+        var random = SplitMix64(seed: 0x5EED)
         let methods = ["GET", "POST", "PROPFIND", "PURGE", "DELETE", "MKCOL"]
         var tokens: [String] = []
         for index in 0..<150 {
@@ -147,15 +147,3 @@ struct MetricsEndpointTests {
     }
 }
 
-/// A seeded generator so failures replay.
-struct OpsSplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
