@@ -60,6 +60,16 @@ struct VendorError: Sendable {
 enum FieldPath {
     /// `#/a/b` from a dotted or bracketed field path (`items.0.sku`, `items[0].sku`, `$.email`), or nil.
     static func pointer(forField field: String) -> String? {
+        // The common case, a plain name (`email`, `course_uuid`): no separator, nothing to escape, no copy per
+        // character. Checked on the UTF-8 bytes; anything else takes the general path below.
+        if !field.isEmpty, !field.hasPrefix("$."),
+            field.utf8.allSatisfy({ byte in
+                byte != UInt8(ascii: ".") && byte != UInt8(ascii: "[") && byte != UInt8(ascii: "]")
+                    && byte != UInt8(ascii: "~") && byte != UInt8(ascii: "/") && byte != UInt8(ascii: " ")
+            })
+        {
+            return "#/" + field
+        }
         var segments: [Substring] = []
         var text = Substring(field)
         if text.hasPrefix("$.") { text = text.dropFirst(2) }
@@ -72,18 +82,19 @@ enum FieldPath {
 
     /// `#/a/b` from path segments, escaping `~` as `~0` and `/` as `~1`.
     static func pointer<S: StringProtocol>(segments: [S]) -> String {
-        var result = "#"
+        var bytes: [UInt8] = [UInt8(ascii: "#")]
+        bytes.reserveCapacity(segments.reduce(1) { $0 + $1.utf8.count + 1 })
         for segment in segments {
-            result.append("/")
-            for character in segment {
-                switch character {
-                case "~": result.append("~0")
-                case "/": result.append("~1")
-                default: result.append(character)
+            bytes.append(UInt8(ascii: "/"))
+            for byte in segment.utf8 {
+                switch byte {
+                case UInt8(ascii: "~"): bytes += [UInt8(ascii: "~"), UInt8(ascii: "0")]
+                case UInt8(ascii: "/"): bytes += [UInt8(ascii: "~"), UInt8(ascii: "1")]
+                default: bytes.append(byte)
                 }
             }
         }
-        return result
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// `#/data/attributes/email` from a JSON Pointer a vendor sent (`/data/attributes/email`), already escaped.

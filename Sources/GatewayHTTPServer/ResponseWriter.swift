@@ -74,17 +74,22 @@ public final class ResponseWriter {
         try await self.outbound.write(.end(nil))
     }
 
-    /// Writes a complete response held in memory, with its `Content-Length`.
+    /// Writes a complete response held in memory, with its `Content-Length`: head, body and end in one write, so
+    /// one system call.
     public func write(_ response: ServerResponse) async throws {
+        guard self.state == .nothingWritten else { throw OrderError(description: "response head written twice") }
         var headers = response.headers
         headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
-        try await self.writeHead(status: response.status, headers: headers)
+        if self.connection?.isDraining ?? false { self.closeAfterResponse = true }
+        if self.closeAfterResponse { headers.replaceOrAdd(name: "connection", value: "close") }
+        self.state = .ended
+        self.status = response.status
+        let head = HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
         if !self.isHeadRequest, response.body.readableBytes > 0 {
             self.bodyBytesWritten += response.body.readableBytes
-            try await self.outbound.write(contentsOf: [.body(.byteBuffer(response.body)), .end(nil)])
-            self.state = .ended
+            try await self.outbound.write(contentsOf: [head, .body(.byteBuffer(response.body)), .end(nil)])
         } else {
-            try await self.writeEnd()
+            try await self.outbound.write(contentsOf: [head, .end(nil)])
         }
     }
 }

@@ -74,23 +74,49 @@ public struct JSONWriter: Sendable {
     /// control character, and `<`, `>`, `&` so the document is safe to embed in HTML.
     public mutating func string(_ text: String) {
         self.bytes.append(UInt8(ascii: "\""))
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): self.raw("\\\"")
-            case UInt8(ascii: "\\"): self.raw("\\\\")
-            case 0x0A: self.raw("\\n")
-            case 0x0D: self.raw("\\r")
-            case 0x09: self.raw("\\t")
-            case 0x00..<0x20, 0x7F, UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "&"):
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                self.raw("\\u00")
-                self.bytes.append(hex[Int(byte >> 4)])
-                self.bytes.append(hex[Int(byte & 0x0F)])
-            default:
-                self.bytes.append(byte)
+        var text = text
+        text.withUTF8 { utf8 in
+            // Runs of bytes that need no escaping are appended in one go.
+            var runStart = 0
+            for index in utf8.indices where Self.needsEscaping(utf8[index]) {
+                if runStart < index {
+                    self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                }
+                self.escape(utf8[index])
+                runStart = index + 1
+            }
+            if runStart < utf8.count {
+                self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
             }
         }
         self.bytes.append(UInt8(ascii: "\""))
+    }
+
+    private static func needsEscaping(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x00..<0x20, 0x7F, UInt8(ascii: "<"), UInt8(ascii: ">"),
+            UInt8(ascii: "&"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private mutating func escape(_ byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "\""): self.raw("\\\"")
+        case UInt8(ascii: "\\"): self.raw("\\\\")
+        case 0x0A: self.raw("\\n")
+        case 0x0D: self.raw("\\r")
+        case 0x09: self.raw("\\t")
+        default:
+            let hex: StaticString = "0123456789abcdef"
+            self.raw("\\u00")
+            hex.withUTF8Buffer { digits in
+                self.bytes.append(digits[Int(byte >> 4)])
+                self.bytes.append(digits[Int(byte & 0x0F)])
+            }
+        }
     }
 
     public mutating func int(_ value: Int) {
