@@ -38,8 +38,25 @@ enum NestJSDialect: JSONDialect {
         if words.count >= 4, words[0] == "each", words[1] == "value", words[2] == "in" {
             words.removeFirst(3)
         }
-        guard words.count >= 2, let candidate = words.first, let first = candidate.first,
-            !first.isUppercase, candidate.count <= 200,
+        guard words.count >= 2, let candidate = words.first, candidate.utf8.count <= 800 else { return nil }
+        // class-validator property paths are ASCII in practice: decide on the bytes, and only fall back to
+        // Unicode properties (per Character, much slower) for non-ASCII names.
+        if candidate.utf8.allSatisfy({ $0 < 0x80 }) {
+            guard let first = candidate.utf8.first, !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
+                candidate.utf8.allSatisfy({ byte in
+                    switch byte {
+                    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "$"),
+                        UInt8(ascii: "-"):
+                        return true
+                    default:
+                        return false
+                    }
+                })
+            else { return nil }
+            return String(candidate)
+        }
+        guard let first = candidate.first, !first.isUppercase, candidate.count <= 200,
             candidate.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "$" || $0 == "-" })
         else { return nil }
         return String(candidate)
