@@ -19,6 +19,7 @@ enum ForwardingHeaders {
     /// `headers.remove`, and `Host`.
     static func upstreamRequestHeaders(
         client: HTTPHeaders,
+        method: HTTPRequest.Method,
         peerAddress: String?,
         requestID: String,
         scheme: String,
@@ -40,6 +41,12 @@ enum ForwardingHeaders {
                 via = via.map { "\($0), \(value)" } ?? value
             case Self.xRequestID, Self.xForwardedProto, Self.xForwardedHost:
                 continue
+            case .maxForwards where method == .options || method == .trace:
+                // RFC 9110 section 7.6.2: a recipient that forwards OPTIONS or TRACE decrements Max-Forwards (the
+                // responder answers 0 itself).
+                if let hops = Int(value), hops > 0 {
+                    fields.append(HTTPField(name: .maxForwards, value: String(hops - 1)))
+                }
             case .expect:
                 // The listener answered `100-continue` itself and holds the whole body: forwarding the expectation
                 // would make curl wait up to 1 s for an upstream `100 Continue` (NIO-AND-CURL-NOTES.md).

@@ -137,7 +137,7 @@ struct ProxyResponder: HTTPResponder {
             method: method,
             url: PathRewriter.upstreamURL(upstream: upstream.url, route: route, path: exchange.path, query: query),
             headers: ForwardingHeaders.upstreamRequestHeaders(
-                client: request.head.headers, peerAddress: ForwardingHeaders.peerIP(request.remoteAddress),
+                client: request.head.headers, method: method, peerAddress: ForwardingHeaders.peerIP(request.remoteAddress),
                 requestID: exchange.requestID, scheme: self.scheme, upstream: upstream),
             body: request.body,
             connectTimeout: upstream.timeouts.connect,

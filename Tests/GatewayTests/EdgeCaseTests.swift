@@ -159,6 +159,8 @@ import VendorSimulator
                     "OPTIONS", "/api/x?echo=true", headers: [("Max-Forwards", "1")])
                 #expect(forwarded.status == 200)
                 #expect(sim.requestCount() == 1)
+                // Forwarded OPTIONS carry one hop fewer (RFC 9110 section 7.6.2).
+                #expect(Echo(forwarded).header("Max-Forwards") == "0")
             }
         }
     }
