@@ -1,0 +1,53 @@
+import GatewayCore
+import HTTPTypes
+import Testing
+
+@Suite("Upstream wait hints and HTTP-dates")
+struct RetryHintTests {
+    let now = 1_784_000_000  // 2026-07-14
+
+    @Test func httpDatesInAllThreeForms() {
+        let expected = 784_111_777  // Sun, 06 Nov 1994 08:49:37 GMT (RFC 9110 section 5.6.7)
+        #expect(HTTPDate.parse("Sun, 06 Nov 1994 08:49:37 GMT") == expected)
+        #expect(HTTPDate.parse("Sunday, 06-Nov-94 08:49:37 GMT") == expected)
+        #expect(HTTPDate.parse("Sun Nov  6 08:49:37 1994") == expected)
+        #expect(HTTPDate.parse("yesterday") == nil)
+        #expect(HTTPDate.format(unixSeconds: expected) == "Sun, 06 Nov 1994 08:49:37 GMT")
+    }
+
+    @Test func formatAndParseRoundTrip() {
+        for seconds in stride(from: 0, to: 4_000_000_000, by: 97_654_321) {
+            #expect(HTTPDate.parse(Substring(HTTPDate.format(unixSeconds: seconds))) == seconds)
+        }
+    }
+
+    @Test func retryAfterAsSecondsOrDate() {
+        #expect(RetryHint.retryAfter("120", nowUnixSeconds: self.now) == 120)
+        #expect(RetryHint.retryAfter(HTTPDate.format(unixSeconds: self.now + 30), nowUnixSeconds: self.now) == 30)
+        #expect(RetryHint.retryAfter(HTTPDate.format(unixSeconds: self.now - 30), nowUnixSeconds: self.now) == 0)
+        #expect(RetryHint.retryAfter("-1", nowUnixSeconds: self.now) == nil)
+    }
+
+    @Test func resetAsUnixTimeOrDelta() {
+        #expect(RetryHint.reset("60", nowUnixSeconds: self.now) == 60)
+        #expect(RetryHint.reset(String(self.now + 45), nowUnixSeconds: self.now) == 45)
+        #expect(RetryHint.reset("2.5", nowUnixSeconds: self.now) == 3)
+        #expect(RetryHint.reset("soon", nowUnixSeconds: self.now) == nil)
+    }
+
+    @Test func precedenceAcrossHeaders() {
+        var fields = HTTPFields()
+        fields[RetryHint.xRateLimitReset] = String(self.now + 90)
+        fields[RetryHint.xRateLimitRemaining] = "0"
+        #expect(RetryHint.seconds(status: 429, headers: fields, nowUnixSeconds: self.now) == 90)
+        fields[RetryHint.rateLimit] = "\"a\";r=5;t=7, \"b\";r=0;t=12"
+        #expect(RetryHint.seconds(status: 429, headers: fields, nowUnixSeconds: self.now) == 12)
+        fields[.retryAfter] = "4"
+        #expect(RetryHint.seconds(status: 429, headers: fields, nowUnixSeconds: self.now) == 4)
+        var quota = HTTPFields()
+        quota[RetryHint.xQuotaReset] = String(self.now + 3600)
+        #expect(RetryHint.seconds(status: 429, headers: quota, nowUnixSeconds: self.now) == nil)
+        quota[RetryHint.xQuotaRemaining] = "0"
+        #expect(RetryHint.seconds(status: 429, headers: quota, nowUnixSeconds: self.now) == 3600)
+    }
+}

@@ -1,0 +1,53 @@
+import GatewayCore
+import GatewayTestSupport
+import HTTPTypes
+import Testing
+
+@Suite("Hop-by-hop header policy and request ids")
+struct HeaderPolicyTests {
+    func fields(_ pairs: [(String, String)]) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in pairs { fields.append(HTTPField(name: HTTPField.Name(name)!, value: value)) }
+        return fields
+    }
+
+    @Test func removesTheFixedSetAndWhatConnectionNames() {
+        var fields = self.fields([
+            ("Connection", "keep-alive, X-Secret , x-other"), ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "x"),
+            ("TE", "trailers"), ("Trailer", "X"), ("Transfer-Encoding", "chunked"), ("Upgrade", "websocket"),
+            ("Proxy-Authorization", "Basic x"), ("Proxy-Authenticate", "Basic"), ("X-Secret", "1"), ("X-Other", "2"),
+            ("Accept", "application/json"), ("Authorization", "Bearer t"),
+        ])
+        HopByHopHeaders.remove(from: &fields)
+        #expect(fields.map(\.name.canonicalName) == ["accept", "authorization"])
+    }
+
+    @Test func leavesEndToEndHeadersUntouched() {
+        var fields = self.fields([("Accept", "*/*"), ("Content-Type", "application/json")])
+        let before = fields
+        HopByHopHeaders.remove(from: &fields)
+        #expect(fields == before)
+    }
+
+    @Test(arguments: [
+        ("01JD3Q2J6V8M4W1N0A9C7T5B2E", true), ("a", true), ("abc.DEF_1:2-3", true),
+        ("", false), (String(repeating: "a", count: 129), false), (String(repeating: "a", count: 128), true),
+        ("has space", false), ("semi;colon", false), ("é", false), ("line\nbreak", false),
+    ])
+    func incomingRequestIDsAreKeptOnlyWhenSane(value: String, kept: Bool) {
+        #expect(RequestID.isAcceptable(value) == kept)
+    }
+
+    @Test func newRequestIDsAreULIDShapedSortedByTimeAndDistinct() {
+        var random = SplitMix64(seed: 7)
+        let first = RequestID.make(unixMilliseconds: 1_700_000_000_000, using: &random)
+        let second = RequestID.make(unixMilliseconds: 1_700_000_000_001, using: &random)
+        let sameTime = RequestID.make(unixMilliseconds: 1_700_000_000_001, using: &random)
+        #expect(first.count == 26)
+        #expect(RequestID.isAcceptable(first))
+        #expect(first < second)
+        #expect(second != sameTime)
+        #expect(second.prefix(10) == sameTime.prefix(10))
+        #expect(first.allSatisfy { "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains($0) })
+    }
+}
