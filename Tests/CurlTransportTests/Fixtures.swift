@@ -38,10 +38,9 @@ final class FixtureRecorder: Sendable {
 }
 
 /// A SwiftNIO HTTP/1.1 server on 127.0.0.1:0 for the engine's tests.
-final class HTTPFixture: Sendable {
+final class HTTPFixture: LoopbackFixture {
     let channel: any Channel
     let recorder: FixtureRecorder
-    var port: Int { self.channel.localAddress!.port! }
 
     private init(channel: any Channel, recorder: FixtureRecorder) {
         self.channel = channel
@@ -66,13 +65,6 @@ final class HTTPFixture: Sendable {
         return HTTPFixture(channel: channel, recorder: recorder)
     }
 
-    func url(_ pathAndQuery: String = "/") -> String {
-        "http://127.0.0.1:\(self.port)\(pathAndQuery)"
-    }
-
-    func stop() async {
-        try? await self.channel.close()
-    }
 }
 
 private final class FixtureHandler: ChannelInboundHandler {
@@ -172,10 +164,9 @@ private final class FixtureHandler: ChannelInboundHandler {
 }
 
 /// A raw TCP server on 127.0.0.1:0: answers the first bytes it reads with canned bytes, then closes (or not).
-final class RawFixture: Sendable {
+final class RawFixture: LoopbackFixture {
     let channel: any Channel
     let recorder: FixtureRecorder
-    var port: Int { self.channel.localAddress!.port! }
 
     private init(channel: any Channel, recorder: FixtureRecorder) {
         self.channel = channel
@@ -206,13 +197,6 @@ final class RawFixture: Sendable {
         try await self.start(reply: Array(reply.utf8), closeAfterReply: closeAfterReply)
     }
 
-    func url(_ pathAndQuery: String = "/") -> String {
-        "http://127.0.0.1:\(self.port)\(pathAndQuery)"
-    }
-
-    func stop() async {
-        try? await self.channel.close()
-    }
 }
 
 private final class RawHandler: ChannelInboundHandler {
@@ -286,4 +270,21 @@ func residentBytes() -> Int {
     let fields = buffer[0..<count].split(separator: UInt8(ascii: " "))
     guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
     return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// A test server bound to 127.0.0.1 port 0: where to reach it, and how to stop it.
+protocol LoopbackFixture: Sendable {
+    var channel: any Channel { get }
+}
+
+extension LoopbackFixture {
+    var port: Int { self.channel.localAddress!.port! }
+
+    func url(_ pathAndQuery: String = "/") -> String {
+        "http://127.0.0.1:\(self.port)\(pathAndQuery)"
+    }
+
+    func stop() async {
+        try? await self.channel.close()
+    }
 }
