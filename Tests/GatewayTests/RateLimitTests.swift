@@ -220,3 +220,31 @@ struct RateLimitTests {
         await redis.kill()
     }
 }
+
+extension RateLimitTests {
+    @Test func bucketsOfUnchangedPoliciesSurviveAReload() async throws {
+        try await withSimulator { sim in
+            let policies = "  three: { rate: 3/1h, burst: 3, key: client_ip }"
+            let yaml = Self.config(simPort: sim.port, policies: policies, routeLimits: "[three]")
+            try await withGateway(yaml: yaml) { gateway in
+                #expect(try await gateway.request("GET", "/api/v1/usage").status == 200)
+                #expect(try await gateway.request("GET", "/api/v1/usage").status == 200)
+                // Reload a file that changes something else (a new route): the `three` bucket keeps its state.
+                let changed = yaml + """
+
+                      - name: extra
+                        path_prefix: /extra/
+                        strip_prefix: true
+                        upstream: sim
+                    """
+                try changed.write(toFile: gateway.configPath, atomically: true, encoding: .utf8)
+                #expect(try await gateway.admin("POST", "/reload").status == 200)
+                #expect(try await gateway.request("GET", "/extra/v1/usage").status == 200)
+                let third = try await gateway.request("GET", "/api/v1/usage")
+                #expect(third.status == 200)
+                #expect(third.header("x-ratelimit-remaining") == "0")
+                #expect(try await gateway.request("GET", "/api/v1/usage").status == 429)
+            }
+        }
+    }
+}
