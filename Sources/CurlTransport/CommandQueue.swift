@@ -29,6 +29,8 @@ final class CommandQueue: @unchecked Sendable {
     private struct State {
         var pending: [EngineCommand] = []
         var lifecycle: Lifecycle = .idle
+        /// The engine is in (or about to enter) `curl_multi_poll` and must be woken for new commands.
+        var engineSleeping = false
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -48,22 +50,41 @@ final class CommandQueue: @unchecked Sendable {
     /// Queues a command and wakes the engine; false when the engine has stopped (the command was not queued).
     @discardableResult
     func push(_ command: EngineCommand) -> Bool {
-        let accepted = self.state.withLock { state -> Bool in
+        let (accepted, wake) = self.state.withLock { state -> (Bool, Bool) in
             switch state.lifecycle {
             case .idle, .running, .stopping:
                 state.pending.append(command)
-                return true
+                // Only the first command after the engine went to sleep pays for a wakeup (a system call); a busy
+                // engine picks the command up on its next turn anyway.
+                let wake = state.engineSleeping
+                state.engineSleeping = false
+                return (true, wake)
             case .stopped:
-                return false
+                return (false, false)
             }
         }
-        if accepted {
+        if wake {
             curl_multi_wakeup(self.multi)
         }
         return accepted
     }
 
     /// Moves every pending command into `buffer` (whose capacity is reused); engine thread.
+    /// Called by the engine before `curl_multi_poll`: false when commands are waiting (poll would delay them);
+    /// true when the engine may sleep, after which a `push` wakes it.
+    func prepareToSleep() -> Bool {
+        self.state.withLock { state in
+            guard state.pending.isEmpty else { return false }
+            state.engineSleeping = true
+            return true
+        }
+    }
+
+    /// Called by the engine after `curl_multi_poll` returned.
+    func didWake() {
+        self.state.withLock { $0.engineSleeping = false }
+    }
+
     func takeAll(into buffer: inout [EngineCommand]) {
         self.state.withLock { state in
             swap(&state.pending, &buffer)

@@ -58,7 +58,10 @@ final class EngineLoop {
             if now >= self.nextDeadline {
                 self.enforceDeadlines(now: now)
             }
-            _ = curl_multi_poll(self.multi, nil, 0, self.pollTimeout(now: now), nil)
+            if self.queue.prepareToSleep() {
+                _ = curl_multi_poll(self.multi, nil, 0, self.pollTimeout(now: now), nil)
+                self.queue.didWake()
+            }
         }
 
         let shutdownError = UpstreamError(.cancelled, detail: "engine shut down")

@@ -50,6 +50,7 @@ public struct UpstreamConfiguration: Sendable {
 
 /// An upstream's base URL, split into the parts the proxy joins request paths onto.
 public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
+    /// The upstream's protocol: plain HTTP or HTTP over TLS.
     public enum Scheme: String, Sendable {
         case http
         case https
