@@ -139,9 +139,9 @@ final class EngineLoop {
     private func abort(_ transfer: Transfer, _ error: UpstreamError) {
         guard let easy = transfer.easy else { return }
         transfer.pendingError = transfer.pendingError ?? error
-        // A connection left in the middle of a response can never be reused: have curl close it as the handle is
-        // removed, so the upstream sees the cancellation at once (without this, 7.88 sometimes kept the socket
-        // open until later engine activity). The option is cleared again when the handle is recycled.
+        // A connection left in the middle of a response can never be reused: tell curl to close it as the handle is
+        // removed (it does so for premature removals anyway; this states it). The option is cleared again when the
+        // handle is recycled.
         _ = ccurl_easy_setopt_long(easy.raw, CURLOPT_FORBID_REUSE, 1)
         self.finish(transfer, error: transfer.pendingError)
     }
