@@ -30,27 +30,19 @@ struct ListenerTests {
     }
 
     @Test func connectionCloseIsHonoured() async throws {
-        try await withServer { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            let response = try await client.readResponse()
-            #expect(response.header("connection") == "close")
-            #expect(await client.isClosed(within: .seconds(2)))
-        }
+        let (response, closed) = try await exchangeOnce("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(response.status == 200)
+        #expect(response.header("connection") == "close")
+        #expect(closed)
     }
 
     @Test func oversizedHeadGets431AndTheConnectionCloses() async throws {
-        var configuration = HTTPServerConfiguration()
-        configuration.maxHeaderBytes = 1024
-        try await withServer(configuration) { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            let big = String(repeating: "a", count: 2000)
-            try await client.send("GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n")
-            let response = try await client.readResponse()
-            #expect(response.status == 431)
-            #expect(response.header("connection") == "close")
-            #expect(await client.isClosed(within: .seconds(2)))
-        }
+        let big = String(repeating: "a", count: 2000)
+        let (response, closed) = try await exchangeOnce(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n", configuration: .init(maxHeaderBytes: 1024))
+        #expect(response.status == 431)
+        #expect(response.header("connection") == "close")
+        #expect(closed)
     }
 
     @Test func headTrickledPastTheLimitGets431() async throws {
@@ -69,48 +61,31 @@ struct ListenerTests {
     }
 
     @Test func oversizedHeadInOneWriteWithABodyGets431() async throws {
-        var configuration = HTTPServerConfiguration()
-        configuration.maxHeaderBytes = 1024
-        try await withServer(configuration) { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            let big = String(repeating: "a", count: 1100)
-            try await client.send("POST / HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\nContent-Length: 2\r\n\r\nab")
-            #expect(try await client.readResponse().status == 431)
-        }
+        let big = String(repeating: "a", count: 1100)
+        let (response, _) = try await exchangeOnce(
+            "POST / HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\nContent-Length: 2\r\n\r\nab",
+            configuration: .init(maxHeaderBytes: 1024), checkClosed: false)
+        #expect(response.status == 431)
     }
 
     @Test func tooManyHeaderFieldsGet431() async throws {
-        var configuration = HTTPServerConfiguration()
-        configuration.maxHeaderCount = 10
-        try await withServer(configuration) { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            let fields = (0..<20).map { "X-F\($0): v\r\n" }.joined()
-            try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n")
-            #expect(try await client.readResponse().status == 431)
-        }
+        let fields = (0..<20).map { "X-F\($0): v\r\n" }.joined()
+        let (response, _) = try await exchangeOnce(
+            "GET / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n", configuration: .init(maxHeaderCount: 10), checkClosed: false)
+        #expect(response.status == 431)
     }
 
     @Test func overlongRequestTargetGets414() async throws {
-        var configuration = HTTPServerConfiguration()
-        configuration.maxHeaderBytes = 1024
-        try await withServer(configuration) { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("GET /\(String(repeating: "p", count: 4000))")
-            let response = try await client.readResponse()
-            #expect(response.status == 414, "\(response)")
-        }
+        let (response, _) = try await exchangeOnce(
+            "GET /\(String(repeating: "p", count: 4000))", configuration: .init(maxHeaderBytes: 1024), checkClosed: false)
+        #expect(response.status == 414, "\(response)")
     }
 
     @Test func bodyOverTheLimitByContentLengthGets413WithoutReadingIt() async throws {
-        var configuration = HTTPServerConfiguration()
-        configuration.maxBodyBytes = 100
-        try await withServer(configuration) { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n")
-            let response = try await client.readResponse()
-            #expect(response.status == 413)
-            #expect(await client.isClosed(within: .seconds(2)))
-        }
+        let (response, closed) = try await exchangeOnce(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n", configuration: .init(maxBodyBytes: 100))
+        #expect(response.status == 413)
+        #expect(closed)
     }
 
     @Test func chunkedBodyOverTheLimitGets413AsItArrives() async throws {
@@ -127,11 +102,10 @@ struct ListenerTests {
     }
 
     @Test func chunkedBodyWithinTheLimitIsDelivered() async throws {
-        try await withServer { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
-            #expect(try await client.readResponse().bodyText == "POST /c body=5")
-        }
+        let (response, _) = try await exchangeOnce(
+            "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            checkClosed: false)
+        #expect(response.bodyText == "POST /c body=5")
     }
 
     @Test func slowlorisHeadGets408FromItsFirstByte() async throws {
@@ -196,14 +170,10 @@ struct ListenerTests {
         ("POST / HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\na", 417),
     ])
     func malformedOrUnsafeRequestsAreRefusedAndClosed(request: String, status: Int) async throws {
-        try await withServer { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            try await client.send(request)
-            let response = try await client.readResponse()
-            #expect(response.status == status, "\(request)")
-            #expect(response.header("connection") == "close")
-            #expect(await client.isClosed(within: .seconds(2)))
-        }
+        let (response, closed) = try await exchangeOnce(request)
+        #expect(response.status == status, "\(request)")
+        #expect(response.header("connection") == "close")
+        #expect(closed)
     }
 
     @Test func smuggledSecondRequestIsNeverServed() async throws {
@@ -220,11 +190,9 @@ struct ListenerTests {
     }
 
     @Test func absoluteFormTargetIsRewrittenToOriginForm() async throws {
-        try await withServer { _, port in
-            let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("GET http://x/abs?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(try await client.readResponse().bodyText == "GET /abs?q=1 body=0")
-        }
+        let (response, _) = try await exchangeOnce(
+            "GET http://x/abs?q=1 HTTP/1.1\r\nHost: x\r\n\r\n", checkClosed: false)
+        #expect(response.bodyText == "GET /abs?q=1 body=0")
     }
 
     @Test func expectContinueGetsInterimResponseThenTheAnswer() async throws {

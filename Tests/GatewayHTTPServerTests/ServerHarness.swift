@@ -1,4 +1,5 @@
 import GatewayHTTPServer
+import GatewayTestSupport
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -66,5 +67,19 @@ func withServer<T: Sendable>(
             group.cancelAll()
             throw error
         }
+    }
+}
+
+/// Sends `request` on a new connection to a fresh listener, reads one response, and (with `checkClosed`) tells
+/// whether the listener then closed the connection within 2 s.
+func exchangeOnce(
+    _ request: String, configuration: HTTPServerConfiguration = .init(), checkClosed: Bool = true
+) async throws -> (response: RawHTTPClient.Response, closed: Bool) {
+    try await withServer(configuration) { _, port in
+        let client = try await RawHTTPClient.connect(port: port)
+        try await client.send(request)
+        let response = try await client.readResponse()
+        let closed = checkClosed ? await client.isClosed(within: .seconds(2)) : false
+        return (response, closed)
     }
 }
