@@ -1,4 +1,5 @@
 public import CoreMetrics
+import GatewayCore
 import NIOConcurrencyHelpers
 
 /// Every metric of SPEC section 6, declared once, created from an injected factory.
@@ -79,14 +80,14 @@ public final class GatewayMetrics: Sendable {
             "gateway_requests_total",
             [("route", route), ("method", Self.methodLabel(method)), ("status", String(status))]
         ).increment()
-        self.timer("gateway_request_duration_seconds", [("route", route)]).recordNanoseconds(duration.nanoseconds)
+        self.timer("gateway_request_duration_seconds", [("route", route)]).recordNanoseconds(duration.nanosecondsClamped)
     }
 
     /// One try at an upstream ended.
     public func upstreamTryFinished(upstream: String, outcome: UpstreamOutcome, duration: Duration) {
         self.counter("gateway_upstream_requests_total", [("upstream", upstream), ("outcome", outcome.rawValue)])
             .increment()
-        self.timer("gateway_upstream_duration_seconds", [("upstream", upstream)]).recordNanoseconds(duration.nanoseconds)
+        self.timer("gateway_upstream_duration_seconds", [("upstream", upstream)]).recordNanoseconds(duration.nanosecondsClamped)
     }
 
     public func retried(upstream: String, reason: String) {
@@ -113,12 +114,5 @@ public final class GatewayMetrics: Sendable {
 
     public func rateLimitStore(degraded: Bool) {
         self.rateLimitStoreDegraded.record(degraded ? 1 : 0)
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

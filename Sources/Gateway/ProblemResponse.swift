@@ -13,7 +13,7 @@ enum ProblemResponse {
         for value in accept {
             for range in value.split(separator: ",") {
                 let mediaType = range.split(separator: ";", maxSplits: 1)[0]
-                let trimmed = mediaType.trimmingCharacters(in: " \t").lowercased()
+                let trimmed = mediaType.trimmingASCIIWhitespace().lowercased()
                 if trimmed == "application/problem+json" { return "application/problem+json" }
                 if trimmed == "application/json" { namesJSON = true }
             }
@@ -39,14 +39,5 @@ enum ProblemResponse {
             headers.replaceOrAdd(name: "retry-after", value: String(retryAfter))
         }
         return ServerResponse(status: HTTPResponseStatus(statusCode: document.status), headers: headers, body: buffer)
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> Substring {
-        var result = self
-        while let first = result.first, set.contains(first) { result.removeFirst() }
-        while let last = result.last, set.contains(last) { result.removeLast() }
-        return result
     }
 }

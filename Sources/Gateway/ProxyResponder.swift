@@ -174,7 +174,7 @@ struct ProxyResponder: HTTPResponder {
             try await self.problem(
                 .upstreamUnavailable, status: 503, detail: "The upstream is failing; requests are not sent for now.",
                 exchange: exchange, writer: writer, upstream: .init(name: upstream.name),
-                retryAfter: Self.wholeSeconds(retryAfter), headers: RateLimitGate.headers(rateLimitStates))
+                retryAfter: RetryHint.headerSeconds(for: retryAfter), headers: RateLimitGate.headers(rateLimitStates))
         }
     }
 
@@ -296,11 +296,6 @@ struct ProxyResponder: HTTPResponder {
             document, typeBase: exchange.snapshot.configuration.errors.typeBase, accept: exchange.accept,
             extraHeaders: headers)
         try await writer.write(response)
-    }
-
-    static func wholeSeconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
     }
 
     /// The client's `X-Request-ID` when it is acceptable (SPEC section 5), else a new one.

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import GatewayCore
 import NIOCore
 
 /// The deadlines of one connection as a value: which timer runs in which phase of a request (a pure state machine).
@@ -285,7 +286,6 @@ final class RequestLifecycleObserver: ChannelDuplexHandler, RemovableChannelHand
 
 extension TimeAmount {
     init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        self = .nanoseconds(duration.nanosecondsClamped)
     }
 }

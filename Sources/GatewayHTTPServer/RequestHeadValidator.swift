@@ -1,3 +1,4 @@
+import GatewayCore
 public import NIOHTTP1
 
 /// The RFC 9112 checks on a request head that SwiftNIO's parser does not make (NIO-AND-CURL-NOTES.md).
@@ -54,13 +55,13 @@ public enum RequestHeadValidator {
                 return refuse(.malformedRequest("Transfer-Encoding in an HTTP/1.0 request"))
             }
             let codings = transferEncodings.flatMap { $0.split(separator: ",") }.map {
-                Substring($0).trimmingSpaces().lowercased()
+                Substring($0).trimmingASCIIWhitespace().lowercased()
             }
             if codings != ["chunked"] { return refuse(.unsupportedTransferEncoding) }
         }
 
         for expectation in head.headers["expect"] {
-            if Substring(expectation).trimmingSpaces().lowercased() == "100-continue" {
+            if Substring(expectation).trimmingASCIIWhitespace().lowercased() == "100-continue" {
                 verdict.expectsContinue = true
             } else {
                 return refuse(.expectationFailed)
@@ -92,14 +93,5 @@ public enum RequestHeadValidator {
             verdict.originFormTarget = rest.hasPrefix("/") ? String(rest) : "/" + rest
         }
         return verdict
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var result = self
-        while let first = result.first, first == " " || first == "\t" { result.removeFirst() }
-        while let last = result.last, last == " " || last == "\t" { result.removeLast() }
-        return result
     }
 }

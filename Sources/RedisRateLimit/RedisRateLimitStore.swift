@@ -228,7 +228,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     }
 
     private static func timeAmount(_ duration: Duration) -> TimeAmount {
-        .nanoseconds(GCRA.nanoseconds(duration))
+        .nanoseconds(duration.nanosecondsClamped)
     }
 
     private static func duration(_ amount: TimeAmount) -> Duration {

@@ -25,7 +25,7 @@ public enum RateLimitHeaders {
 
     /// `Retry-After` (and `retry_after`) of a denial: whole seconds until one token is back, rounded up, at least 1.
     public static func retryAfterSeconds(_ retryAfter: Duration) -> Int {
-        max(1, self.secondsRoundedUp(retryAfter))
+        RetryHint.headerSeconds(for: retryAfter)
     }
 
     /// An upstream response's headers with the gateway's rate-limit picture added, never looser than the

@@ -60,8 +60,9 @@ public enum Backoff {
 
 extension Duration {
     /// This duration in whole nanoseconds (truncated toward zero), saturating at `Int64.min` / `Int64.max`
-    /// (about ±292 years) instead of trapping.
-    var nanosecondsClamped: Int64 {
+    /// (about ±292 years) instead of trapping. The one conversion the gateway's modules share (metrics, NIO
+    /// `TimeAmount`s, Redis timeouts).
+    package var nanosecondsClamped: Int64 {
         let (seconds, attoseconds) = self.components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return seconds < 0 ? .min : .max }

@@ -10,6 +10,13 @@ public enum RetryHint {
     /// Values above this are Unix timestamps; below, delays in seconds.
     public static let unixTimeThreshold = 1_000_000_000
 
+    /// The `Retry-After` value (and `retry_after`) for a wait the gateway imposes: whole seconds, rounded up, at
+    /// least 1 (a 0 would invite an immediate retry).
+    public static func headerSeconds(for wait: Duration) -> Int {
+        let (seconds, attoseconds) = wait.components
+        return max(1, Int(seconds) + (attoseconds > 0 ? 1 : 0))
+    }
+
     /// Seconds to wait according to `Retry-After`, or nil when absent or unreadable. A date in the past is 0.
     public static func retryAfter(_ value: String, nowUnixSeconds: Int) -> Int? {
         let trimmed = Substring(value).trimmingASCIIWhitespace()

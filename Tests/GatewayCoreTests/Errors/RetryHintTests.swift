@@ -50,4 +50,11 @@ struct RetryHintTests {
         quota[RetryHint.xQuotaRemaining] = "0"
         #expect(RetryHint.seconds(status: 429, headers: quota, nowUnixSeconds: self.now) == 3600)
     }
+
+    @Test func headerSecondsRoundUpToAtLeastOne() {
+        #expect(RetryHint.headerSeconds(for: .zero) == 1)
+        #expect(RetryHint.headerSeconds(for: .milliseconds(200)) == 1)
+        #expect(RetryHint.headerSeconds(for: .seconds(2)) == 2)
+        #expect(RetryHint.headerSeconds(for: .milliseconds(2100)) == 3)
+    }
 }
