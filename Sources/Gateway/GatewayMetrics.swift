@@ -17,17 +17,17 @@ public final class GatewayMetrics: Sendable {
         case tlsFailure = "tls_failure"
     }
 
-    private let factory: any MetricsFactory
-    private let counters = NIOLockedValueBox<[CounterKey: Counter]>([:])
-    private let timers = NIOLockedValueBox<[CounterKey: Timer]>([:])
+    private let requests: MetricFamily<Counter>
+    private let requestDuration: MetricFamily<Timer>
+    private let upstreamRequests: MetricFamily<Counter>
+    private let upstreamDuration: MetricFamily<Timer>
+    private let retries: MetricFamily<Counter>
+    private let rateLimitDecisions: MetricFamily<Counter>
+    private let normalizedErrors: MetricFamily<Counter>
+    private let configReloads: MetricFamily<Counter>
     private let inflight: Meter
     private let configLastReload: Gauge
     private let rateLimitStoreDegraded: Gauge
-
-    private struct CounterKey: Hashable {
-        var name: String
-        var labels: [String]
-    }
 
     /// The standard methods kept as label values (RFC 9110 section 9 plus PATCH).
     private static let standardMethods: Set<String> = [
@@ -35,7 +35,20 @@ public final class GatewayMetrics: Sendable {
     ]
 
     public init(factory: any MetricsFactory) {
-        self.factory = factory
+        func counters(_ name: String, _ labels: String...) -> MetricFamily<Counter> {
+            MetricFamily(labelNames: labels) { Counter(label: name, dimensions: $0, factory: factory) }
+        }
+        func timers(_ name: String, _ labels: String...) -> MetricFamily<Timer> {
+            MetricFamily(labelNames: labels) { Timer(label: name, dimensions: $0, factory: factory) }
+        }
+        self.requests = counters("gateway_requests_total", "route", "method", "status")
+        self.requestDuration = timers("gateway_request_duration_seconds", "route")
+        self.upstreamRequests = counters("gateway_upstream_requests_total", "upstream", "outcome")
+        self.upstreamDuration = timers("gateway_upstream_duration_seconds", "upstream")
+        self.retries = counters("gateway_retries_total", "upstream", "reason")
+        self.rateLimitDecisions = counters("gateway_ratelimit_decisions_total", "policy", "decision")
+        self.normalizedErrors = counters("gateway_normalized_errors_total", "source", "upstream", "code")
+        self.configReloads = counters("gateway_config_reloads_total", "result")
         self.inflight = Meter(label: "gateway_inflight_requests", dimensions: [], factory: factory)
         self.configLastReload = Gauge(
             label: "gateway_config_last_reload_success_timestamp_seconds", dimensions: [], factory: factory)
@@ -54,65 +67,74 @@ public final class GatewayMetrics: Sendable {
         Self.standardMethods.contains(method) ? method : "OTHER"
     }
 
-    private func counter(_ name: String, _ labels: [(String, String)]) -> Counter {
-        let key = CounterKey(name: name, labels: labels.map(\.1))
-        return self.counters.withLockedValue { counters in
-            if let counter = counters[key] { return counter }
-            let counter = Counter(label: name, dimensions: labels, factory: self.factory)
-            counters[key] = counter
-            return counter
-        }
-    }
-
-    private func timer(_ name: String, _ labels: [(String, String)]) -> Timer {
-        let key = CounterKey(name: name, labels: labels.map(\.1))
-        return self.timers.withLockedValue { timers in
-            if let timer = timers[key] { return timer }
-            let timer = Timer(label: name, dimensions: labels, factory: self.factory)
-            timers[key] = timer
-            return timer
-        }
-    }
-
     /// A request answered (by the upstream or the gateway).
     public func requestFinished(route: String, method: String, status: Int, duration: Duration) {
-        self.counter(
-            "gateway_requests_total",
-            [("route", route), ("method", Self.methodLabel(method)), ("status", String(status))]
-        ).increment()
-        self.timer("gateway_request_duration_seconds", [("route", route)]).recordNanoseconds(duration.nanosecondsClamped)
+        self.requests.handle(route, Self.methodLabel(method), String(status)).increment()
+        self.requestDuration.handle(route).recordNanoseconds(duration.nanosecondsClamped)
     }
 
     /// One try at an upstream ended.
     public func upstreamTryFinished(upstream: String, outcome: UpstreamOutcome, duration: Duration) {
-        self.counter("gateway_upstream_requests_total", [("upstream", upstream), ("outcome", outcome.rawValue)])
-            .increment()
-        self.timer("gateway_upstream_duration_seconds", [("upstream", upstream)]).recordNanoseconds(duration.nanosecondsClamped)
+        self.upstreamRequests.handle(upstream, outcome.rawValue).increment()
+        self.upstreamDuration.handle(upstream).recordNanoseconds(duration.nanosecondsClamped)
     }
 
     public func retried(upstream: String, reason: String) {
-        self.counter("gateway_retries_total", [("upstream", upstream), ("reason", reason)]).increment()
+        self.retries.handle(upstream, reason).increment()
     }
 
     public func rateLimitDecision(policy: String, allowed: Bool) {
-        self.counter("gateway_ratelimit_decisions_total", [("policy", policy), ("decision", allowed ? "allowed" : "denied")])
-            .increment()
+        self.rateLimitDecisions.handle(policy, allowed ? "allowed" : "denied").increment()
     }
 
     public func errorNormalized(source: String, upstream: String, code: String) {
-        self.counter("gateway_normalized_errors_total", [("source", source), ("upstream", upstream), ("code", code)])
-            .increment()
+        self.normalizedErrors.handle(source, upstream, code).increment()
     }
 
     public func requestStarted() { self.inflight.increment() }
     public func requestEnded() { self.inflight.decrement() }
 
     public func configReloaded(success: Bool, unixSeconds: Int) {
-        self.counter("gateway_config_reloads_total", [("result", success ? "success" : "failure")]).increment()
+        self.configReloads.handle(success ? "success" : "failure").increment()
         if success { self.configLastReload.record(unixSeconds) }
     }
 
     public func rateLimitStore(degraded: Bool) {
         self.rateLimitStoreDegraded.record(degraded ? 1 : 0)
+    }
+}
+
+/// One metric name with its label names, and the handle of each label-value set seen so far.
+///
+/// The values are the key (up to three, unused ones empty), so a lookup allocates nothing; the dimensions array is
+/// built only the first time a set is seen. Each family has its own lock, so requests on different loops updating
+/// different metrics do not contend.
+private final class MetricFamily<Handle: AnyObject & Sendable>: Sendable {
+    private struct Values: Hashable {
+        var first: String
+        var second: String
+        var third: String
+    }
+
+    private let labelNames: [String]
+    private let make: @Sendable ([(String, String)]) -> Handle
+    private let handles = NIOLockedValueBox<[Values: Handle]>([:])
+
+    init(labelNames: [String], make: @escaping @Sendable ([(String, String)]) -> Handle) {
+        precondition(labelNames.count <= 3, "a metric family has at most three labels")
+        self.labelNames = labelNames
+        self.make = make
+    }
+
+    /// The handle for these label values, in the order of the label names.
+    func handle(_ first: String, _ second: String = "", _ third: String = "") -> Handle {
+        let values = Values(first: first, second: second, third: third)
+        return self.handles.withLockedValue { handles in
+            if let handle = handles[values] { return handle }
+            let all = [first, second, third]
+            let handle = self.make(Array(zip(self.labelNames, all.prefix(self.labelNames.count))))
+            handles[values] = handle
+            return handle
+        }
     }
 }

@@ -37,6 +37,25 @@ struct UpstreamExchange {
         var attempt = 0
         var request = request
 
+        /// Asks the policy about the try that just ended; on `.retry`, counts it and waits. True when the caller
+        /// should try again (false after giving up, or when the wait was cancelled because the client went away).
+        func shouldRetry(after outcome: RetryOutcome, attempt: Int, described: @autoclosure () -> String) async -> Bool {
+            let decision = policy.decide(
+                method: request.method, hasIdempotencyKey: hasIdempotencyKey, finishedAttempt: attempt,
+                outcome: outcome, responseStarted: false, elapsed: ContinuousClock.now - start, using: &random,
+                spendBudget: { runtime.budget.spendRetry(now: .now) })
+            switch decision {
+            case .retry(let wait, let reason):
+                self.logger.debug(
+                    "retrying", metadata: ["attempt": "\(attempt)", "outcome": "\(described())", "wait": "\(wait)"])
+                self.metrics.retried(upstream: upstream.name, reason: reason.description)
+                return await Self.sleep(wait)
+            case .giveUp(let why):
+                self.logger.debug("giving up", metadata: ["attempt": "\(attempt)", "reason": "\(why)"])
+                return false
+            }
+        }
+
         while true {
             attempt += 1
             let tryStart = ContinuousClock.now
@@ -51,8 +70,6 @@ struct UpstreamExchange {
             }
             request.headTimeout = max(.milliseconds(1), min(upstream.timeouts.perTry, deadline - tryStart))
 
-            let outcome: RetryOutcome
-            let result: ExchangeResult
             do {
                 let response = try await self.client.execute(request)
                 self.metrics.upstreamTryFinished(
@@ -61,18 +78,12 @@ struct UpstreamExchange {
                 if response.head.status < 400 {
                     return (.response(response), attempt)
                 }
-                outcome = .response(
+                let outcome = RetryOutcome.response(
                     status: response.head.status, headers: response.head.headers,
                     nowUnixSeconds: DateHeader.unixSeconds())
-                let decision = policy.decide(
-                    method: request.method, hasIdempotencyKey: hasIdempotencyKey, finishedAttempt: attempt,
-                    outcome: outcome, responseStarted: false, elapsed: ContinuousClock.now - start, using: &random,
-                    spendBudget: { runtime.budget.spendRetry(now: .now) })
-                if case .retry(let wait, let reason) = decision {
-                    // Dropping the response's body cancels its transfer.
-                    self.logRetry(attempt: attempt, outcome: "status \(response.head.status)", wait: wait)
-                    self.metrics.retried(upstream: upstream.name, reason: reason.description)
-                    if await Self.sleep(wait) { continue }
+                // Retrying drops `response`, and with it its body, which cancels its transfer.
+                if await shouldRetry(after: outcome, attempt: attempt, described: "status \(response.head.status)") {
+                    continue
                 }
                 let (body, complete) = await self.readPrefix(of: response.body)
                 return (.errorResponse(response.head, body: body, complete: complete), attempt)
@@ -81,27 +92,14 @@ struct UpstreamExchange {
                     upstream: upstream.name, outcome: Self.metricOutcome(error.code),
                     duration: ContinuousClock.now - tryStart)
                 self.finish(runtime, CircuitBreaker.Outcome(errorCode: error.code), isProbe, upstream: upstream)
-                outcome = .transportFailure(error.code)
-                result = .transportFailure(error)
-                if error.code == .cancelled || Task.isCancelled { return (result, attempt) }
+                if error.code == .cancelled || Task.isCancelled { return (.transportFailure(error), attempt) }
+                if await shouldRetry(after: .transportFailure(error.code), attempt: attempt, described: "\(error)") {
+                    continue
+                }
+                return (.transportFailure(error), attempt)
             } catch {
                 self.finish(runtime, .neutral, isProbe, upstream: upstream)
                 return (.transportFailure(UpstreamError(.cancelled, detail: "\(error)")), attempt)
-            }
-
-            let decision = policy.decide(
-                method: request.method, hasIdempotencyKey: hasIdempotencyKey, finishedAttempt: attempt,
-                outcome: outcome, responseStarted: false, elapsed: ContinuousClock.now - start, using: &random,
-                spendBudget: { runtime.budget.spendRetry(now: .now) })
-            switch decision {
-            case .retry(let wait, let reason):
-                self.logRetry(attempt: attempt, outcome: "\(result)", wait: wait)
-                self.metrics.retried(upstream: upstream.name, reason: reason.description)
-                if await Self.sleep(wait) { continue }
-                return (result, attempt)
-            case .giveUp(let why):
-                self.logger.debug("giving up", metadata: ["attempt": "\(attempt)", "reason": "\(why)"])
-                return (result, attempt)
             }
         }
     }
@@ -115,10 +113,6 @@ struct UpstreamExchange {
         case .closed:
             self.logger.notice("circuit closed", metadata: ["upstream": "\(upstream.name)"])
         }
-    }
-
-    private func logRetry(attempt: Int, outcome: String, wait: Duration) {
-        self.logger.debug("retrying", metadata: ["attempt": "\(attempt)", "outcome": "\(outcome)", "wait": "\(wait)"])
     }
 
     /// Sleeps; false when the request was cancelled meanwhile (its client went away).

@@ -52,13 +52,20 @@ public final class ResponseWriter {
     }
 
     public func writeHead(status: HTTPResponseStatus, headers: HTTPHeaders) async throws {
+        let head = try self.takeHead(status: status, headers: headers, next: .headWritten)
+        try await self.outbound.write(head)
+    }
+
+    /// The head part to write, with `Connection: close` when this response closes the connection (asked for, or
+    /// the listener is draining); moves the state on. Throws if a head was already written.
+    private func takeHead(status: HTTPResponseStatus, headers: HTTPHeaders, next: State) throws -> HTTPServerResponsePart {
         guard self.state == .nothingWritten else { throw OrderError(description: "response head written twice") }
         var headers = headers
         if self.connection?.isDraining ?? false { self.closeAfterResponse = true }
         if self.closeAfterResponse { headers.replaceOrAdd(name: "connection", value: "close") }
-        self.state = .headWritten
+        self.state = next
         self.status = status
-        try await self.outbound.write(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers)))
+        return .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
     }
 
     public func writeBodyPart(_ buffer: ByteBuffer) async throws {
@@ -77,14 +84,9 @@ public final class ResponseWriter {
     /// Writes a complete response held in memory, with its `Content-Length`: head, body and end in one write, so
     /// one system call.
     public func write(_ response: ServerResponse) async throws {
-        guard self.state == .nothingWritten else { throw OrderError(description: "response head written twice") }
         var headers = response.headers
         headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
-        if self.connection?.isDraining ?? false { self.closeAfterResponse = true }
-        if self.closeAfterResponse { headers.replaceOrAdd(name: "connection", value: "close") }
-        self.state = .ended
-        self.status = response.status
-        let head = HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))
+        let head = try self.takeHead(status: response.status, headers: headers, next: .ended)
         if !self.isHeadRequest, response.body.readableBytes > 0 {
             self.bodyBytesWritten += response.body.readableBytes
             try await self.outbound.write(contentsOf: [head, .body(.byteBuffer(response.body)), .end(nil)])
