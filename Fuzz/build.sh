@@ -2,7 +2,7 @@
 # Usage: Fuzz/build.sh [normalizer|request-head|upstream-head]  (default: normalizer); prints the binary's path last.
 #
 # request-head: GatewayHTTPServer's RequestHeadValidator, ServerRefusal and RequestFramingScanner with
-# Fuzz/RequestHeadFuzz/main.swift (NIOHTTP1 linked from the ordinary build). upstream-head: CurlTransport's
+# Fuzz/RequestHeadFuzz/main.swift, over the instrumented GatewayCore (NIOHTTP1 linked from the ordinary build). upstream-head: CurlTransport's
 # ResponseHeadParser with Fuzz/UpstreamHeadFuzz/main.swift, over the instrumented GatewayCore.
 #
 # Builds the libFuzzer target for ErrorNormalization with ASan and libFuzzer coverage: GatewayCore's sources as one
@@ -40,15 +40,16 @@ COMMON=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
     -package-name swift_error_gateway -I "$OUT" -I "$DEBUG/Modules" "${MODULE_MAPS[@]}")
 mapfile -d '' CORE < <(find Sources/GatewayCore -name '*.swift' -print0)
+swiftc "${COMMON[@]}" -wmo -module-name GatewayCore -emit-module -emit-module-path "$OUT/GatewayCore.swiftmodule" \
+    -c "${CORE[@]}" -o "$OUT/GatewayCore.o"
 if [ "$TARGET" = request-head ]; then
     S=Sources/GatewayHTTPServer
     swiftc "${COMMON[@]}" -module-name GatewayHTTPServer "$S/RequestHeadValidator.swift" "$S/ServerRefusal.swift" \
-        "$S/RequestFramingScanner.swift" Fuzz/RequestHeadFuzz/main.swift "${OBJS[@]}" -lz -o "$OUT/request-head-fuzz"
+        "$S/RequestFramingScanner.swift" Fuzz/RequestHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz \
+        -o "$OUT/request-head-fuzz"
     echo "$OUT/request-head-fuzz"
     exit 0
 fi
-swiftc "${COMMON[@]}" -wmo -module-name GatewayCore -emit-module -emit-module-path "$OUT/GatewayCore.swiftmodule" \
-    -c "${CORE[@]}" -o "$OUT/GatewayCore.o"
 if [ "$TARGET" = upstream-head ]; then
     swiftc "${COMMON[@]}" -module-name CurlTransport Sources/CurlTransport/ResponseHeadParser.swift \
         Fuzz/UpstreamHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz -o "$OUT/upstream-head-fuzz"

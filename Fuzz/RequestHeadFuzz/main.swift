@@ -5,6 +5,7 @@
 //    Transfer-Encoding, no CONNECT, and an origin-form target (or `*`) without a fragment;
 // 2. the raw input goes through `RequestFramingScanner` whole and byte by byte: the steps must agree (the listener
 //    hands it reads of any size), and an over-long chunk extension is reported the same way.
+import GatewayCore
 import NIOHTTP1
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -41,7 +42,7 @@ private func validateHead(_ bytes: UnsafeRawBufferPointer) {
     if version == .http1_1 { precondition(headers["host"].count == 1) }
     let codings = headers["transfer-encoding"].flatMap { $0.split(separator: ",") }
     if !codings.isEmpty {
-        precondition(codings.count == 1 && codings[0].trimmingSpaces().lowercased() == "chunked")
+        precondition(codings.count == 1 && codings[0].trimmingASCIIWhitespace().lowercased() == "chunked")
         precondition(version == .http1_1)
     }
     precondition(verdict.originFormTarget == "*" || verdict.originFormTarget.hasPrefix("/"))
