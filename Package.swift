@@ -171,7 +171,10 @@ let package = Package(
         ),
         .testTarget(
             name: "ErrorNormalizationTests",
-            dependencies: ["ErrorNormalization", "GatewayCore", "GatewayTestSupport"],
+            dependencies: [
+                "ErrorNormalization", "GatewayCore", "GatewayTestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -14,7 +14,8 @@ enum DialectCatalog {
             (name: GoogleDialect.name, summary: GoogleDialect.summary),
             (name: XMLDialect.name, summary: XMLDialect.summary),
             (name: TextDialect.name, summary: TextDialect.summary),
-            (name: FlatDialect.name, summary: FlatDialect.summary),
+            (name: GenericDialect.name, summary: GenericDialect.summary),
+            (name: GenericDialect.formerName, summary: "the generic reader's former name"),
             (name: SlackDialect.name, summary: SlackDialect.summary),
         ]
         for preset in VendorPreset.all { entries.append((name: preset.name, summary: preset.summary)) }

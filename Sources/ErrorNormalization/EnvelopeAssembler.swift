@@ -9,11 +9,60 @@ enum EnvelopeAssembler {
     /// At most this many suggestions.
     static let maximumSuggestions = 20
 
+    /// How the envelope's members were decided, for `gateway explain`: cheap values, built on every call.
+    struct Decisions: Sendable {
+        var rule: Classifier.Rule
+        var retryAfter: RetryOrigin?
+        /// The Bearer challenge gave the vendor's code or message (the body gave none).
+        var bearer: HeaderSignals.BearerChallenge?
+        var codeFromHeader: String?
+    }
+
+    /// Where `retry_after` came from.
+    enum RetryOrigin: Sendable, Equatable {
+        case header(String)
+        case body
+    }
+
     static func assemble(
         status: Int, headers: HTTPFields, vendor: VendorError?, context: NormalizationContext
     ) -> ProblemDocument {
+        Self.assembleExplained(status: status, headers: headers, vendor: vendor, context: context).document
+    }
+
+    static func assembleExplained(
+        status: Int, headers: HTTPFields, vendor original: VendorError?, context: NormalizationContext,
+        statusForCode: Int? = nil
+    ) -> (document: ProblemDocument, decisions: Decisions) {
         let preset = Self.preset(of: context.upstream.dialect)
-        let code = Self.canonicalCode(status: status, vendor: vendor, context: context, preset: preset)
+        var vendor = original
+        var decisions = Decisions(rule: .status(status))
+        // Headers fill what the body did not say: a Bearer challenge's error and description (RFC 6750 sends
+        // them with an empty body), AWS's `x-amzn-ErrorType`.
+        if status >= 400, vendor?.code == nil || vendor?.message == nil {
+            if let challenge = HeaderSignals.bearerChallenge(headers) {
+                var filled = vendor ?? VendorError(dialectName: OAuth2Dialect.name)
+                if filled.code == nil { filled.code = challenge.error }
+                if filled.message == nil { filled.message = challenge.description }
+                vendor = filled
+                decisions.bearer = challenge
+            }
+        }
+        // AWS names the error in `x-amzn-ErrorType` (its SDKs read it before the body); the body's code, if any,
+        // is kept as the category.
+        if status >= 400, decisions.bearer == nil, let code = HeaderSignals.vendorCode(headers) {
+            var filled = vendor ?? VendorError(dialectName: GenericDialect.name)
+            if filled.code != code {
+                if filled.category == nil { filled.category = filled.code }
+                filled.code = code
+            }
+            vendor = filled
+            decisions.codeFromHeader = code
+        }
+        let (code, rule) = Classifier.classify(
+            status: statusForCode ?? status, headers: headers, vendor: vendor, operatorCodes: context.upstream.codes,
+            preset: preset)
+        decisions.rule = rule
         let show: Bool
         switch context.expose {
         case .all: show = true
@@ -38,6 +87,9 @@ enum EnvelopeAssembler {
                     params: item.params))
             }
         }
+        let (retryAfter, retryOrigin) = Self.retryAfter(
+            status: status, headers: headers, code: code, vendor: vendor, context: context)
+        decisions.retryAfter = retryOrigin
         var document = ProblemDocument(
             code: code,
             status: status,
@@ -50,15 +102,16 @@ enum EnvelopeAssembler {
                 code: vendor?.code.flatMap { TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes) },
                 dialect: vendor.map { preset?.name ?? $0.dialectName }),
             errors: fieldErrors,
-            retryAfter: Self.retryAfter(status: status, headers: headers, code: code, vendor: vendor, context: context),
+            retryAfter: retryAfter,
             suggestions: nil,
             params: vendor?.params)
         if show, let suggestions = vendor?.suggestions {
             let cleaned = suggestions.prefix(Self.maximumSuggestions).compactMap { TextSanitizer.clean($0) }
             document.suggestions = cleaned.isEmpty ? nil : cleaned
         }
-        document.retryable = status >= 500 || (code != .quotaExceeded && code.isRetryable)
-        return document
+        // A spent quota does not come back by retrying, whatever the status; any other 5xx may.
+        document.retryable = code != .quotaExceeded && (status >= 500 || code.isRetryable)
+        return (document, decisions)
     }
 
     static func preset(of setting: DialectSetting) -> VendorPreset? {
@@ -66,43 +119,29 @@ enum EnvelopeAssembler {
         return nil
     }
 
-    /// Config `codes:` first, then the preset's table, then what the family's vocabulary implies, then common
-    /// vendor codes; else the status class (with field errors, a plain 400 becomes `validation_failed`).
-    static func canonicalCode(
-        status: Int, vendor: VendorError?, context: NormalizationContext, preset: VendorPreset?
-    ) -> ErrorCode {
-        if let vendor {
-            let candidates = [vendor.code, vendor.category].compactMap { $0 }
-            for candidate in candidates {
-                if let code = context.upstream.codes[candidate] { return code }
-                if let code = preset?.codes[candidate] { return code }
-            }
-            if let implied = vendor.impliedCode { return implied }
-            for candidate in candidates {
-                if let code = CommonCodes.code(for: candidate) { return code }
-            }
-        }
-        let byStatus = ErrorCode.forStatus(status)
-        if byStatus == .badRequest, status == 400, vendor?.fieldErrors.contains(where: { $0.field != nil }) == true {
-            return .validationFailed
-        }
-        return byStatus
-    }
-
     /// `Retry-After` and the rate-limit headers (``RetryHint``); for `quota_exceeded`, `X-Quota-Reset` before the
     /// request-rate window's reset; else a wait the body states.
     static func retryAfter(
         status: Int, headers: HTTPFields, code: ErrorCode, vendor: VendorError?, context: NormalizationContext
-    ) -> Int? {
+    ) -> (Int?, RetryOrigin?) {
         let now = context.nowUnixSeconds
         if code == .quotaExceeded {
             if let value = headers[.retryAfter], let seconds = RetryHint.retryAfter(value, nowUnixSeconds: now) {
-                return seconds
+                return (seconds, .header("Retry-After"))
             }
             if let value = headers[RetryHint.xQuotaReset], let seconds = RetryHint.reset(value, nowUnixSeconds: now) {
-                return seconds
+                return (seconds, .header("X-Quota-Reset"))
             }
         }
-        return RetryHint.seconds(status: status, headers: headers, nowUnixSeconds: now) ?? vendor?.retryAfterSeconds
+        if let (seconds, field) = RetryHint.secondsWithSource(status: status, headers: headers, nowUnixSeconds: now) {
+            return (seconds, .header(field))
+        }
+        if let seconds = vendor?.retryAfterSeconds { return (seconds, .body) }
+        if code == .rateLimited || code == .quotaExceeded || status == 429,
+            let (seconds, field) = HeaderSignals.rateLimitReset(status: status, headers: headers, nowUnixSeconds: now)
+        {
+            return (seconds, .header(field))
+        }
+        return (nil, nil)
     }
 }

@@ -49,8 +49,44 @@ public struct ErrorNormalizer: Sendable {
     ) -> ProblemDocument {
         let vendor = BodyDecoder.decode(
             headers: headers, body: body, bodyComplete: bodyComplete, limit: context.bodyLimit
-        ).flatMap { ShapeDetector.read($0, setting: context.upstream.dialect) }
+        ).flatMap { ShapeDetector.read($0, setting: context.upstream.dialect, status: status) }
         return EnvelopeAssembler.assemble(status: status, headers: headers, vendor: vendor, context: context)
+    }
+
+    /// ``normalize(status:headers:body:bodyComplete:context:)`` with the reasons for each member, for `gateway
+    /// explain`: which reader matched, where in the body or headers each member came from, which rule set the code.
+    public func explain(
+        status: Int, headers: HTTPFields, body: ByteBuffer, bodyComplete: Bool, context: NormalizationContext
+    ) -> (envelope: ProblemDocument, explanation: NormalizationExplanation) {
+        let decoded = BodyDecoder.decode(
+            headers: headers, body: body, bodyComplete: bodyComplete, limit: context.bodyLimit)
+        var vendor: VendorError?
+        var document: JSONValue?
+        var envelope: ProblemDocument
+        var decisions: EnvelopeAssembler.Decisions
+        if status >= 400 {
+            vendor = decoded.flatMap { ShapeDetector.read($0, setting: context.upstream.dialect, status: status) }
+            (envelope, decisions) = EnvelopeAssembler.assembleExplained(
+                status: status, headers: headers, vendor: vendor, context: context)
+        } else if context.upstream.errorsInSuccess,
+            let explained = self.successEnvelope(status: status, headers: headers, body: body, context: context)
+        {
+            (envelope, decisions, vendor) = explained
+        } else {
+            return (
+                ProblemDocument(
+                    code: .badRequest, status: status, detail: nil, instance: context.instance,
+                    requestID: context.requestID, source: .upstream),
+                NormalizationExplanation(passesThrough: true, lines: [
+                    ("result", "status \(status) is not an error: the response passes through untouched"
+                        + (context.upstream.errorsInSuccess ? " (no known error shape in the body)" : "")),
+                ]))
+        }
+        if let decoded, decoded.isComplete { document = JSONReader.parse(decoded.bytes) }
+        let explanation = NormalizationExplanation.build(
+            envelope: envelope, vendor: vendor, decisions: decisions, document: document, decoded: decoded,
+            headers: headers)
+        return (envelope, explanation)
     }
 
     /// For `errors_in_success`: the envelope a 2xx body implies when it is unmistakably an error in a known dialect
@@ -59,6 +95,12 @@ public struct ErrorNormalizer: Sendable {
     public func normalizeSuccess(
         status: Int, headers: HTTPFields, body: ByteBuffer, context: NormalizationContext
     ) -> ProblemDocument? {
+        self.successEnvelope(status: status, headers: headers, body: body, context: context)?.envelope
+    }
+
+    private func successEnvelope(
+        status: Int, headers: HTTPFields, body: ByteBuffer, context: NormalizationContext
+    ) -> (envelope: ProblemDocument, decisions: EnvelopeAssembler.Decisions, vendor: VendorError)? {
         guard
             let decoded = BodyDecoder.decode(headers: headers, body: body, bodyComplete: true, limit: context.bodyLimit),
             decoded.isComplete, let document = JSONReader.parse(decoded.bytes)
@@ -72,12 +114,14 @@ public struct ErrorNormalizer: Sendable {
         guard var vendor else { return nil }
         if vendor.impliedCode == nil, vendor.dialectName == GraphQLDialect.name { vendor.impliedCode = .badRequest }
         let preset = EnvelopeAssembler.preset(of: context.upstream.dialect)
-        let code = EnvelopeAssembler.canonicalCode(status: 400, vendor: vendor, context: context, preset: preset)
-        var envelope = EnvelopeAssembler.assemble(
-            status: code.typicalStatus, headers: headers, vendor: vendor, context: context)
+        let code = Classifier.classify(
+            status: 0, headers: HTTPFields(), vendor: vendor, operatorCodes: context.upstream.codes, preset: preset
+        ).code
+        var (envelope, decisions) = EnvelopeAssembler.assembleExplained(
+            status: code.typicalStatus, headers: headers, vendor: vendor, context: context, statusForCode: 0)
         envelope.upstream?.status = status
         envelope.upstream?.dialect = vendor.dialectName
-        return envelope
+        return (envelope, decisions, vendor)
     }
 
     /// Every built-in dialect and vendor preset with a one-line description (`gateway dialects`, config validation).

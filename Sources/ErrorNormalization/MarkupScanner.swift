@@ -37,6 +37,41 @@ struct MarkupScanner {
         return nil
     }
 
+    /// The value of attribute `attribute` on the first element named `name` (`<Error code="2500">`), or nil.
+    func attribute(_ attribute: String, ofElement name: String) -> String? {
+        let name = Array(name.lowercased().utf8)
+        let wanted = Array(attribute.lowercased().utf8)
+        var index = 0
+        while let open = self.nextTag(from: index) {
+            index = open.end
+            guard !open.isClosing, open.localName == name else { continue }
+            let tag = self.bytes[open.start..<open.end]
+            var cursor = tag.startIndex
+            while cursor < tag.endIndex {
+                // ` name="value"` or ` name='value'`, the name matched case-insensitively after white space.
+                guard tag[cursor] == 0x20 || tag[cursor] == 0x09 || tag[cursor] == 0x0A else {
+                    cursor += 1
+                    continue
+                }
+                let nameStart = cursor + 1
+                var nameEnd = nameStart
+                while nameEnd < tag.endIndex, Self.isNameByte(tag[nameEnd]) { nameEnd += 1 }
+                let found = tag[nameStart..<nameEnd].map { $0 | (($0 >= 0x41 && $0 <= 0x5A) ? 0x20 : 0) }
+                guard found == wanted, nameEnd + 1 < tag.endIndex, tag[nameEnd] == UInt8(ascii: "="),
+                    tag[nameEnd + 1] == UInt8(ascii: "\"") || tag[nameEnd + 1] == UInt8(ascii: "'")
+                else {
+                    cursor = max(nameEnd, cursor + 1)
+                    continue
+                }
+                let quote = tag[nameEnd + 1]
+                guard let close = tag[(nameEnd + 2)...].firstIndex(of: quote) else { return nil }
+                return Self.plainText(tag[(nameEnd + 2)..<close])
+            }
+            return nil
+        }
+        return nil
+    }
+
     private struct Tag {
         var start: Int
         var end: Int

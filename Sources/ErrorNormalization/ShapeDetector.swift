@@ -7,15 +7,16 @@ enum ShapeDetector {
     static let jsonFamilies: [any JSONDialect.Type] = [
         GraphQLDialect.self, JSONAPIDialect.self, ProblemJSONDialect.self, GoogleDialect.self,
         NestedErrorDialect.self, OAuth2Dialect.self, LaravelDialect.self, NestJSDialect.self,
-        FieldMapDialect.self, SlackDialect.self, FlatDialect.self,
+        FieldMapDialect.self, SlackDialect.self,
     ]
 
     static func jsonFamily(named name: String) -> (any JSONDialect.Type)? {
-        Self.jsonFamilies.first { $0.name == name }
+        if name == GenericDialect.name || name == GenericDialect.formerName { return GenericDialect.self }
+        return Self.jsonFamilies.first { $0.name == name }
     }
 
     /// What the body says, or nil when nothing could be read.
-    static func read(_ body: BodyDecoder.Decoded, setting: DialectSetting) -> VendorError? {
+    static func read(_ body: BodyDecoder.Decoded, setting: DialectSetting, status: Int?) -> VendorError? {
         var index = 0
         let bytes = body.bytes
         while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A
@@ -30,7 +31,7 @@ enum ShapeDetector {
         }
         if first == UInt8(ascii: "{") || first == UInt8(ascii: "[") {
             guard body.isComplete, let document = JSONReader.parse(bytes) else { return nil }
-            return Self.readJSON(document, setting: setting, mediaType: body.mediaType)
+            return Self.readJSON(document, setting: setting, mediaType: body.mediaType, status: status)
         }
         if first == UInt8(ascii: "<") {
             let scanner = MarkupScanner(bytes)
@@ -40,7 +41,11 @@ enum ShapeDetector {
         return TextDialect.readPlain(bytes)
     }
 
-    static func readJSON(_ document: JSONValue, setting: DialectSetting, mediaType: String) -> VendorError? {
+    /// The configured dialect, else the first family that recognises the document, else the generic reader; what
+    /// a family left out (its code, message, a stated wait) is then looked for anywhere in the document.
+    static func readJSON(
+        _ document: JSONValue, setting: DialectSetting, mediaType: String, status: Int?
+    ) -> VendorError? {
         switch setting {
         case .auto:
             break
@@ -51,14 +56,32 @@ enum ShapeDetector {
             if let family = Self.jsonFamily(named: familyName), family.recognise(document) || family.name == name,
                 let error = family.read(document)
             {
-                return error
+                return Self.enriched(error, from: document, status: status)
             }
         }
-        if mediaType == "application/problem+json", let error = ProblemJSONDialect.read(document) { return error }
-        for family in Self.jsonFamilies where family.recognise(document) {
-            if let error = family.read(document) { return error }
+        if mediaType == "application/problem+json", let error = ProblemJSONDialect.read(document) {
+            return Self.enriched(error, from: document, status: status)
         }
-        return nil
+        for family in Self.jsonFamilies where family.recognise(document) {
+            if let error = family.read(document) { return Self.enriched(error, from: document, status: status) }
+        }
+        guard var error = GenericDialect.read(document, status: status) else { return nil }
+        error.settle(status: status)
+        return error
+    }
+
+    private static func enriched(_ error: VendorError, from document: JSONValue, status: Int?) -> VendorError {
+        var error = error
+        if let code = error.code, let status, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), Int(code) == status {
+            error.code = nil
+        }
+        // An identifier sent as the message (`EMAIL_EXISTS`) is a more specific code than any found elsewhere.
+        if error.code == nil, let identifier = error.message.flatMap(VendorError.leadingIdentifier(of:)) {
+            error.code = identifier
+        }
+        GenericDialect.enrich(&error, from: document, status: status)
+        error.settle(status: status)
+        return error
     }
 
     private static func isHTML(_ bytes: [UInt8], mediaType: String) -> Bool {

@@ -39,7 +39,15 @@ struct VendorError: Sendable {
     var suggestions: [String]?
     var params: [JSONValue]?
     /// The canonical code the family's own vocabulary implies (Google status, OAuth2 error, GraphQL code…).
-    var impliedCode: ErrorCode?
+    var impliedCode: ErrorCode? {
+        didSet { if self.impliedFrom == nil { self.impliedFrom = self.code } }
+    }
+    /// The vendor code `impliedCode` was read from (the code, or a family's coarser category such as Google's
+    /// `status`): the family's reading of that code comes before the general vocabulary's.
+    var impliedFrom: String?
+    /// The family's reading of its code stands whatever the status (SOAP 1.1 sends every fault as a 500, so its
+    /// `Client` / `Server` fault code is the only signal).
+    var impliedOverridesStatus = false
     /// A wait the body itself states (Google `RetryInfo`), used when no header says.
     var retryAfterSeconds: Int?
 
@@ -113,7 +121,8 @@ enum FieldPath {
 
 /// Reading items of the generic `[{field, message, code}]` kind that many vendors use, whatever the key names.
 enum GenericItem {
-    static let fieldKeys = ["field", "param", "parameter", "property", "attribute", "name", "path", "loc", "location"]
+    /// Not `location`: Google's legacy errors name a query parameter there, about the whole request.
+    static let fieldKeys = ["field", "param", "parameter", "property", "attribute", "name", "path", "loc"]
     static let messageKeys = [
         "message", "detail", "msg", "description", "reason", "defaultMessage", "error_description", "error", "title",
     ]
@@ -180,7 +189,7 @@ enum GenericItem {
         guard let members = value.objectMembers, !members.isEmpty else { return false }
         return members.allSatisfy { member in
             switch member.value {
-            case .string: return true
+            case .string(let text): return text.contains(" ")
             case .array(let items): return !items.isEmpty && items.allSatisfy { $0.nonEmptyString != nil }
             default: return false
             }

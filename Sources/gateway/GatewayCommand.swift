@@ -15,7 +15,7 @@ struct GatewayCommand: AsyncParsableCommand {
         commandName: "gateway",
         abstract: "An error-normalizing API gateway: one error format, one rate-limit contract, one retry policy.",
         version: GatewayVersion.current,
-        subcommands: [Serve.self, CheckConfig.self, Dialects.self, Version.self])
+        subcommands: [Serve.self, CheckConfig.self, Dialects.self, Explain.self, Version.self])
 }
 
 /// The version string printed by `gateway version`.
@@ -90,6 +90,78 @@ struct Dialects: ParsableCommand {
             print(entry.name.padding(to: width) + "  " + entry.summary)
         }
     }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the envelope the gateway would send for an upstream response, and why.",
+        discussion: """
+            Reads one HTTP response as text (a status line such as 'HTTP/1.1 429 Too Many Requests', header \
+            lines, a blank line, the body) from FILE, or from standard input when FILE is absent or '-'. Prints \
+            the canonical envelope, then for each member the reader, key, header or rule it came from.
+            Exit codes: 0 explained; 1 the input or the config could not be read.
+            """)
+
+    @Argument(help: "The response file; standard input when absent or '-'.")
+    var file: String?
+
+    @Option(name: .long, help: "A config file: its upstream's dialect, codes: table and errors: section apply.")
+    var config: String?
+
+    @Option(name: .long, help: "The upstream in --config whose dialect applies (needed when it has several).")
+    var upstream: String?
+
+    func run() throws {
+        let input: [UInt8]
+        do {
+            input = try StandardInput.read(path: self.file)
+        } catch {
+            printError("gateway explain: \(error)")
+            throw ExitCode(1)
+        }
+        do {
+            let explainer = try ResponseExplainer(
+                configPath: self.config, environment: ProcessEnvironment.current, upstreamName: self.upstream,
+                nowUnixSeconds: time(nil))
+            print(try explainer.explain(input), terminator: "")
+        } catch {
+            printError("gateway explain: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// Reads a whole file, or standard input, as bytes.
+enum StandardInput {
+    struct ReadError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func read(path: String?) throws -> [UInt8] {
+        let descriptor: Int32
+        if let path, path != "-" {
+            descriptor = open(path, O_RDONLY)
+            guard descriptor >= 0 else { throw ReadError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        } else {
+            descriptor = STDIN_FILENO
+        }
+        defer { if descriptor != STDIN_FILENO { close(descriptor) } }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw ReadError(description: "read failed: \(String(cString: strerror(errno)))") }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            guard bytes.count <= 16 * 1024 * 1024 else { throw ReadError(description: "input larger than 16 MiB") }
+        }
+    }
+}
+
+func printError(_ text: String) {
+    var line = text + "\n"
+    line.withUTF8 { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
 struct Version: ParsableCommand {

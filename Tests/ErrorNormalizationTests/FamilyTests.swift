@@ -69,7 +69,7 @@ import Testing
     @Test func fastAPIDetailArray() {
         let body = #"{"detail":[{"loc":["body","items",0,"sku"],"msg":"field required","type":"value_error.missing"},{"loc":["query","limit"],"msg":"not an int","type":"type_error"}]}"#
         let doc = Fixture.normalize(422, body)
-        #expect(doc.upstream?.dialect == "flat")
+        #expect(doc.upstream?.dialect == "generic")
         #expect(doc.errors == [
             FE(detail: "field required", pointer: "#/items/0/sku", field: "items.0.sku", code: "value_error.missing"),
             FE(detail: "not an int", field: "limit", code: "type_error"),

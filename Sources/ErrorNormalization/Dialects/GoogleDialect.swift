@@ -13,8 +13,10 @@ enum GoogleDialect: JSONDialect {
     static func read(_ document: JSONValue) -> VendorError? {
         guard let inner = document["error"], inner.objectMembers != nil else { return nil }
         var error = VendorError(dialectName: Self.name)
-        error.code = inner["status"]?.nonEmptyString
+        let status = inner["status"]?.nonEmptyString
         error.message = inner["message"]?.nonEmptyString
+        var reason: String?
+        var hasRetryInfo = false
         for detail in inner["details"]?.arrayItems ?? [] {
             let type = detail["@type"]?.nonEmptyString ?? ""
             if type.hasSuffix("BadRequest") {
@@ -26,18 +28,35 @@ enum GoogleDialect: JSONDialect {
                 }
             } else if type.hasSuffix("RetryInfo"), let delay = detail["retryDelay"]?.nonEmptyString {
                 error.retryAfterSeconds = Self.seconds(ofDuration: delay)
-            } else if type.hasSuffix("ErrorInfo"), let reason = detail["reason"]?.nonEmptyString {
-                error.category = reason
+                hasRetryInfo = true
+            } else if type.hasSuffix("ErrorInfo"), let found = detail["reason"]?.nonEmptyString {
+                reason = found
             }
         }
-        if let status = error.code {
-            error.impliedCode = Self.code(forStatus: status, hasFieldErrors: !error.fieldErrors.isEmpty)
+        // AIP-193: `ErrorInfo.reason` is the most specific code; the status is the category. An identifier sent
+        // as the message (Firebase's `TOKEN_EXPIRED`) is more specific than the status too.
+        error.code = reason ?? error.message.flatMap(VendorError.leadingIdentifier(of:)) ?? status
+        if let status, status != error.code { error.category = status }
+        if let status {
+            error.impliedFrom = status
+            error.impliedCode = Self.code(
+                forStatus: status, hasFieldErrors: !error.fieldErrors.isEmpty, hasRetryInfo: hasRetryInfo,
+                message: error.message)
         }
         return error.isEmpty ? nil : error
     }
 
     /// The canonical code of a `google.rpc.Code` name.
-    static func code(forStatus status: String, hasFieldErrors: Bool) -> ErrorCode? {
+    /// `RESOURCE_EXHAUSTED` is both a rate limit and a spent quota: with a `RetryInfo` it comes back soon (a rate
+    /// limit, whatever the message calls it); without one, a message about the quota or billing says it does not.
+    static func code(
+        forStatus status: String, hasFieldErrors: Bool, hasRetryInfo: Bool = false, message: String? = nil
+    ) -> ErrorCode? {
+        if status == "RESOURCE_EXHAUSTED", !hasRetryInfo, let message,
+            VendorMatcherShortcut.saysQuota(message)
+        {
+            return .quotaExceeded
+        }
         switch status {
         case "INVALID_ARGUMENT": return hasFieldErrors ? .validationFailed : .badRequest
         case "OUT_OF_RANGE", "CANCELLED": return .badRequest
@@ -62,5 +81,12 @@ enum GoogleDialect: JSONDialect {
         guard let whole = parts.first.flatMap({ Int($0) }), whole >= 0 else { return nil }
         let fraction = parts.count == 2 && parts[1].contains(where: { $0 != "0" }) ? 1 : 0
         return whole + fraction
+    }
+}
+
+/// Whether a message's vocabulary says quota.
+enum VendorMatcherShortcut {
+    static func saysQuota(_ message: String) -> Bool {
+        VocabularyMatcher.messages.matchesInSequence(CodeWords.words(message)).first?.code == .quotaExceeded
     }
 }

@@ -17,6 +17,7 @@ enum JSONAPIDialect: JSONDialect {
     static func read(_ document: JSONValue) -> VendorError? {
         guard let items = document["errors"]?.arrayItems else { return nil }
         var error = VendorError(dialectName: Self.name)
+        var loose: [VendorError.FieldError] = []
         for item in items where item.objectMembers != nil {
             let text = item["detail"]?.nonEmptyString ?? item["title"]?.nonEmptyString
             let code = item["code"]?.scalarText
@@ -31,10 +32,16 @@ enum JSONAPIDialect: JSONDialect {
             {
                 error.fieldErrors.append(VendorError.FieldError(
                     field: parameter, pointer: nil, message: text, code: code, isBodyField: false))
-            } else if error.message == nil {
-                error.message = text
+            } else if let text {
+                loose.append(VendorError.FieldError(message: text, code: code))
             }
         }
+        // Several errors that name no field are each listed (the first is also the detail, see `settle`); a lone
+        // one is the whole error's message.
+        if loose.count == 1 || (!loose.isEmpty && !error.fieldErrors.isEmpty) {
+            error.message = loose[0].message
+        }
+        if loose.count > 1 { error.fieldErrors = loose + error.fieldErrors }
         return error.isEmpty ? nil : error
     }
 }

@@ -16,7 +16,8 @@ enum NestedErrorDialect: JSONDialect {
         var error = VendorError(dialectName: Self.name)
         error.code = inner["code"]?.scalarText ?? inner["error_code"]?.scalarText
         error.category = inner["type"]?.nonEmptyString
-        if error.code == nil { swap(&error.code, &error.category) }
+        // No code of its own: the type is the code unless a more specific one is found elsewhere (enrichment).
+        if error.code == nil, inner["details"]?.objectMembers == nil { swap(&error.code, &error.category) }
         error.message = inner["message"]?.nonEmptyString ?? inner["description"]?.nonEmptyString
             ?? inner["detail"]?.nonEmptyString ?? document["message"]?.nonEmptyString
         error.suggestions = GenericItem.strings(inner["suggestions"])
@@ -29,7 +30,7 @@ enum NestedErrorDialect: JSONDialect {
             guard let value = inner[key] else { continue }
             if let items = value.arrayItems {
                 error.fieldErrors += items.compactMap(GenericItem.fieldError)
-            } else if let members = value.objectMembers {
+            } else if let members = value.objectMembers, GenericItem.isFieldMap(value) {
                 error.fieldErrors += GenericItem.fieldMap(members)
             }
         }

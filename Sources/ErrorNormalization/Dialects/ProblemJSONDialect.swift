@@ -19,12 +19,12 @@ enum ProblemJSONDialect: JSONDialect {
         guard document.objectMembers != nil else { return nil }
         var error = VendorError(dialectName: Self.name)
         error.message = document["detail"]?.nonEmptyString ?? document["title"]?.nonEmptyString
-        if let code = document["code"]?.scalarText ?? document["error_code"]?.scalarText {
-            error.code = code
-        } else if let type = document["type"]?.nonEmptyString, type != "about:blank",
-            let last = type.split(separator: "/").last, !last.isEmpty
+        if let code = document["code"]?.scalarText ?? document["error_code"]?.scalarText
+            ?? document["errorCode"]?.scalarText
         {
-            error.code = String(last.split(separator: "#").last ?? last)
+            error.code = code
+        } else if let type = document["type"]?.nonEmptyString {
+            error.code = Self.code(fromType: type)
         }
         if let errors = document["errors"] {
             if let members = errors.objectMembers {
@@ -33,9 +33,31 @@ enum ProblemJSONDialect: JSONDialect {
                 error.fieldErrors = items.compactMap(GenericItem.fieldError)
             }
         }
-        if let invalid = document["invalid-params"]?.arrayItems ?? document["invalid_params"]?.arrayItems {
+        if let invalid = document["invalid-params"]?.arrayItems ?? document["invalid_params"]?.arrayItems
+            ?? document["invalid_parameters"]?.arrayItems
+        {
             error.fieldErrors += invalid.compactMap(GenericItem.fieldError)
         }
+        // One field named beside the detail (Mollie): the detail is that field's message too.
+        if error.fieldErrors.isEmpty, let field = document["field"]?.nonEmptyString, let message = error.message {
+            error.fieldErrors.append(VendorError.FieldError(field: field, message: message))
+        }
         return error.isEmpty ? nil : error
+    }
+
+    /// The code a `type` URI names: its fragment or last path segment (`…/probs/out-of-credit`,
+    /// `…/Error#out-of-credit`), unless the URI only points at a generic page (an RFC section, `about:blank`,
+    /// a vendor's errors index).
+    static func code(fromType type: String) -> String? {
+        guard type != "about:blank", !type.contains("ietf.org"), !type.contains("rfc-editor.org"),
+            !type.contains("developer.mozilla.org")
+        else { return nil }
+        let afterFragment = type.split(separator: "#", omittingEmptySubsequences: false).last ?? ""
+        let candidate = type.contains("#") ? afterFragment : (type.split(separator: "/").last ?? "")
+        let stoplist: Set<Substring> = ["errors", "error", "error-glossary", "problems", "problem", "docs", "blank"]
+        guard !candidate.isEmpty, !stoplist.contains(candidate), !candidate.hasPrefix("section"),
+            !candidate.contains("."), !candidate.contains(":")
+        else { return nil }
+        return String(candidate)
     }
 }

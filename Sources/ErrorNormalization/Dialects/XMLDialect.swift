@@ -6,15 +6,21 @@ enum XMLDialect {
     static let summary = "XML <Error><Code/><Message/></Error> (S3-style) and SOAP 1.1/1.2 faults"
 
     static func read(_ scanner: MarkupScanner) -> VendorError? {
-        if let (start, end) = scanner.element(named: "Fault") {
-            let fault = MarkupScanner(Array(scanner.bytes[start..<end]))
-            return Self.readFault(fault)
+        if let (start, end) = scanner.element(named: "Fault"),
+            let fault = Self.readFault(MarkupScanner(Array(scanner.bytes[start..<end])))
+        {
+            return fault
         }
         let searchFrom = scanner.element(named: "Error").map { $0.0 } ?? 0
         var error = VendorError(dialectName: Self.name)
         error.code = scanner.text(ofElement: "Code", from: searchFrom)
             ?? scanner.text(ofElement: "ErrorCode", from: searchFrom)
-        error.message = scanner.text(ofElement: "Message", from: searchFrom)
+            ?? scanner.attribute("code", ofElement: "Error")
+        // AWS Query protocol: `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>…`.
+        error.category = scanner.text(ofElement: "Type", from: searchFrom)
+        // A `Detail` beside the `Message` is the specific one (QuickBooks: "Invalid Reference Id" / the reason).
+        error.message = scanner.text(ofElement: "Detail", from: searchFrom)
+            ?? scanner.text(ofElement: "Message", from: searchFrom)
             ?? scanner.text(ofElement: "ErrorMessage", from: searchFrom)
         return error.isEmpty ? nil : error
     }
@@ -43,6 +49,8 @@ enum XMLDialect {
             case "Server", "Receiver": error.impliedCode = .upstreamError
             default: break
             }
+            error.impliedFrom = error.code
+            error.impliedOverridesStatus = error.impliedCode != nil
         }
         return error.isEmpty ? nil : error
     }

@@ -18,9 +18,16 @@ public enum RetryHint {
     }
 
     /// Seconds to wait according to `Retry-After`, or nil when absent or unreadable. A date in the past is 0.
+    /// Decimal seconds (`2.0`, as Shopify sends) are read too and rounded up.
     public static func retryAfter(_ value: String, nowUnixSeconds: Int) -> Int? {
         let trimmed = Substring(value).trimmingASCIIWhitespace()
         if let seconds = Int(trimmed), seconds >= 0 { return seconds }
+        if let first = trimmed.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9"),
+            trimmed.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }),
+            let real = Double(trimmed), real.isFinite, real < 1e12
+        {
+            return Int(real.rounded(.up))
+        }
         if let date = HTTPDate.parse(trimmed) { return max(0, date - nowUnixSeconds) }
         return nil
     }
@@ -64,22 +71,29 @@ public enum RetryHint {
     /// `X-RateLimit-Reset` when `X-RateLimit-Remaining` is 0 (or the status is 429), then `X-Quota-Reset` when
     /// `X-Quota-Remaining` is 0. Nil when no header says.
     public static func seconds(status: Int, headers: HTTPFields, nowUnixSeconds: Int) -> Int? {
+        Self.secondsWithSource(status: status, headers: headers, nowUnixSeconds: nowUnixSeconds)?.seconds
+    }
+
+    /// ``seconds(status:headers:nowUnixSeconds:)`` with the name of the header field that said it.
+    public static func secondsWithSource(
+        status: Int, headers: HTTPFields, nowUnixSeconds: Int
+    ) -> (seconds: Int, field: String)? {
         if let value = headers[.retryAfter], let seconds = Self.retryAfter(value, nowUnixSeconds: nowUnixSeconds) {
-            return seconds
+            return (seconds, "Retry-After")
         }
         if let value = headers[Self.rateLimit], let seconds = Self.rateLimitField(value) {
-            return seconds
+            return (seconds, "RateLimit")
         }
         if let value = headers[Self.xRateLimitReset],
             status == 429 || headers[Self.xRateLimitRemaining].flatMap({ Int($0) }) == 0,
             let seconds = Self.reset(value, nowUnixSeconds: nowUnixSeconds)
         {
-            return seconds
+            return (seconds, "X-RateLimit-Reset")
         }
         if let value = headers[Self.xQuotaReset], headers[Self.xQuotaRemaining].flatMap({ Int($0) }) == 0,
             let seconds = Self.reset(value, nowUnixSeconds: nowUnixSeconds)
         {
-            return seconds
+            return (seconds, "X-Quota-Reset")
         }
         return nil
     }

@@ -1,0 +1,487 @@
+import GatewayCore
+
+/// Any JSON error body no family claims, read by scoring candidate keys at every depth: objects, top-level arrays,
+/// and `error` / `errors` / `details` / `fault` containers nested in each other.
+///
+/// - The **message** is the string under the best message key (`message`, `error_description`, `detail`,
+///   `description`, `reason`, `title`…), preferring sentences to identifiers, specific text to a bare status phrase
+///   ("Bad Request"), and shallow members to deep ones.
+/// - The **code** is the most specific machine code: a detail's `issue` or `reason` over a `code` over a `type`,
+///   `name` or `status`; numbers count (as text) unless they only repeat the HTTP status; a namespace is dropped
+///   (`com.amazonaws.dynamodb.v20120810#ResourceNotFoundException`).
+/// - **Field errors** come from arrays of items that name a field (`field`, `param`, `path`, `loc`, a JSON pointer,
+///   `fields: [names]`) and from maps of field to message(s), nested maps included (Discord's `_errors`).
+/// - A **wait** stated in the body (`retry_after`, `retryAfterSeconds`) is kept for when no header says.
+enum GenericDialect: JSONDialect {
+    static let name = "generic"
+    /// The name this reader had when it only knew flat shapes; configs that say `dialect: flat` keep working.
+    static let formerName = "flat"
+    static let summary = "any other JSON shape: message, code and field errors found by scoring keys at any depth"
+
+    static func recognise(_ document: JSONValue) -> Bool {
+        document.objectMembers != nil || document.arrayItems != nil
+    }
+
+    static func read(_ document: JSONValue) -> VendorError? {
+        Self.read(document, status: nil)
+    }
+
+    static func read(_ document: JSONValue, status: Int?) -> VendorError? {
+        var walk = Walk(status: status)
+        walk.visit(document, key: nil, depth: 0, inItem: false)
+        var error = VendorError(dialectName: Self.name)
+        walk.finish(into: &error)
+        // A body that is nothing but a map of field -> messages (Django REST Framework, Rails); `non_field_errors`
+        // and `base` are messages about the whole request.
+        if error.message == nil, error.code == nil, error.fieldErrors.isEmpty, let members = document.objectMembers,
+            Walk.looksLikeFieldMap(members)
+        {
+            for member in members {
+                if KeyName.wholeRequestKeys.contains(member.key) {
+                    let messages = GenericItem.strings(member.value) ?? member.value.nonEmptyString.map { [$0] } ?? []
+                    error.fieldErrors += messages.map { VendorError.FieldError(message: $0) }
+                } else {
+                    error.fieldErrors += Walk.fieldMap([member], prefix: nil, depth: 1)
+                }
+            }
+        }
+        return error.isEmpty ? nil : error
+    }
+
+    /// Fills what a family left empty (its code, message or stated wait) from the same document.
+    static func enrich(_ error: inout VendorError, from document: JSONValue, status: Int?) {
+        guard error.code == nil || error.message == nil || error.retryAfterSeconds == nil || error.fieldErrors.isEmpty
+        else { return }
+        var walk = Walk(status: status)
+        walk.collectsFieldErrors = error.fieldErrors.isEmpty
+        walk.visit(document, key: nil, depth: 0, inItem: false)
+        var found = VendorError(dialectName: error.dialectName)
+        walk.finish(into: &found)
+        if error.code == nil {
+            error.code = found.code
+            if error.category == nil { error.category = found.category }
+        }
+        // Beside the family's field errors, a status phrase ("Bad Request") is no message: the envelope's neutral
+        // summary says more.
+        if error.message == nil, let message = found.message,
+            error.fieldErrors.isEmpty || (message != error.fieldErrors.first?.message && !VendorError.isGeneric(message))
+        {
+            error.message = message
+        }
+        if error.retryAfterSeconds == nil { error.retryAfterSeconds = found.retryAfterSeconds }
+        if error.fieldErrors.isEmpty {
+            error.fieldErrors = found.fieldErrors.filter { $0.field != nil || $0.pointer != nil }
+        }
+    }
+}
+
+/// The walk over one document: candidates with scores, field errors in order.
+private struct Walk {
+    struct Candidate {
+        var text: String
+        var score: Int
+    }
+
+    let status: Int?
+    var collectsFieldErrors = true
+    var message: Candidate?
+    var code: Candidate?
+    var category: Candidate?
+    var fieldErrors: [VendorError.FieldError] = []
+    /// Messages that name no field (`errors: ["…", "…"]`, `errorMessages`), in order.
+    var looseMessages: [String] = []
+    var retryAfter: Int?
+    var topLevelArray = false
+    /// Bounds the work on hostile input: members looked at.
+    var budget = 2_000
+
+    static let maximumDepth = 8
+
+    init(status: Int?) {
+        self.status = status
+    }
+
+    mutating func visit(_ value: JSONValue, key: String?, depth: Int, inItem: Bool) {
+        guard depth <= Self.maximumDepth, self.budget > 0 else { return }
+        self.budget -= 1
+        switch value {
+        case .object(let members):
+            self.visitObject(members, depth: depth, inItem: inItem)
+        case .array(let items):
+            self.visitArray(items, key: key, depth: depth, inItem: inItem)
+        default:
+            break
+        }
+    }
+
+    private mutating func visitObject(_ members: [(key: String, value: JSONValue)], depth: Int, inItem: Bool) {
+        for member in members {
+            guard self.budget > 0 else { return }
+            self.budget -= 1
+            let key = KeyName(member.key)
+            switch member.value {
+            case .string(let text):
+                self.consider(text: text, key: key, depth: depth, inItem: inItem)
+            case .number(let number):
+                self.consider(number: number, key: key, depth: depth, inItem: inItem)
+            case .array(let items):
+                self.visitArray(items, key: key.lowered, depth: depth + 1, inItem: inItem)
+            case .object(let inner):
+                if inner.count == 1, let only = inner.first, KeyName.messageWeights[CodeWords.lowercasedASCII(only.key)] != nil,
+                    let text = only.value.nonEmptyString, KeyName.fieldMapContainers.contains(key.lowered)
+                {
+                    // `{"errors": {"detail": "Not Found"}}` (Phoenix): a message in a container, not a field.
+                    self.consider(text: text, key: KeyName(only.key), depth: depth + 1, inItem: inItem)
+                } else if self.collectsFieldErrors, !inItem, KeyName.fieldMapContainers.contains(key.lowered),
+                    Self.looksLikeFieldMap(inner)
+                {
+                    self.fieldErrors += Self.fieldMap(inner, prefix: nil, depth: depth + 1)
+                } else {
+                    self.visit(member.value, key: key.lowered, depth: depth + 1, inItem: inItem)
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    private mutating func visitArray(_ items: [JSONValue], key: String?, depth: Int, inItem: Bool) {
+        guard depth <= Self.maximumDepth else { return }
+        if depth == 0 { self.topLevelArray = true }
+        let isContainer = key.map { KeyName.itemContainers.contains($0) } ?? (depth == 0)
+        if let key, KeyName.codeLists.contains(key), let first = items.first?.nonEmptyString, !inItem {
+            self.offer(&self.code, Candidate(text: first, score: 105 - depth * 3))
+            return
+        }
+        if items.allSatisfy({ $0.nonEmptyString != nil }) {
+            // `errors: ["…"]`, `errorMessages: ["…"]`: messages that name no field.
+            if isContainer || key.map({ KeyName.messageLists.contains($0) }) == true, !inItem {
+                self.looseMessages += items.prefix(EnvelopeAssembler.maximumFieldErrors).compactMap(\.nonEmptyString)
+            }
+            return
+        }
+        for item in items.prefix(EnvelopeAssembler.maximumFieldErrors) {
+            guard item.objectMembers != nil else { continue }
+            let namesField = Self.fieldName(of: item) != nil
+            if isContainer, self.collectsFieldErrors, !inItem, namesField, let fieldError = Self.fieldItem(item) {
+                self.fieldErrors.append(fieldError)
+                // Its code may be the most specific one there is (PayPal's `details[].issue`); a top-level array's
+                // items are whole errors (Salesforce), their codes the error's.
+                self.visit(item, key: key, depth: depth, inItem: depth > 0)
+            } else {
+                if isContainer, !inItem, !namesField, let message = Self.itemMessage(item) {
+                    self.looseMessages.append(message)
+                }
+                self.visit(item, key: key, depth: depth, inItem: inItem || namesField)
+            }
+        }
+    }
+
+    private mutating func consider(text: String, key: KeyName, depth: Int, inItem: Bool) {
+        let trimmed = Substring(text).trimmingASCIIWhitespace()
+        guard !trimmed.isEmpty else { return }
+        let isSentence = trimmed.contains(" ")
+        if let weight = KeyName.messageWeights[key.lowered], !inItem,
+            isSentence || !KeyName.identifierKeys.contains(key.lowered),
+            !KeyName.placeholders.contains(String(trimmed))
+        {
+            var score = weight - depth * 3
+            if !isSentence { score -= 40 }
+            if VendorError.isGeneric(String(trimmed)) { score -= 45 }
+            self.offer(&self.message, Candidate(text: String(trimmed), score: score))
+        }
+        if !isSentence, trimmed.utf8.count <= 128, let weight = KeyName.codeWeights[key.lowered],
+            Self.isCodeLike(trimmed, key: key.lowered)
+        {
+            // Inside an item that names a field, codes are that field's (`missing_field`); PayPal's `issue` is the
+            // exception: it is the most specific code PayPal sends.
+            guard !inItem || key.lowered == "issue" else { return }
+            let score = weight - depth * 3
+            let code = Self.withoutNamespace(trimmed)
+            if KeyName.categoryKeys.contains(key.lowered) {
+                self.offer(&self.category, Candidate(text: code, score: score))
+            }
+            self.offer(&self.code, Candidate(text: code, score: score))
+        }
+        if KeyName.retryKeys.contains(key.lowered) { self.retry(text: String(trimmed), key: key.lowered) }
+    }
+
+    private mutating func consider(number: String, key: KeyName, depth: Int, inItem: Bool) {
+        if KeyName.retryKeys.contains(key.lowered) {
+            self.retry(text: number, key: key.lowered)
+            return
+        }
+        guard let weight = KeyName.numericCodeWeights[key.lowered], number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        else { return }
+        // A number that repeats the HTTP status is not a code of the vendor's own.
+        if let status = self.status, Int(number) == status { return }
+        if self.status == nil, let value = Int(number), (100...599).contains(value) { return }
+        guard !inItem else { return }
+        self.offer(&self.code, Candidate(text: number, score: weight - depth * 3))
+    }
+
+    private mutating func retry(text: String, key: String) {
+        guard self.retryAfter == nil, let value = Double(text), value.isFinite, value >= 0, value < 1e9 else { return }
+        let seconds = key.hasSuffix("ms") ? value / 1000 : value
+        self.retryAfter = Int(seconds.rounded(.up))
+    }
+
+    private func offer(_ slot: inout Candidate?, _ candidate: Candidate) {
+        if let current = slot, current.score >= candidate.score { return }
+        slot = candidate
+    }
+
+    mutating func finish(into error: inout VendorError) {
+        error.code = self.code?.text
+        if let category = self.category?.text, category != error.code { error.category = category }
+        error.message = self.message.flatMap { $0.score > 0 || self.looseMessages.isEmpty ? $0.text : nil }
+        error.fieldErrors = self.fieldErrors
+        error.retryAfterSeconds = self.retryAfter
+        if self.collectsFieldErrors {
+            let loose = self.looseMessages.filter { $0 != error.message }
+            if error.message == nil, let first = loose.first {
+                error.message = first
+                if loose.count > 1 { error.fieldErrors += loose.map { VendorError.FieldError(message: $0) } }
+            } else if loose.count > 1 || (!loose.isEmpty && !error.fieldErrors.isEmpty) {
+                error.fieldErrors += loose.map { VendorError.FieldError(message: $0) }
+            }
+        } else if error.message == nil {
+            error.message = self.looseMessages.first
+        }
+        // No code for the whole error: the first field error's code is the most specific one the vendor sent
+        // (GitHub's `custom`, Spring's `NotBlank`).
+        if error.code == nil, self.collectsFieldErrors { error.code = error.fieldErrors.first?.code }
+        // A top-level array of one error that names a field (Salesforce): the item is the whole error too.
+        if error.message == nil, self.topLevelArray, error.fieldErrors.count == 1 {
+            error.message = error.fieldErrors[0].message
+            if error.code == nil { error.code = error.fieldErrors[0].code }
+        }
+        // A lone item that names no field is the whole error's message.
+        if error.message == nil, error.fieldErrors.count == 1, let only = error.fieldErrors.first, only.field == nil,
+            only.pointer == nil
+        {
+            error.message = only.message
+            if error.code == nil { error.code = only.code }
+            error.fieldErrors = []
+        }
+    }
+
+    // MARK: - Shapes
+
+    /// An item that names a field and carries a message, as a field error.
+    static func fieldItem(_ item: JSONValue) -> VendorError.FieldError? {
+        // `{"InvalidField": {"name", "message"}}` (Adyen): an item wrapped in a one-member object.
+        if let members = item.objectMembers, members.count == 1, members[0].value.objectMembers != nil,
+            Self.itemMessage(item) == nil
+        {
+            return Self.fieldItem(members[0].value)
+        }
+        guard let message = Self.itemMessage(item) else { return nil }
+        let (field, pointer, isBody) = Self.fieldName(of: item) ?? (nil, nil, true)
+        let code = KeyName.itemCodeKeys.lazy.compactMap { item[$0]?.scalarText }.first { $0 != message }
+        return VendorError.FieldError(
+            field: field, pointer: pointer, message: message, code: code, params: item["params"]?.arrayItems,
+            isBodyField: isBody)
+    }
+
+    static func itemMessage(_ item: JSONValue) -> String? {
+        for key in KeyName.itemMessageKeys {
+            if let text = item[key]?.nonEmptyString, text.contains(" ") || key != "error" { return text }
+        }
+        return nil
+    }
+
+    /// The field an item names: its name, its pointer when it sent one, and whether it is in the body.
+    static func fieldName(of item: JSONValue) -> (String, String?, Bool)? {
+        if let members = item.objectMembers, members.count == 1, members[0].value.objectMembers != nil {
+            return Self.fieldName(of: members[0].value)
+        }
+        for key in KeyName.itemFieldKeys {
+            guard let value = item[key] else { continue }
+            if let text = value.nonEmptyString {
+                if text.hasPrefix("/") || text.hasPrefix("#/") {
+                    let pointer = FieldPath.fragment(fromPointer: text)
+                    guard let last = FieldPath.lastToken(ofPointer: text) else { continue }
+                    return (last, pointer, true)
+                }
+                return (text, nil, true)
+            }
+            if let parts = value.arrayItems, !parts.isEmpty {
+                let names = parts.compactMap(\.scalarText)
+                guard names.count == parts.count else { continue }
+                if key == "fields" { return (names[0], nil, true) }
+                var segments = names[...]
+                var isBody = true
+                if key == "loc", let place = segments.first, ["body", "query", "path", "header", "cookie"].contains(place) {
+                    isBody = place == "body"
+                    segments = segments.dropFirst()
+                }
+                guard !segments.isEmpty else { continue }
+                return (segments.joined(separator: "."), isBody ? FieldPath.pointer(segments: Array(segments)) : nil, isBody)
+            }
+            if key == "source", let pointer = value["pointer"]?.nonEmptyString,
+                let last = FieldPath.lastToken(ofPointer: pointer)
+            {
+                return (last, FieldPath.fragment(fromPointer: pointer), true)
+            }
+            if key == "source", let parameter = value["parameter"]?.nonEmptyString ?? value["header"]?.nonEmptyString {
+                return (parameter, nil, false)
+            }
+        }
+        return nil
+    }
+
+    /// Whether an object is a map of field -> message(s): every member a string, a list of strings or of items,
+    /// or a nested map of the same kind.
+    static func looksLikeFieldMap(_ members: [(key: String, value: JSONValue)], depth: Int = 0) -> Bool {
+        guard !members.isEmpty, depth < 4 else { return false }
+        return members.allSatisfy { member in
+            // `details: {causes: […]}` (Kubernetes) is a container of items, not a field named `causes`.
+            if KeyName.itemContainers.contains(CodeWords.lowercasedASCII(member.key)) { return false }
+            switch member.value {
+            case .string(let text): return text.contains(" ")
+            case .array(let items):
+                return !items.isEmpty
+                    && items.allSatisfy { $0.nonEmptyString != nil || ($0.objectMembers != nil && Self.itemMessage($0) != nil) }
+            case .object(let inner):
+                return Self.itemMessage(member.value) != nil || Self.looksLikeFieldMap(inner, depth: depth + 1)
+            default:
+                return false
+            }
+        }
+    }
+
+    /// Field errors from a map, nested maps joined with dots (`embeds.0.title`); `_errors` lists belong to the
+    /// enclosing name (Discord).
+    static func fieldMap(
+        _ members: [(key: String, value: JSONValue)], prefix: String?, depth: Int
+    ) -> [VendorError.FieldError] {
+        guard depth <= Self.maximumDepth else { return [] }
+        var result: [VendorError.FieldError] = []
+        for member in members {
+            let isOwnList = member.key == "_errors"
+            let field = isOwnList ? prefix : (prefix.map { $0 + "." + member.key } ?? member.key)
+            switch member.value {
+            case .string(let message):
+                result.append(VendorError.FieldError(field: field, message: message))
+            case .array(let items):
+                for item in items.prefix(EnvelopeAssembler.maximumFieldErrors) {
+                    if let message = item.nonEmptyString {
+                        result.append(VendorError.FieldError(field: field, message: message))
+                    } else if var error = Self.fieldItem(item) {
+                        if error.field == nil || isOwnList { error.field = field }
+                        result.append(error)
+                    }
+                }
+            case .object(let inner):
+                if Self.itemMessage(member.value) != nil, var error = Self.fieldItem(member.value) {
+                    if error.field == nil { error.field = field }
+                    result.append(error)
+                } else {
+                    result += Self.fieldMap(inner, prefix: field, depth: depth + 1)
+                }
+            default:
+                break
+            }
+        }
+        return result
+    }
+
+    /// Whether a string under a code key is an identifier rather than a URL, a sentence or the word "error".
+    static func isCodeLike(_ text: Substring, key: String) -> Bool {
+        if text.contains("://") || (key == "type" && (text.contains("/") || text.contains(":"))) { return false }
+        switch key {
+        case "type", "error", "name", "status", "id", "kind", "errortype", "error_type":
+            if text.lowercased() == "error" { return false }
+        default:
+            break
+        }
+        switch key {
+        case "id":
+            // DigitalOcean and Heroku name the error (`not_found`); other ids are opaque.
+            return text.utf8.count <= 40
+                && text.utf8.allSatisfy { byte in
+                    (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                        || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || byte == UInt8(ascii: "_")
+                }
+        case "status":
+            return text.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_") }
+                && text.utf8.count > 3
+        case "name":
+            return text.contains("_") || text.hasSuffix("Error") || text.hasSuffix("Exception")
+                || text.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_") }
+        default:
+            return true
+        }
+    }
+
+    static func withoutNamespace(_ text: Substring) -> String {
+        if let hash = text.lastIndex(of: "#") { return String(text[text.index(after: hash)...]) }
+        return String(text)
+    }
+}
+
+/// Key names compared case-insensitively.
+private struct KeyName {
+    let lowered: String
+
+    init(_ key: String) {
+        self.lowered = CodeWords.lowercasedASCII(key)
+    }
+
+    static let messageWeights: [String: Int] = [
+        "message": 100, "error_message": 100, "errormessage": 100, "developermessage": 100,
+        "developer_message": 100, "error_description": 100, "errordescription": 100, "faultstring": 100,
+        "errorsummary": 100, "localizedmessage": 95, "detail": 101, "details": 85, "description": 85, "msg": 85,
+        "error": 75, "reason": 70, "status_message": 60, "statusmessage": 60, "display_message": 55,
+        "user_message": 55, "usermessage": 55, "text": 50, "title": 40, "error_summary": 100, "summary": 45,
+        "errors": 80,
+    ]
+    /// Keys whose identifiers are codes, never messages.
+    static let identifierKeys: Set<String> = ["error", "reason", "status", "type", "name", "code", "errors", "id"]
+    /// Texts that stand where a message would and say nothing (Spring Boot's).
+    static let placeholders: Set<String> = ["No message available", "No message", "null", "undefined"]
+    /// Keys whose arrays list codes, most specific first (Checkout.com's `error_codes`).
+    static let codeLists: Set<String> = ["error_codes", "errorcodes", "codes"]
+    /// Members of a bare field map that are about the whole request.
+    static let wholeRequestKeys: Set<String> = ["non_field_errors", "base", "__all__", "_errors"]
+    static let codeWeights: [String: Int] = [
+        "issue": 110, "reason": 105, "code": 100, "error_code": 100, "errorcode": 100, "__type": 100,
+        "error_subcode": 60, "error": 95, "errortype": 65, "error_type": 65, "name": 70, "type": 60, "status": 55,
+        "id": 50, "error_name": 90, "errorname": 90, "code_name": 90, "category": 50,
+    ]
+    static let numericCodeWeights: [String: Int] = [
+        "code": 100, "error_code": 100, "errorcode": 100, "subcode": 40, "error_subcode": 40,
+    ]
+    /// Coarser codes, kept as the category when a finer code is the code.
+    static let categoryKeys: Set<String> = ["type", "errortype", "error_type", "status", "name", "category"]
+    static let retryKeys: Set<String> = [
+        "retry_after", "retryafter", "retry_after_seconds", "retryafterseconds", "retry_after_ms", "retryafterms",
+        "estimated_time",
+    ]
+    /// Keys whose arrays hold error items (each maybe naming a field).
+    static let itemContainers: Set<String> = [
+        "errors", "details", "error", "fielderrors", "field_errors", "validation_errors", "validationerrors",
+        "violations", "fieldviolations", "invalid_params", "invalid-params", "invalidparams", "causes",
+        "errorcauses", "error_causes", "problems", "issues", "messages", "failures", "fault", "faults",
+        "invalid_parameters", "errordetails", "error_details", "invalidfields", "invalid_fields",
+    ]
+    /// Keys whose objects may be a map of field -> message(s).
+    static let fieldMapContainers: Set<String> = [
+        "errors", "details", "message", "fields", "validation_errors", "validationerrors", "field_errors",
+        "fielderrors", "invalid_params", "messages", "error_details", "invalidfields",
+    ]
+    /// Keys whose arrays of strings are whole-error messages.
+    static let messageLists: Set<String> = ["errormessages", "error_messages", "messages", "message", "errors", "details"]
+
+    static let itemFieldKeys = [
+        "field", "param", "parameter", "property", "attribute", "path", "loc", "pointer", "fields", "propertypath",
+        "property_path", "field_name", "fieldname", "key", "source", "name",
+    ]
+    /// `detail` first: beside a `message` it is the specific one (QuickBooks' `Message` / `Detail`).
+    static let itemMessageKeys = [
+        "detail", "Detail", "message", "Message", "description", "msg", "defaultmessage", "defaultMessage", "error_description", "reason",
+        "error", "title", "errorSummary", "errorsummary", "text",
+    ]
+    static let itemCodeKeys = ["code", "issue", "type", "rule", "error_code", "errorCode", "reason", "error"]
+}

@@ -1,0 +1,53 @@
+/// The rules every reader's result goes through, whatever family read it, so that each family's file stays about
+/// its shape: the same body read by two families gives the same members.
+extension VendorError {
+    /// - A number that only repeats the HTTP status is not the vendor's code (`{"error": {"code": 404, …}}`).
+    /// - An identifier sent as the message is the code too (`"message": "EMAIL_EXISTS"`), and so is an identifier
+    ///   that leads the message (`"TOO_MANY_ATTEMPTS_TRY_LATER : Access to this account…"`).
+    /// - Items that only repeat the whole error's message go.
+    /// - With no message of its own, a lone item that names no field is the whole error; of several such items,
+    ///   the first is the detail and all stay listed.
+    /// - A generic message ("Validation failed", "Bad Request", a vendor's boilerplate) gives way to the one more
+    ///   specific item that names no field.
+    mutating func settle(status: Int?) {
+        if let code = self.code, let status, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), Int(code) == status {
+            self.code = nil
+        }
+        if self.code == nil, let message = self.message, let identifier = Self.leadingIdentifier(of: message) {
+            self.code = identifier
+        }
+        if let message = self.message {
+            self.fieldErrors.removeAll { $0.field == nil && $0.pointer == nil && $0.message == message }
+        }
+        // Items with parameters are structured validation errors (stemp's CUSTOM_VALIDATION), not messages.
+        let loose = self.fieldErrors.filter { $0.field == nil && $0.pointer == nil && $0.params == nil }
+        if self.message == nil, let first = loose.first {
+            self.message = first.message
+            if self.code == nil { self.code = first.code }
+            if loose.count == 1, self.fieldErrors.count == 1 { self.fieldErrors = [] }
+        } else if let message = self.message, loose.count == 1, Self.isGeneric(message), let only = loose.first {
+            self.message = only.message
+            if self.code == nil { self.code = only.code }
+            self.fieldErrors.removeAll { $0.field == nil && $0.pointer == nil && $0.message == only.message }
+        }
+    }
+
+    /// An UPPER_SNAKE identifier that is the whole message or leads it before a colon.
+    static func leadingIdentifier(of message: String) -> String? {
+        let token = message.prefix { $0 != " " && $0 != ":" }
+        guard token.utf8.count >= 4, token.utf8.count <= 64, token.contains("_"),
+            token.utf8.allSatisfy({ ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
+                || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) })
+        else { return nil }
+        let rest = message.dropFirst(token.count).drop { $0 == " " }
+        guard rest.isEmpty || rest.hasPrefix(":") else { return nil }
+        return String(token)
+    }
+
+    static func isGeneric(_ message: String) -> Bool {
+        guard message.utf8.count <= 160 else { return false }
+        var lowered = Substring(CodeWords.lowercasedASCII(message)).trimmingASCIIWhitespace()
+        while lowered.hasSuffix(".") || lowered.hasSuffix("!") { lowered = lowered.dropLast() }
+        return Vocabulary.genericMessages.contains(String(lowered))
+    }
+}
