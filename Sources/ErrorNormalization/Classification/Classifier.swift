@@ -59,6 +59,14 @@ enum Classifier {
             }
         }
         let byStatus = ErrorCode.forStatus(status)
+        // The message's vocabulary, looked up once, when first needed.
+        var messageMatches: [VocabularyMatcher.Match]?
+        func messageVocabulary() -> [VocabularyMatcher.Match] {
+            if let messageMatches { return messageMatches }
+            let matches = vendor?.message.map { VocabularyMatcher.messages.matchesInSequence(CodeWords.words($0)) } ?? []
+            messageMatches = matches
+            return matches
+        }
         let allowed = Vocabulary.refinements(of: status)
         func refines(_ code: ErrorCode) -> Bool { code == byStatus || allowed.contains(code) }
 
@@ -71,7 +79,9 @@ enum Classifier {
             }
             for candidate in candidates {
                 if candidate == vendor.impliedFrom, let implied = vendor.impliedCode, refines(implied) {
-                    let code = Self.refinedByMessage(Self.withFieldErrors(implied, vendor: vendor), vendor: vendor, headers: headers)
+                    let code = Self.refinedByMessage(
+                        Self.withFieldErrors(implied, vendor: vendor), vendor: vendor, headers: headers,
+                        messageMatches: messageVocabulary)
                     return (code, .familyVocabulary(family: vendor.dialectName, vendorCode: candidate))
                 }
                 let words = CodeWords.words(candidate)
@@ -79,11 +89,13 @@ enum Classifier {
                     // A code that only says "invalid request" or "server error" leaves room for a message that says
                     // more ("you are creating accounts too quickly", "the model is overloaded").
                     if match.code == .badRequest || match.code == .upstreamError,
-                        let refined = Self.messageMatch(vendor, refines: refines), refined.code != match.code
+                        let refined = messageVocabulary().first(where: { refines($0.code) }), refined.code != match.code
                     {
                         return (Self.withFieldErrors(refined.code, vendor: vendor), .messageVocabulary(phrase: refined.phrase))
                     }
-                    let code = Self.refinedByMessage(Self.withFieldErrors(match.code, vendor: vendor), vendor: vendor, headers: headers)
+                    let code = Self.refinedByMessage(
+                        Self.withFieldErrors(match.code, vendor: vendor), vendor: vendor, headers: headers,
+                        messageMatches: messageVocabulary)
                     return (code, .codeVocabulary(vendorCode: candidate, phrase: match.phrase))
                 }
             }
@@ -91,7 +103,7 @@ enum Classifier {
                 return (Self.withFieldErrors(implied, vendor: vendor),
                         .familyVocabulary(family: vendor.dialectName, vendorCode: code))
             }
-            if let match = Self.messageMatch(vendor, refines: refines), match.code != byStatus {
+            if let match = messageVocabulary().first(where: { refines($0.code) }), match.code != byStatus {
                 return (Self.withFieldErrors(match.code, vendor: vendor), .messageVocabulary(phrase: match.phrase))
             }
         }
@@ -99,13 +111,6 @@ enum Classifier {
             return (.validationFailed, .statusWithFieldErrors(status))
         }
         return (byStatus, .status(status))
-    }
-
-    private static func messageMatch(
-        _ vendor: VendorError, refines: (ErrorCode) -> Bool
-    ) -> VocabularyMatcher.Match? {
-        guard let message = vendor.message else { return nil }
-        return VocabularyMatcher.messages.matchesInSequence(CodeWords.words(message)).first(where: { refines($0.code) })
     }
 
     /// A generic `bad_request` with named field errors is a validation failure.
@@ -116,11 +121,11 @@ enum Classifier {
 
     /// A rate limit whose message says it is a quota (a daily or monthly allowance, credits) is one, unless the
     /// vendor states a wait: a limit that comes back in seconds is a rate limit whatever it is called.
-    private static func refinedByMessage(_ code: ErrorCode, vendor: VendorError, headers: HTTPFields) -> ErrorCode {
-        guard code == .rateLimited, vendor.retryAfterSeconds == nil, headers[.retryAfter] == nil,
-            let message = vendor.message
-        else { return code }
-        let matches = VocabularyMatcher.messages.matchesInSequence(CodeWords.words(message))
-        return matches.first?.code == .quotaExceeded ? .quotaExceeded : code
+    private static func refinedByMessage(
+        _ code: ErrorCode, vendor: VendorError, headers: HTTPFields,
+        messageMatches: () -> [VocabularyMatcher.Match]
+    ) -> ErrorCode {
+        guard code == .rateLimited, vendor.retryAfterSeconds == nil, headers[.retryAfter] == nil else { return code }
+        return messageMatches().first?.code == .quotaExceeded ? .quotaExceeded : code
     }
 }

@@ -25,6 +25,10 @@ struct VocabularyMatcher: Sendable {
     }
 
     let entries: [Entry]
+    /// Entries by their first word, when it is a whole word: a text's words are looked up, not every entry tried.
+    private let byFirstWord: [Substring: [Int]]
+    /// Entries whose first word is a stem, tried at every position.
+    private let stemFirst: [Int]
 
     init(_ table: [(words: String, code: ErrorCode)]) {
         self.entries = table.map { row in
@@ -33,6 +37,14 @@ struct VocabularyMatcher: Sendable {
             }
             return Entry(phrase: row.words, patterns: patterns, code: row.code)
         }
+        var byFirstWord: [Substring: [Int]] = [:]
+        var stemFirst: [Int] = []
+        for (position, entry) in self.entries.enumerated() {
+            guard let first = entry.patterns.first else { continue }
+            if first.isStem { stemFirst.append(position) } else { byFirstWord[first.text, default: []].append(position) }
+        }
+        self.byFirstWord = byFirstWord
+        self.stemFirst = stemFirst
     }
 
     static let codes = VocabularyMatcher(Vocabulary.codeEntries)
@@ -42,25 +54,25 @@ struct VocabularyMatcher: Sendable {
     /// order, each code once.
     func matchesInSequence(_ words: [Substring]) -> [Match] {
         var found: [(entry: Int, size: Int)] = []
-        for (position, entry) in self.entries.enumerated() {
-            let count = entry.patterns.count
-            guard count <= words.count else { continue }
-            var start = 0
-            while start + count <= words.count {
-                var all = true
-                for offset in 0..<count where !entry.patterns[offset].matches(words[start + offset]) {
-                    all = false
-                    break
-                }
-                if all {
-                    found.append((position, count))
-                    break
-                }
-                start += 1
+        func consider(_ position: Int, at start: Int) {
+            let patterns = self.entries[position].patterns
+            guard start + patterns.count <= words.count, !found.contains(where: { $0.entry == position }) else { return }
+            for offset in 1..<max(1, patterns.count) where !patterns[offset].matches(words[start + offset]) { return }
+            found.append((position, patterns.count))
+        }
+        for start in words.indices {
+            for position in self.byFirstWord[words[start]] ?? [] { consider(position, at: start) }
+            for position in self.stemFirst where self.entries[position].patterns[0].matches(words[start]) {
+                consider(position, at: start)
             }
         }
         found.sort { $0.size != $1.size ? $0.size > $1.size : $0.entry < $1.entry }
         return self.unique(found.map(\.entry))
+    }
+
+    /// Whether the best entry a message matches means a spent quota.
+    func saysQuota(_ message: String) -> Bool {
+        self.matchesInSequence(CodeWords.words(message)).first?.code == .quotaExceeded
     }
 
     private func unique(_ positions: [Int]) -> [Match] {

@@ -53,7 +53,7 @@ enum GoogleDialect: JSONDialect {
         forStatus status: String, hasFieldErrors: Bool, hasRetryInfo: Bool = false, message: String? = nil
     ) -> ErrorCode? {
         if status == "RESOURCE_EXHAUSTED", !hasRetryInfo, let message,
-            VendorMatcherShortcut.saysQuota(message)
+            VocabularyMatcher.messages.saysQuota(message)
         {
             return .quotaExceeded
         }
@@ -81,12 +81,5 @@ enum GoogleDialect: JSONDialect {
         guard let whole = parts.first.flatMap({ Int($0) }), whole >= 0 else { return nil }
         let fraction = parts.count == 2 && parts[1].contains(where: { $0 != "0" }) ? 1 : 0
         return whole + fraction
-    }
-}
-
-/// Whether a message's vocabulary says quota.
-enum VendorMatcherShortcut {
-    static func saysQuota(_ message: String) -> Bool {
-        VocabularyMatcher.messages.matchesInSequence(CodeWords.words(message)).first?.code == .quotaExceeded
     }
 }
