@@ -11,10 +11,11 @@ enum TextSanitizer {
     static func clean(_ text: String, maximumBytes: Int = maximumDetailBytes) -> String? {
         var needsWork = text.utf8.count > maximumBytes
         if !needsWork {
-            for byte in text.utf8 where byte < 0x20 || byte == 0x7F || byte == 0xC2 {
-                needsWork = true
-                break
+            func hasControl(_ bytes: some Sequence<UInt8>) -> Bool {
+                bytes.contains { $0 < 0x20 || $0 == 0x7F || $0 == 0xC2 }
             }
+            // Over contiguous storage (a native string's) the scan is a tight loop; else byte by byte.
+            needsWork = text.utf8.withContiguousStorageIfAvailable { hasControl($0) } ?? hasControl(text.utf8)
             if !needsWork, let first = text.utf8.first, let last = text.utf8.last,
                 first != 0x20, last != 0x20
             {

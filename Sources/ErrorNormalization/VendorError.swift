@@ -66,26 +66,58 @@ struct VendorError: Sendable {
 
 /// Field names and JSON Pointers (RFC 6901) as the envelope's `errors[].pointer` wants them: `#/items/0/sku`.
 enum FieldPath {
-    /// `#/a/b` from a dotted or bracketed field path (`items.0.sku`, `items[0].sku`, `$.email`), or nil.
+    /// `#/a/b` from a dotted or bracketed field path (`items.0.sku`, `items[0].sku`, `$.email`), or nil when a
+    /// segment holds a space. Built on the UTF-8 bytes in one pass, one allocation.
     static func pointer(forField field: String) -> String? {
-        // The common case, a plain name (`email`, `course_uuid`): no separator, nothing to escape, no copy per
-        // character. Checked on the UTF-8 bytes; anything else takes the general path below.
-        if !field.isEmpty, !field.hasPrefix("$."),
-            field.utf8.allSatisfy({ byte in
-                byte != UInt8(ascii: ".") && byte != UInt8(ascii: "[") && byte != UInt8(ascii: "]")
-                    && byte != UInt8(ascii: "~") && byte != UInt8(ascii: "/") && byte != UInt8(ascii: " ")
-            })
-        {
-            return "#/" + field
+        var field = field
+        return field.withUTF8 { Self.pointer(forFieldUTF8: $0) }
+    }
+
+    private static func pointer(forFieldUTF8 all: UnsafeBufferPointer<UInt8>) -> String? {
+        var bytes = all[...]
+        if bytes.count >= 2, bytes[0] == UInt8(ascii: "$"), bytes[1] == UInt8(ascii: ".") { bytes = bytes.dropFirst(2) }
+        // First pass: the length, and whether a segment holds a space.
+        var length = 1
+        var segmentOpen = false
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "."), UInt8(ascii: "["), UInt8(ascii: "]"): segmentOpen = false
+            case UInt8(ascii: " "): return nil
+            default:
+                if !segmentOpen {
+                    length += 1
+                    segmentOpen = true
+                }
+                length += byte == UInt8(ascii: "~") || byte == UInt8(ascii: "/") ? 2 : 1
+            }
         }
-        var segments: [Substring] = []
-        var text = Substring(field)
-        if text.hasPrefix("$.") { text = text.dropFirst(2) }
-        for part in text.split(whereSeparator: { $0 == "." || $0 == "[" || $0 == "]" }) where !part.isEmpty {
-            segments.append(part)
+        guard length > 1 else { return nil }
+        // Second pass: written straight into the string's storage (inline when short).
+        return String(unsafeUninitializedCapacity: length) { output in
+            var count = 0
+            func put(_ byte: UInt8) {
+                output[count] = byte
+                count += 1
+            }
+            put(UInt8(ascii: "#"))
+            var open = false
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "."), UInt8(ascii: "["), UInt8(ascii: "]"): open = false
+                default:
+                    if !open {
+                        put(UInt8(ascii: "/"))
+                        open = true
+                    }
+                    switch byte {
+                    case UInt8(ascii: "~"): put(UInt8(ascii: "~")); put(UInt8(ascii: "0"))
+                    case UInt8(ascii: "/"): put(UInt8(ascii: "~")); put(UInt8(ascii: "1"))
+                    default: put(byte)
+                    }
+                }
+            }
+            return count
         }
-        guard !segments.isEmpty, segments.allSatisfy({ !$0.contains(" ") }) else { return nil }
-        return Self.pointer(segments: segments)
     }
 
     /// `#/a/b` from path segments, escaping `~` as `~0` and `/` as `~1`.

@@ -101,7 +101,7 @@ private struct Walk {
         self.status = status
     }
 
-    mutating func visit(_ value: JSONValue, key: String?, depth: Int, inItem: Bool) {
+    mutating func visit(_ value: JSONValue, key: KeyName?, depth: Int, inItem: Bool) {
         guard depth <= Self.maximumDepth, self.budget > 0 else { return }
         self.budget -= 1
         switch value {
@@ -125,19 +125,18 @@ private struct Walk {
             case .number(let number):
                 self.consider(number: number, key: key, depth: depth, inItem: inItem)
             case .array(let items):
-                self.visitArray(items, key: key.lowered, depth: depth + 1, inItem: inItem)
+                self.visitArray(items, key: key, depth: depth + 1, inItem: inItem)
             case .object(let inner):
-                if inner.count == 1, let only = inner.first, KeyName.messageWeights[CodeWords.lowercasedASCII(only.key)] != nil,
-                    let text = only.value.nonEmptyString, KeyName.fieldMapContainers.contains(key.lowered)
+                if key.role.isFieldMapContainer, inner.count == 1, let only = inner.first,
+                    let text = only.value.nonEmptyString, KeyName(only.key).role.messageWeight != nil
                 {
                     // `{"errors": {"detail": "Not Found"}}` (Phoenix): a message in a container, not a field.
                     self.consider(text: text, key: KeyName(only.key), depth: depth + 1, inItem: inItem)
-                } else if self.collectsFieldErrors, !inItem, KeyName.fieldMapContainers.contains(key.lowered),
-                    Self.looksLikeFieldMap(inner)
-                {
-                    self.fieldErrors += Self.fieldMap(inner, prefix: nil, depth: depth + 1)
+                } else if key.role.isFieldMapContainer, !inItem, Self.looksLikeFieldMap(inner) {
+                    // Enriching a family's result, the field map it read is not read again.
+                    if self.collectsFieldErrors { self.fieldErrors += Self.fieldMap(inner, prefix: nil, depth: depth + 1) }
                 } else {
-                    self.visit(member.value, key: key.lowered, depth: depth + 1, inItem: inItem)
+                    self.visit(member.value, key: key, depth: depth + 1, inItem: inItem)
                 }
             default:
                 break
@@ -145,17 +144,18 @@ private struct Walk {
         }
     }
 
-    private mutating func visitArray(_ items: [JSONValue], key: String?, depth: Int, inItem: Bool) {
+    private mutating func visitArray(_ items: [JSONValue], key: KeyName?, depth: Int, inItem: Bool) {
         guard depth <= Self.maximumDepth else { return }
         if depth == 0 { self.topLevelArray = true }
-        let isContainer = key.map { KeyName.itemContainers.contains($0) } ?? (depth == 0)
-        if let key, KeyName.codeLists.contains(key), let first = items.first?.nonEmptyString, !inItem {
+        let isContainer = key?.role.isItemContainer ?? (depth == 0)
+        if key?.role.isCodeList == true, let first = items.first?.nonEmptyString, !inItem {
             self.offer(&self.code, Candidate(text: first, score: 105 - depth * 3))
             return
         }
         if items.allSatisfy({ $0.nonEmptyString != nil }) {
-            // `errors: ["…"]`, `errorMessages: ["…"]`: messages that name no field.
-            if isContainer || key.map({ KeyName.messageLists.contains($0) }) == true, !inItem {
+            // `errors: ["…"]`, `errorMessages: ["…"]`: messages that name no field (not needed beside a family's
+            // field errors).
+            if isContainer || key?.role.isMessageList == true, !inItem, self.collectsFieldErrors {
                 self.looseMessages += items.prefix(EnvelopeAssembler.maximumFieldErrors).compactMap(\.nonEmptyString)
             }
             return
@@ -178,11 +178,11 @@ private struct Walk {
     }
 
     private mutating func consider(text: String, key: KeyName, depth: Int, inItem: Bool) {
+        guard !key.role.isNone else { return }
         let trimmed = Substring(text).trimmingASCIIWhitespace()
         guard !trimmed.isEmpty else { return }
-        let isSentence = trimmed.contains(" ")
-        if let weight = KeyName.messageWeights[key.lowered], !inItem,
-            isSentence || !KeyName.identifierKeys.contains(key.lowered),
+        let isSentence = trimmed.utf8.contains(UInt8(ascii: " "))
+        if let weight = key.role.messageWeight, !inItem, isSentence || !key.role.isIdentifier,
             !KeyName.placeholders.contains(String(trimmed))
         {
             var score = weight - depth * 3
@@ -190,7 +190,7 @@ private struct Walk {
             if VendorError.isGeneric(String(trimmed)) { score -= 45 }
             self.offer(&self.message, Candidate(text: String(trimmed), score: score))
         }
-        if !isSentence, trimmed.utf8.count <= 128, let weight = KeyName.codeWeights[key.lowered],
+        if !isSentence, trimmed.utf8.count <= 128, let weight = key.role.codeWeight,
             Self.isCodeLike(trimmed, key: key.lowered)
         {
             // Inside an item that names a field, codes are that field's (`missing_field`); PayPal's `issue` is the
@@ -198,20 +198,20 @@ private struct Walk {
             guard !inItem || key.lowered == "issue" else { return }
             let score = weight - depth * 3
             let code = Self.withoutNamespace(trimmed)
-            if KeyName.categoryKeys.contains(key.lowered) {
+            if key.role.isCategory {
                 self.offer(&self.category, Candidate(text: code, score: score))
             }
             self.offer(&self.code, Candidate(text: code, score: score))
         }
-        if KeyName.retryKeys.contains(key.lowered) { self.retry(text: String(trimmed), key: key.lowered) }
+        if key.role.isRetry { self.retry(text: String(trimmed), key: key.lowered) }
     }
 
     private mutating func consider(number: String, key: KeyName, depth: Int, inItem: Bool) {
-        if KeyName.retryKeys.contains(key.lowered) {
+        if key.role.isRetry {
             self.retry(text: number, key: key.lowered)
             return
         }
-        guard let weight = KeyName.numericCodeWeights[key.lowered], number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        guard let weight = key.role.numericCodeWeight, number.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
         else { return }
         // A number that repeats the HTTP status is not a code of the vendor's own.
         if let status = self.status, Int(number) == status { return }
@@ -337,7 +337,7 @@ private struct Walk {
         guard !members.isEmpty, depth < 4 else { return false }
         return members.allSatisfy { member in
             // `details: {causes: […]}` (Kubernetes) is a container of items, not a field named `causes`.
-            if KeyName.itemContainers.contains(CodeWords.lowercasedASCII(member.key)) { return false }
+            if KeyName(member.key).role.isItemContainer { return false }
             switch member.value {
             case .string(let text): return text.contains(" ")
             case .array(let items):
@@ -421,13 +421,57 @@ private struct Walk {
     }
 }
 
-/// Key names compared case-insensitively.
+/// A key name compared case-insensitively, with what it may hold looked up once.
 private struct KeyName {
+    /// What a key may hold, from the tables below, in one hash look-up.
+    struct Role {
+        var messageWeight: Int?
+        var codeWeight: Int?
+        var numericCodeWeight: Int?
+        var isCategory = false
+        var isRetry = false
+        var isIdentifier = false
+        var isItemContainer = false
+        var isFieldMapContainer = false
+        var isMessageList = false
+        var isCodeList = false
+
+        var isNone: Bool {
+            self.messageWeight == nil && self.codeWeight == nil && self.numericCodeWeight == nil && !self.isRetry
+                && !self.isItemContainer && !self.isFieldMapContainer && !self.isMessageList && !self.isCodeList
+        }
+    }
+
     let lowered: String
+    let role: Role
 
     init(_ key: String) {
         self.lowered = CodeWords.lowercasedASCII(key)
+        self.role = Self.roles[self.lowered] ?? Role()
     }
+
+    init(lowered: String) {
+        self.lowered = lowered
+        self.role = Self.roles[lowered] ?? Role()
+    }
+
+    static let roles: [String: Role] = {
+        var roles: [String: Role] = [:]
+        func update(_ keys: some Sequence<String>, _ change: (inout Role) -> Void) {
+            for key in keys { change(&roles[key, default: Role()]) }
+        }
+        for (key, weight) in Self.messageWeights { roles[key, default: Role()].messageWeight = weight }
+        for (key, weight) in Self.codeWeights { roles[key, default: Role()].codeWeight = weight }
+        for (key, weight) in Self.numericCodeWeights { roles[key, default: Role()].numericCodeWeight = weight }
+        update(Self.categoryKeys) { $0.isCategory = true }
+        update(Self.retryKeys) { $0.isRetry = true }
+        update(Self.identifierKeys) { $0.isIdentifier = true }
+        update(Self.itemContainers) { $0.isItemContainer = true }
+        update(Self.fieldMapContainers) { $0.isFieldMapContainer = true }
+        update(Self.messageLists) { $0.isMessageList = true }
+        update(Self.codeLists) { $0.isCodeList = true }
+        return roles
+    }()
 
     static let messageWeights: [String: Int] = [
         "message": 100, "error_message": 100, "errormessage": 100, "developermessage": 100,

@@ -33,17 +33,38 @@ enum NestJSDialect: JSONDialect {
     }
 
     /// The leading property path of a class-validator message, or nil when the message does not start with one.
+    ///
+    /// Decided on the UTF-8 bytes: class-validator property paths are ASCII in practice (`items.0.sku`), and a
+    /// message's first word is all that is looked at; a non-ASCII first word falls back to Unicode properties.
     static func propertyPath(of message: String) -> String? {
-        var words = message.split(separator: " ", maxSplits: 4, omittingEmptySubsequences: true)
-        if words.count >= 4, words[0] == "each", words[1] == "value", words[2] == "in" {
-            words.removeFirst(3)
+        var message = message
+        return message.withUTF8 { Self.propertyPath(ofUTF8: $0) }
+    }
+
+    private static let eachValueIn = Array("each value in ".utf8)
+
+    private static func propertyPath(ofUTF8 bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        var start = 0
+        while start < bytes.count, bytes[start] == UInt8(ascii: " ") { start += 1 }
+        // "each value in items must be …" names the array.
+        let prefix = Self.eachValueIn
+        if bytes.count - start > prefix.count, bytes[start..<(start + prefix.count)].elementsEqual(prefix),
+            bytes[(start + prefix.count)...].contains(UInt8(ascii: " "))
+        {
+            start += prefix.count
         }
-        guard words.count >= 2, let candidate = words.first, candidate.utf8.count <= 800 else { return nil }
-        // class-validator property paths are ASCII in practice: decide on the bytes, and only fall back to
-        // Unicode properties (per Character, much slower) for non-ASCII names.
-        if candidate.utf8.allSatisfy({ $0 < 0x80 }) {
-            guard let first = candidate.utf8.first, !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
-                candidate.utf8.allSatisfy({ byte in
+        var end = start
+        var isASCII = true
+        while end < bytes.count, bytes[end] != UInt8(ascii: " ") {
+            if bytes[end] >= 0x80 { isASCII = false }
+            end += 1
+        }
+        // A path needs words after it ("email must be an email"), and is no longer than 800 bytes.
+        guard end != start, end != bytes.count, end - start <= 800 else { return nil }
+        let word = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        if isASCII {
+            guard let first = word.first, !(UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(first),
+                word.allSatisfy({ byte in
                     switch byte {
                     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                         UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "$"),
@@ -54,11 +75,12 @@ enum NestJSDialect: JSONDialect {
                     }
                 })
             else { return nil }
-            return String(candidate)
+            return String(decoding: word, as: UTF8.self)
         }
+        let candidate = String(decoding: word, as: UTF8.self)
         guard let first = candidate.first, !first.isUppercase, candidate.count <= 200,
             candidate.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "." || $0 == "$" || $0 == "-" })
         else { return nil }
-        return String(candidate)
+        return candidate
     }
 }
