@@ -103,7 +103,10 @@ enum Classifier {
                 return (Self.withFieldErrors(implied, vendor: vendor),
                         .familyVocabulary(family: vendor.dialectName, vendorCode: code))
             }
-            if let match = messageVocabulary().first(where: { refines($0.code) }), match.code != byStatus {
+            // Named field errors already say what the message would: the request's fields are invalid.
+            if !vendor.fieldErrors.contains(where: { $0.field != nil }),
+                let match = messageVocabulary().first(where: { refines($0.code) }), match.code != byStatus
+            {
                 return (Self.withFieldErrors(match.code, vendor: vendor), .messageVocabulary(phrase: match.phrase))
             }
         }

@@ -132,9 +132,11 @@ private struct Walk {
                 {
                     // `{"errors": {"detail": "Not Found"}}` (Phoenix): a message in a container, not a field.
                     self.consider(text: text, key: KeyName(only.key), depth: depth + 1, inItem: inItem)
+                } else if key.role.isFieldMapContainer, !inItem, !self.collectsFieldErrors {
+                    // Enriching a family that read field errors: the container it read them from is not read again.
+                    continue
                 } else if key.role.isFieldMapContainer, !inItem, Self.looksLikeFieldMap(inner) {
-                    // Enriching a family's result, the field map it read is not read again.
-                    if self.collectsFieldErrors { self.fieldErrors += Self.fieldMap(inner, prefix: nil, depth: depth + 1) }
+                    self.fieldErrors += Self.fieldMap(inner, prefix: nil, depth: depth + 1)
                 } else {
                     self.visit(member.value, key: key, depth: depth + 1, inItem: inItem)
                 }
