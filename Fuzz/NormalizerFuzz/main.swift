@@ -9,7 +9,7 @@ private let dialects: [DialectSetting] = [
     .builtin("field_map"), .builtin("oauth2"), .builtin("jsonapi"), .builtin("graphql"), .builtin("google"),
     .builtin("dokai"), .builtin("stemp"), .mapping(DialectMapping(code: "/fault/code", message: "/fault/message",
         errors: "/fault/violations", errorField: "/name", errorMessage: "/reason", errorCode: "/type")),
-    .builtin("certifier"), .builtin("docyard"), .builtin("dokstamp"),
+    .builtin("certifier"), .builtin("docyard"), .builtin("dokstamp"), .builtin("generic"),
 ]
 private let statuses = [400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504, 410, 402, 412, 200, 418]
 
@@ -36,6 +36,21 @@ public func fuzzOne(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     precondition(JSONReader.parse(document.render(typeBase: "t:")) != nil)
     if let success = normalizer.normalizeSuccess(status: 200, headers: headers, body: body, context: context) {
         precondition(JSONReader.parse(success.render(typeBase: "t:")) != nil)
+    }
+    // The whole input as a response written out (`gateway explain`'s input): parsing it and explaining it must
+    // never trap either, and the explained envelope must be the one `normalize` gives.
+    if let response = try? HTTPResponseText(parsing: Array(UnsafeBufferPointer(start: data, count: size))) {
+        let responseBody = ByteBuffer(bytes: response.body)
+        let (explained, explanation) = normalizer.explain(
+            status: response.status, headers: response.headers, body: responseBody, bodyComplete: true,
+            context: context)
+        if response.status >= 400 {
+            let plain = normalizer.normalize(
+                status: response.status, headers: response.headers, body: responseBody, bodyComplete: true,
+                context: context)
+            precondition(plain == explained)
+            precondition(!explanation.lines.isEmpty)
+        }
     }
     return 0
 }
