@@ -226,17 +226,49 @@ struct ProxyResponder: HTTPResponder {
         var headers = ForwardingHeaders.clientResponseHeaders(
             upstream: upstreamHeaders, requestID: exchange.requestID, keepContentLength: true)
         headers.add(contentsOf: extraHeaders)
-        try await writer.writeHead(status: HTTPResponseStatus(statusCode: status), headers: headers)
-        if !bodyless {
+        let responseStatus = HTTPResponseStatus(statusCode: status)
+        if bodyless {
+            try await writer.writeHead(status: responseStatus, headers: headers, firstPart: nil, isLast: true)
+            return
+        }
+        // A body of known, moderate length follows its head at once: hold the head for the first part, and end with
+        // the last, so a small response leaves in one write. A streamed body (no length, or a large one) gets its
+        // head at once, so a slow first byte never delays it.
+        let length = headers.first(name: "content-length").flatMap { Int($0) }
+        guard let length, length <= Self.coalescedBodyLimit, prefix.isEmpty else {
+            try await writer.writeHead(status: responseStatus, headers: headers)
             for chunk in prefix {
                 try await writer.writeBodyPart(chunk)
             }
             while let chunk = try await body.next() {
                 try await writer.writeBodyPart(chunk)
             }
+            try await writer.writeEnd()
+            return
         }
-        try await writer.writeEnd()
+        let first: ByteBuffer?
+        do {
+            first = length == 0 ? nil : try await body.next()
+        } catch {
+            // As when the head had gone out at once: the client sees the head, then the connection cut.
+            try await writer.writeHead(status: responseStatus, headers: headers)
+            throw error
+        }
+        var written = first?.readableBytes ?? 0
+        var ended = first == nil || written >= length
+        try await writer.writeHead(status: responseStatus, headers: headers, firstPart: first, isLast: ended)
+        // The transfer is still read to its end (curl then keeps the upstream connection for the next request).
+        while let chunk = try await body.next() {
+            guard !ended else { continue }
+            written += chunk.readableBytes
+            ended = written >= length
+            try await writer.writeBodyPart(chunk, isLast: ended)
+        }
+        if !ended { try await writer.writeEnd() }
     }
+
+    /// Responses with a `Content-Length` up to this are written head-with-body (see `pass`).
+    static let coalescedBodyLimit = 256 * 1024
 
     /// The rate-limit fields of a rewritten upstream error: the upstream's own (`X-RateLimit-*`, `RateLimit*`,
     /// `X-Quota-*`) merged with the gateway's buckets, so an envelope never hides a limit.

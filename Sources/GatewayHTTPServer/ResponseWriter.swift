@@ -68,6 +68,38 @@ public final class ResponseWriter {
         return .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
     }
 
+    /// Writes the head together with the first body part, and the end too when `isLast`: one flush, so one system
+    /// call, for a response whose body arrives in one piece. `firstPart` nil writes the head alone (and the end
+    /// with it when `isLast`).
+    public func writeHead(
+        status: HTTPResponseStatus, headers: HTTPHeaders, firstPart: ByteBuffer?, isLast: Bool
+    ) async throws {
+        let head = try self.takeHead(status: status, headers: headers, next: isLast ? .ended : .headWritten)
+        var parts: [HTTPServerResponsePart] = [head]
+        if let firstPart, !self.isHeadRequest, firstPart.readableBytes > 0 {
+            self.bodyBytesWritten += firstPart.readableBytes
+            parts.append(.body(.byteBuffer(firstPart)))
+        }
+        if isLast { parts.append(.end(nil)) }
+        try await self.outbound.write(contentsOf: parts)
+    }
+
+    /// Writes a body part, and the end with it when `isLast`: one flush.
+    public func writeBodyPart(_ buffer: ByteBuffer, isLast: Bool) async throws {
+        guard isLast else {
+            try await self.writeBodyPart(buffer)
+            return
+        }
+        guard self.state == .headWritten else { throw OrderError(description: "body part outside a response") }
+        self.state = .ended
+        if !self.isHeadRequest, buffer.readableBytes > 0 {
+            self.bodyBytesWritten += buffer.readableBytes
+            try await self.outbound.write(contentsOf: [.body(.byteBuffer(buffer)), .end(nil)])
+        } else {
+            try await self.outbound.write(.end(nil))
+        }
+    }
+
     public func writeBodyPart(_ buffer: ByteBuffer) async throws {
         guard self.state == .headWritten else { throw OrderError(description: "body part outside a response") }
         guard !self.isHeadRequest, buffer.readableBytes > 0 else { return }

@@ -398,6 +398,9 @@ private struct Walk {
         default:
             break
         }
+        // NestJS and Spring put the status's reason phrase under `error` ("Conflict"): that is no code. (Under
+        // `code`, a word such as `conflict` is the vendor's code: Certifier's.)
+        if key == "error" || key == "title", VendorError.isGeneric(String(text)) { return false }
         switch key {
         case "id":
             // DigitalOcean and Heroku name the error (`not_found`); other ids are opaque.
