@@ -153,39 +153,13 @@ enum FieldPath {
 
 /// Reading items of the generic `[{field, message, code}]` kind that many vendors use, whatever the key names.
 enum GenericItem {
-    /// Not `location`: Google's legacy errors name a query parameter there, about the whole request.
-    static let fieldKeys = ["field", "param", "parameter", "property", "attribute", "name", "path", "loc"]
-    static let messageKeys = [
-        "message", "detail", "msg", "description", "reason", "defaultMessage", "error_description", "error", "title",
-    ]
-    static let codeKeys = ["code", "type", "rule", "error_code", "errorCode", "reason"]
-
-    /// A field error from an object item or a bare string item, or nil when the item carries no message.
+    /// A field error from an object item or a bare string item, or nil when the item carries no message. The one
+    /// item reader every family shares with the generic reader (``GenericDialect/fieldItem(_:)``): the field from
+    /// `field`, `param`, `path`, `loc`, a JSON pointer or `fields: [names]`; the message, preferring `detail` to
+    /// `message`; the item's own code; its `params`.
     static func fieldError(_ item: JSONValue) -> VendorError.FieldError? {
         if let text = item.nonEmptyString { return VendorError.FieldError(message: text) }
-        guard item.objectMembers != nil else { return nil }
-        guard let messageKey = Self.messageKeys.first(where: { item[$0]?.nonEmptyString != nil }),
-            let message = item[messageKey]?.nonEmptyString
-        else { return nil }
-        var field: String?
-        var pointer: String?
-        for key in Self.fieldKeys {
-            guard let value = item[key] else { continue }
-            if let text = value.nonEmptyString {
-                field = text
-                break
-            }
-            if let parts = value.arrayItems, !parts.isEmpty {
-                let names = parts.compactMap(\.scalarText)
-                guard names.count == parts.count else { continue }
-                field = names.joined(separator: ".")
-                pointer = FieldPath.pointer(segments: names)
-                break
-            }
-        }
-        let code = Self.codeKeys.lazy.filter { $0 != messageKey }.compactMap { item[$0]?.scalarText }.first
-        let params = item["params"]?.arrayItems
-        return VendorError.FieldError(field: field, pointer: pointer, message: message, code: code, params: params)
+        return GenericDialect.fieldItem(item)
     }
 
     /// Field errors from an object of `field -> message | [messages]`.

@@ -48,6 +48,11 @@ enum GenericDialect: JSONDialect {
         return error.isEmpty ? nil : error
     }
 
+    /// An error item, as every family reads items (see ``GenericItem/fieldError(_:)``).
+    static func fieldItem(_ item: JSONValue) -> VendorError.FieldError? {
+        Walk.fieldItem(item)
+    }
+
     /// Fills what a family left empty (its code, message or stated wait) from the same document.
     static func enrich(_ error: inout VendorError, from document: JSONValue, status: Int?) {
         guard error.code == nil || error.message == nil || error.retryAfterSeconds == nil || error.fieldErrors.isEmpty
