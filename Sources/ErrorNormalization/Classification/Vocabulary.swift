@@ -85,7 +85,7 @@ enum Vocabulary {
     static let messageEntries: [(words: String, code: ErrorCode)] = [
         ("rate limit*", .rateLimited), ("ratelimit*", .rateLimited), ("rate limited", .rateLimited),
         ("too many requests", .rateLimited), ("throttl*", .rateLimited), ("slow down", .rateLimited),
-        ("request limit exceeded", .rateLimited), ("retry after", .rateLimited),
+        ("request limit exceeded", .rateLimited),
         ("exceeded your current quota", .quotaExceeded), ("quota exceeded", .quotaExceeded),
         ("quota has been exceeded", .quotaExceeded), ("out of credits", .quotaExceeded),
         ("insufficient credits", .quotaExceeded), ("monthly limit", .quotaExceeded), ("daily limit", .quotaExceeded),
