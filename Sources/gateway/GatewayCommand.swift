@@ -86,7 +86,7 @@ struct Serve: AsyncParsableCommand {
 struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check-config", abstract: "Validate a config file and print every problem.",
-        discussion: "Exit codes: 0 the file is valid; 1 it is not (every problem printed as PATH:LINE:COLUMN: message).")
+        discussion: "Exit codes: 0 the file is valid; 1 it is not (each problem printed as PATH:LINE:COLUMN: message).")
 
     @Argument(help: "The YAML config file (the same as --config).")
     var file: String?

@@ -9,7 +9,8 @@ import Testing
     static let root = opsPackageRoot
 
     static var documents: [String] {
-        let docs = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("docs").path)) ?? []
+        let directory = root.appendingPathComponent("docs").path
+        let docs = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         return ["README.md", "deploy/README.md"] + docs.filter { $0.hasSuffix(".md") }.sorted().map { "docs/\($0)" }
     }
 
@@ -124,8 +125,9 @@ import Testing
                 documented.insert(String(match.1))
             }
         }
-        #expect(documented == declared, "documented only: \(documented.subtracting(declared).sorted()); "
-            + "declared only: \(declared.subtracting(documented).sorted())")
+        let documentedOnly = documented.subtracting(declared).sorted()
+        let declaredOnly = declared.subtracting(documented).sorted()
+        #expect(documented == declared, "documented only: \(documentedOnly); declared only: \(declaredOnly)")
     }
 
     @Test func theCommandLinePageListsEverySubcommand() async throws {
@@ -133,7 +135,8 @@ import Testing
         #expect(help.status == 0)
         let section = try #require(help.stdout.range(of: "SUBCOMMANDS:"), "\(help.stdout)")
         var subcommands: Set<String> = []
-        for line in help.stdout[section.upperBound...].split(separator: "\n", omittingEmptySubsequences: false).dropFirst() {
+        let after = help.stdout[section.upperBound...].split(separator: "\n", omittingEmptySubsequences: false)
+        for line in after.dropFirst() {
             guard line.hasPrefix("  ") else { break }
             // Wrapped abstracts are indented further; the closing "See 'gateway help …'" line is not a name.
             if !line.hasPrefix("    "), let name = line.split(separator: " ").first,
