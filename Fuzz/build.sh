@@ -11,8 +11,8 @@
 # object files of an ordinary `swift build` (not instrumented; their code is not the target). compress-nio's
 # CCompressZlib links the system zlib (-lz).
 #
-# The compiler's and linker's output (hundreds of linker warnings about the uninstrumented objects) goes to
-# .build/fuzz/build-TARGET.log and is shown only if the build fails.
+# The compiler's and linker's output goes to .build/fuzz/build-TARGET.log and is shown only if the build fails:
+# ld.gold warns, harmlessly, that it "cannot export local symbol '__asan_report_…'" over a hundred times per target.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/.build/fuzz"
