@@ -166,6 +166,7 @@ let package = Package(
                 "GatewayTestSupport",
                 "GatewayConfig", "GatewayCore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),

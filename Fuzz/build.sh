@@ -10,18 +10,30 @@
 # point reaches the internal JSONReader too). swift-nio, swift-http-types and compress-nio are linked from the
 # object files of an ordinary `swift build` (not instrumented; their code is not the target). compress-nio's
 # CCompressZlib links the system zlib (-lz).
+#
+# The compiler's and linker's output goes to .build/fuzz/build-TARGET.log and is shown only if the build fails:
+# ld.gold warns, harmlessly, that it "cannot export local symbol '__asan_report_…'" over a hundred times per target.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$ROOT/.build/fuzz"
 TARGET="${1:-normalizer}"
 mkdir -p "$OUT"
 cd "$ROOT"
+LOG="$OUT/build-$TARGET.log"
+: >"$LOG"
+quietly() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        tail -60 "$LOG" >&2
+        echo "Fuzz/build.sh: building $TARGET failed; the whole output is in $LOG" >&2
+        exit 1
+    fi
+}
 DEBUG="$(swift build --show-bin-path)"
 if [ ! -d "$DEBUG/CompressNIO.build" ] || [ ! -d "$DEBUG/NIOCore.build" ]; then
-    swift build --target ErrorNormalization >/dev/null
+    quietly swift build --target ErrorNormalization
 fi
 if [ "$TARGET" = request-head ] && [ ! -d "$DEBUG/NIOHTTP1.build" ]; then
-    swift build --target GatewayHTTPServer >/dev/null
+    quietly swift build --target GatewayHTTPServer
 fi
 MODULE_MAPS=()
 while IFS= read -r -d '' map; do MODULE_MAPS+=(-Xcc "-fmodule-map-file=$map"); done < <(
@@ -40,23 +52,23 @@ COMMON=(-sanitize=fuzzer,address -parse-as-library -O -g -swift-version 6
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault
     -package-name swift_error_gateway -I "$OUT" -I "$DEBUG/Modules" "${MODULE_MAPS[@]}")
 mapfile -d '' CORE < <(find Sources/GatewayCore -name '*.swift' -print0)
-swiftc "${COMMON[@]}" -wmo -module-name GatewayCore -emit-module -emit-module-path "$OUT/GatewayCore.swiftmodule" \
+quietly swiftc "${COMMON[@]}" -wmo -module-name GatewayCore -emit-module -emit-module-path "$OUT/GatewayCore.swiftmodule" \
     -c "${CORE[@]}" -o "$OUT/GatewayCore.o"
 if [ "$TARGET" = request-head ]; then
     S=Sources/GatewayHTTPServer
-    swiftc "${COMMON[@]}" -module-name GatewayHTTPServer "$S/RequestHeadValidator.swift" "$S/ServerRefusal.swift" \
+    quietly swiftc "${COMMON[@]}" -module-name GatewayHTTPServer "$S/RequestHeadValidator.swift" "$S/ServerRefusal.swift" \
         "$S/RequestFramingScanner.swift" Fuzz/RequestHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz \
         -o "$OUT/request-head-fuzz"
     echo "$OUT/request-head-fuzz"
     exit 0
 fi
 if [ "$TARGET" = upstream-head ]; then
-    swiftc "${COMMON[@]}" -module-name CurlTransport Sources/CurlTransport/ResponseHeadParser.swift \
+    quietly swiftc "${COMMON[@]}" -module-name CurlTransport Sources/CurlTransport/ResponseHeadParser.swift \
         Fuzz/UpstreamHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz -o "$OUT/upstream-head-fuzz"
     echo "$OUT/upstream-head-fuzz"
     exit 0
 fi
 mapfile -d '' NORM < <(find Sources/ErrorNormalization -name '*.swift' -print0)
-swiftc "${COMMON[@]}" -module-name ErrorNormalization "${NORM[@]}" Fuzz/NormalizerFuzz/main.swift \
+quietly swiftc "${COMMON[@]}" -module-name ErrorNormalization "${NORM[@]}" Fuzz/NormalizerFuzz/main.swift \
     "$OUT/GatewayCore.o" "${OBJS[@]}" -lz -o "$OUT/normalizer-fuzz"
 echo "$OUT/normalizer-fuzz"

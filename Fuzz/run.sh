@@ -2,8 +2,8 @@
 # Usage:
 #   Fuzz/run.sh SECONDS  — builds the normalizer fuzzer and runs it for SECONDS on the checked-in seed corpus
 #                          (new inputs go to .build/fuzz/corpus, so the checked-in corpus stays small);
-#   Fuzz/run.sh replay   — builds every fuzzer and replays each one's checked-in corpus once (-runs=0): a quick
-#                          regression check that CI can afford;
+#   Fuzz/run.sh replay [TARGET] — builds every fuzzer (or TARGET's) and replays each one's checked-in corpus once
+#                          (-runs=0): a quick regression check that CI can afford;
 #   Fuzz/run.sh TARGET SECONDS — fuzzes one target (normalizer, request-head, upstream-head) for SECONDS.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,7 +16,12 @@ corpus_of() {
     esac
 }
 if [ "${1:-}" = replay ]; then
-    for target in normalizer request-head upstream-head; do
+    targets=(normalizer request-head upstream-head)
+    if [ $# -ge 2 ]; then
+        corpus_of "$2" >/dev/null
+        targets=("$2")
+    fi
+    for target in "${targets[@]}"; do
         BIN="$("$ROOT/Fuzz/build.sh" "$target" | tail -1)"
         echo "replaying $target"
         "$BIN" -runs=0 -max_len=8192 "$(corpus_of "$target")"

@@ -28,7 +28,7 @@ for tool in redis-server redis-cli nginx curl python3; do
     command -v "$tool" >/dev/null || { echo "missing $tool (scripts/install-deps)" >&2; exit 2; }
 done
 
-work=$(mktemp -d /tmp/gateway-cluster.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/gateway-cluster.XXXXXX")
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done

@@ -89,7 +89,7 @@ public struct GatewayApplication: Sendable {
         }
 
         let state = GatewayState(GatewaySnapshot(configuration: configuration, loadedAtUnixSeconds: DateHeader.unixSeconds()))
-        metrics.configReloaded(success: true, unixSeconds: DateHeader.unixSeconds())
+        metrics.configLoaded(unixSeconds: DateHeader.unixSeconds())
         let engine = CurlEngine(logger: self.logger)
         let rateLimitStore = RateLimitStoreService(
             configuration: configuration.rateLimitStore, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,

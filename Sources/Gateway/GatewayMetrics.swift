@@ -94,6 +94,15 @@ public final class GatewayMetrics: Sendable {
     public func requestStarted() { self.inflight.increment() }
     public func requestEnded() { self.inflight.decrement() }
 
+    /// The config read at start-up is in force: the last-success timestamp is set, but it is not a reload, so
+    /// `gateway_config_reloads_total` only gets its two series at zero (a scrape sees them before the first reload).
+    public func configLoaded(unixSeconds: Int) {
+        _ = self.configReloads.handle("success")
+        _ = self.configReloads.handle("failure")
+        self.configLastReload.record(unixSeconds)
+    }
+
+    /// A reload (SIGHUP or `POST /reload`) swapped a new config in, or was rejected.
     public func configReloaded(success: Bool, unixSeconds: Int) {
         self.configReloads.handle(success ? "success" : "failure").increment()
         if success { self.configLastReload.record(unixSeconds) }

@@ -9,8 +9,11 @@ enum RateLimitSection {
         case redis
     }
 
+    static let storeKeys = ["kind", "url", "on_failure", "timeout"]
+    static let policyKeys = ["rate", "burst", "key"]
+
     static func readStore(_ node: ConfigNode) -> RateLimitStoreConfiguration {
-        guard let fields = node.mapping(allowedKeys: ["kind", "url", "on_failure", "timeout"]) else { return .memory }
+        guard let fields = node.mapping(allowedKeys: self.storeKeys) else { return .memory }
         let kind: StoreKind?
         if let kindNode = fields["kind"] { kind = kindNode.choice(StoreKind.self) } else { kind = .memory }
         let onFailure = fields["on_failure"]?.choice(RateLimitStoreConfiguration.FailureMode.self)
@@ -35,7 +38,7 @@ enum RateLimitSection {
         var policies: [RateLimitPolicy] = []
         for entry in entries {
             let validName = entry.checkName(kind: "rate limit policy")
-            guard let fields = entry.value.mapping(allowedKeys: ["rate", "burst", "key"]) else { continue }
+            guard let fields = entry.value.mapping(allowedKeys: self.policyKeys) else { continue }
             let rate = fields.required("rate")?.value(expecting: "a rate like 100/s, 100/1m, 20/30s") {
                 ConfigUnits.parseRate($0)
             }

@@ -6,6 +6,8 @@ enum ServerSection {
         "listen", "admin_listen", "max_header_bytes", "max_header_count", "max_body_bytes", "idle_timeout",
         "request_header_timeout", "drain_timeout", "trusted_proxies", "access_log", "max_connections", "tls",
     ]
+    static let tlsKeys = ["certificate", "private_key"]
+    static let errorsKeys = ["type_base", "expose_upstream_messages"]
 
     static func read(_ node: ConfigNode) -> ServerConfiguration {
         var server = ServerConfiguration()
@@ -26,7 +28,7 @@ enum ServerSection {
         if let value = fields["access_log"]?.bool() { server.accessLog = value }
         if let value = fields["max_connections"]?.integer(atLeast: 1) { server.maxConnections = value }
         if let tlsNode = fields["tls"], !tlsNode.isNull,
-            let tls = tlsNode.mapping(allowedKeys: ["certificate", "private_key"])
+            let tls = tlsNode.mapping(allowedKeys: self.tlsKeys)
         {
             let certificate = tls.required("certificate")?.string()
             let privateKey = tls.required("private_key")?.string()
@@ -39,7 +41,7 @@ enum ServerSection {
 
     static func readErrors(_ node: ConfigNode) -> ErrorsConfiguration {
         var errors = ErrorsConfiguration()
-        guard let fields = node.mapping(allowedKeys: ["type_base", "expose_upstream_messages"]) else { return errors }
+        guard let fields = node.mapping(allowedKeys: self.errorsKeys) else { return errors }
         if let value = fields["type_base"]?.string() { errors.typeBase = value }
         if let value = fields["expose_upstream_messages"]?.choice(ErrorsConfiguration.ExposeUpstreamMessages.self) {
             errors.exposeUpstreamMessages = value

@@ -13,6 +13,13 @@ struct UpstreamSection {
         "url", "dialect", "codes", "timeouts", "retry", "circuit_breaker", "max_in_flight", "tls", "headers",
         "preserve_host", "errors_in_success",
     ]
+    static let timeoutKeys = ["connect", "per_try", "request", "idle"]
+    static let retryKeys = ["attempts", "backoff", "retry_on", "max_retry_after", "budget", "idempotent_only"]
+    static let backoffKeys = ["base", "max"]
+    static let budgetKeys = ["ratio", "min_per_second"]
+    static let circuitBreakerKeys = ["consecutive_failures", "open_for"]
+    static let tlsKeys = ["ca_file", "client_certificate", "client_key"]
+    static let headerKeys = ["set", "remove"]
 
     func read(_ node: ConfigNode) -> [String: UpstreamConfiguration] {
         guard let entries = node.entries() else { return [:] }
@@ -44,7 +51,7 @@ struct UpstreamSection {
         if let node = fields["timeouts"] { upstream.timeouts = Self.readTimeouts(node) }
         if let node = fields["retry"] { upstream.retry = Self.readRetry(node) }
         if let node = fields["circuit_breaker"], !node.isNull,
-            let breaker = node.mapping(allowedKeys: ["consecutive_failures", "open_for"])
+            let breaker = node.mapping(allowedKeys: Self.circuitBreakerKeys)
         {
             var configuration = CircuitBreakerConfiguration()
             if let value = breaker["consecutive_failures"]?.integer(atLeast: 1) {
@@ -113,7 +120,7 @@ struct UpstreamSection {
 
     private static func readTimeouts(_ node: ConfigNode) -> UpstreamTimeouts {
         var timeouts = UpstreamTimeouts()
-        guard let fields = node.mapping(allowedKeys: ["connect", "per_try", "request", "idle"]) else { return timeouts }
+        guard let fields = node.mapping(allowedKeys: self.timeoutKeys) else { return timeouts }
         let perTry = fields["per_try"]?.duration()
         if let value = fields["connect"]?.duration() { timeouts.connect = value }
         if let value = fields["request"]?.duration() { timeouts.request = value }
@@ -127,10 +134,9 @@ struct UpstreamSection {
 
     private static func readRetry(_ node: ConfigNode) -> RetryConfiguration {
         var retry = RetryConfiguration()
-        let keys = ["attempts", "backoff", "retry_on", "max_retry_after", "budget", "idempotent_only"]
-        guard let fields = node.mapping(allowedKeys: keys) else { return retry }
+        guard let fields = node.mapping(allowedKeys: self.retryKeys) else { return retry }
         if let value = fields["attempts"]?.integer(atLeast: 1) { retry.attempts = value }
-        if let backoffNode = fields["backoff"], let backoff = backoffNode.mapping(allowedKeys: ["base", "max"]) {
+        if let backoffNode = fields["backoff"], let backoff = backoffNode.mapping(allowedKeys: self.backoffKeys) {
             let base = backoff["base"]?.duration(allowingZero: true)
             let max = backoff["max"]?.duration(allowingZero: true)
             if let base { retry.backoffBase = base }
@@ -145,7 +151,7 @@ struct UpstreamSection {
             retry.retryOn = Set(items.compactMap { item in item.value(expecting: expectation, Self.parseCondition) })
         }
         if let value = fields["max_retry_after"]?.duration(allowingZero: true) { retry.maxRetryAfter = value }
-        if let budget = fields["budget"]?.mapping(allowedKeys: ["ratio", "min_per_second"]) {
+        if let budget = fields["budget"]?.mapping(allowedKeys: self.budgetKeys) {
             if let value = budget["ratio"]?.double(in: 0...1) { retry.budgetRatio = value }
             if let value = budget["min_per_second"]?.integer(atLeast: 0) { retry.budgetMinPerSecond = value }
         }
@@ -175,8 +181,7 @@ struct UpstreamSection {
 
     private static func readTLS(_ node: ConfigNode) -> UpstreamTLSConfiguration {
         var tls = UpstreamTLSConfiguration()
-        let keys = ["ca_file", "client_certificate", "client_key"]
-        guard let fields = node.mapping(allowedKeys: keys) else { return tls }
+        guard let fields = node.mapping(allowedKeys: self.tlsKeys) else { return tls }
         tls.caFile = fields["ca_file"]?.string()
         tls.clientCertificate = fields["client_certificate"]?.string()
         tls.clientKey = fields["client_key"]?.string()
@@ -195,7 +200,7 @@ struct UpstreamSection {
 
     private static func readHeaders(_ node: ConfigNode) -> HeaderRewrite {
         var rewrite = HeaderRewrite()
-        guard let fields = node.mapping(allowedKeys: ["set", "remove"]) else { return rewrite }
+        guard let fields = node.mapping(allowedKeys: self.headerKeys) else { return rewrite }
         for entry in fields["set"]?.entries() ?? [] {
             guard let name = self.headerName(entry.name, at: entry) else {
                 _ = entry.value.text(expecting: "a header value")

@@ -16,6 +16,13 @@ struct GatewayCommand: AsyncParsableCommand {
         abstract: "An error-normalizing API gateway: one error format, one rate-limit contract, one retry policy.",
         version: GatewayVersion.current,
         subcommands: [Serve.self, CheckConfig.self, Dialects.self, Explain.self, Version.self])
+
+    /// Without a subcommand there is nothing to do: the help goes to standard error and the exit status is 64
+    /// (EX_USAGE), so a script that forgot the subcommand fails instead of silently succeeding.
+    func run() async throws {
+        printError(Self.helpMessage())
+        throw ExitCode.validationFailure
+    }
 }
 
 /// The version string printed by `gateway version`.
@@ -29,7 +36,20 @@ struct ConfigOption: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the gateway.")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the gateway.",
+        discussion: """
+            Signals: SIGHUP re-reads the config file (as POST /reload on the admin listener does); an invalid file \
+            is logged with its problems and the running config stays. SIGTERM or SIGINT drains: /readyz turns 503, \
+            the listener stops accepting, in-flight requests get server.drain_timeout to finish.
+
+            Exit codes: 0 drained and stopped; 1 the config is invalid (its problems are printed as \
+            PATH:LINE:COLUMN: message, nothing is bound) or the gateway could not start; 3 drain_timeout ran out \
+            and connections were cut.
+
+            Environment: GATEWAY_LOG_LEVEL sets the log level on standard error (trace, debug, info, notice, \
+            warning, error; default info). ${NAME} in the config file reads the variable NAME.
+            """)
 
     @OptionGroup var options: ConfigOption
 
@@ -65,15 +85,29 @@ struct Serve: AsyncParsableCommand {
 
 struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "check-config", abstract: "Validate a config file and print every problem.")
+        commandName: "check-config", abstract: "Validate a config file and print every problem.",
+        discussion: "Exit codes: 0 the file is valid; 1 it is not (each problem printed as PATH:LINE:COLUMN: message).")
 
-    @OptionGroup var options: ConfigOption
+    @Argument(help: "The YAML config file (the same as --config).")
+    var file: String?
+
+    @Option(name: .long, help: "The YAML config file (default: config/gateway.yaml).")
+    var config: String?
+
+    /// The file named either way, or the default.
+    var path: String { self.file ?? self.config ?? "config/gateway.yaml" }
+
+    func validate() throws {
+        if let file = self.file, let config = self.config, file != config {
+            throw ValidationError("Name the config file once: as an argument or with --config, not both.")
+        }
+    }
 
     func run() throws {
         let loader = GatewayApplication.configLoader(environment: ProcessEnvironment.current)
         do {
-            _ = try loader.load(path: self.options.config)
-            print("\(self.options.config): OK")
+            _ = try loader.load(path: self.path)
+            print("\(self.path): OK")
         } catch {
             for problem in error.problems { print(problem) }
             throw ExitCode(1)

@@ -1,6 +1,7 @@
 import CurlTransport
 import Foundation
 import GatewayCore
+import GatewayTestSupport
 import HTTPTypes
 import Logging
 import NIOCore
@@ -414,47 +415,49 @@ import Testing
         make.waitUntilExit()
         #expect(make.terminationStatus == 0)
 
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: openssl)
-        server.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www"]
-        let output = Pipe()
-        server.standardOutput = output
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        defer { server.terminate() }
-        // s_server prints "ACCEPT 127.0.0.1:<port>" once it listens.
-        var printed = ""
-        let handle = output.fileHandleForReading
-        while !printed.contains("ACCEPT") || !printed.hasSuffix("\n") {
-            let data = handle.availableData
-            if data.isEmpty { break }
-            printed += String(decoding: data, as: UTF8.self)
+        // Started with a clean signal state (see SpawnedProcess), so that SIGTERM ends it.
+        let serverLog = directory.appendingPathComponent("s_server.log").path
+        let server = try SpawnedProcess(
+            openssl, ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate, "-key", key, "-www"],
+            outputPath: serverLog)
+        func exercise() async throws {
+            // s_server prints "ACCEPT 127.0.0.1:<port>" once it listens.
+            var port: Int?
+            let deadline = ContinuousClock.now + .seconds(10)
+            while port == nil, server.ending() == nil, ContinuousClock.now < deadline {
+                let printed = (try? String(contentsOfFile: serverLog, encoding: .utf8)) ?? ""
+                port = printed.split(separator: "\n").first { $0.hasPrefix("ACCEPT") }
+                    .flatMap { $0.split(separator: ":").last }
+                    .flatMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+                if port == nil { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            guard let port else {
+                let printed = (try? String(contentsOfFile: serverLog, encoding: .utf8)) ?? ""
+                Issue.record("s_server did not report its port: \(printed)")
+                return
+            }
+            try await self.withEngine { engine in
+                let error = await self.failure(
+                    engine,
+                    UpstreamRequest(method: .get, url: "https://127.0.0.1:\(port)/", headers: [:])
+                )
+                #expect(error?.code == .tlsFailed)
+                // Trusting it through tls.caFile makes the same server acceptable.
+                let trusted = UpstreamRequest(
+                    method: .get,
+                    url: "https://127.0.0.1:\(port)/",
+                    headers: [:],
+                    tls: UpstreamTLSConfiguration(caFile: certificate)
+                )
+                let response = try await engine.execute(trusted)
+                #expect(response.head.status == 200)
+            }
         }
-        guard
-            let portText = printed.split(separator: "\n").first(where: { $0.hasPrefix("ACCEPT") })?.split(
-                separator: ":"
-            ).last,
-            let port = Int(portText.trimmingCharacters(in: .whitespaces))
-        else {
-            Issue.record("s_server did not report its port: \(printed)")
-            return
-        }
-        try await self.withEngine { engine in
-            let error = await self.failure(
-                engine,
-                UpstreamRequest(method: .get, url: "https://127.0.0.1:\(port)/", headers: [:])
-            )
-            #expect(error?.code == .tlsFailed)
-            // Trusting it through tls.caFile makes the same server acceptable.
-            let trusted = UpstreamRequest(
-                method: .get,
-                url: "https://127.0.0.1:\(port)/",
-                headers: [:],
-                tls: UpstreamTLSConfiguration(caFile: certificate)
-            )
-            let response = try await engine.execute(trusted)
-            #expect(response.head.status == 200)
-        }
+        var failure: (any Error)?
+        do { try await exercise() } catch { failure = error }
+        // SIGTERM ends it (no SIGKILL needed) and it is reaped: nothing outlives the test.
+        #expect(await server.terminate() == .signalled(SIGTERM))
+        if let failure { throw failure }
     }
 
     @Test func aStalledBodyFailsWithTimedOutAfterTheIdleTimeout() async throws {

@@ -115,19 +115,23 @@ struct HardeningListenerTests {
         var configuration = HTTPServerConfiguration()
         configuration.requestHeaderTimeout = .milliseconds(500)
         try await withServer(configuration) { server, port in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/slowhttptest")
-            process.arguments = ["-H", "-c", "50", "-r", "50", "-i", "1", "-l", "3", "-u", "http://127.0.0.1:\(port)/"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.terminate() } }
-            try await Task.sleep(for: .milliseconds(1500))
-            let normal = try await RawHTTPClient.connect(port: port)
-            try await normal.send("GET /normal HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(try await normal.readResponse(timeout: .seconds(1)).status == 200)
-            // No slow connection outlives its head deadline by much.
-            #expect(server.connectionCount <= 51)
+            // A clean signal state, so that the SIGTERM below ends it (see SpawnedProcess).
+            let slowloris = try SpawnedProcess(
+                "/usr/bin/slowhttptest",
+                ["-H", "-c", "50", "-r", "50", "-i", "1", "-l", "3", "-u", "http://127.0.0.1:\(port)/"])
+            var failure: (any Error)?
+            do {
+                try await Task.sleep(for: .milliseconds(1500))
+                let normal = try await RawHTTPClient.connect(port: port)
+                try await normal.send("GET /normal HTTP/1.1\r\nHost: x\r\n\r\n")
+                #expect(try await normal.readResponse(timeout: .seconds(1)).status == 200)
+                // No slow connection outlives its head deadline by much.
+                #expect(server.connectionCount <= 51)
+            } catch {
+                failure = error
+            }
+            await slowloris.terminate()
+            if let failure { throw failure }
         }
     }
 }
@@ -137,6 +141,7 @@ struct HardeningListenerTests {
 struct ListenerTLSTests {
     @Test func terminatesTLSAndServesNewConnectionsWithAReloadedCertificate() async throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let context = try ServerTLSContext(certificatePath: pki.serverCertificate, privateKeyPath: pki.serverKey)
         var configuration = HTTPServerConfiguration()
         configuration.tls = context
@@ -166,6 +171,7 @@ struct ListenerTLSTests {
 
     @Test func plainHTTPOnATLSListenerIsDropped() async throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         var configuration = HTTPServerConfiguration()
         configuration.tls = try ServerTLSContext(certificatePath: pki.serverCertificate, privateKeyPath: pki.serverKey)
         try await withServer(configuration) { _, port in

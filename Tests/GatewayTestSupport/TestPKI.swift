@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// A private CA with a server and a client certificate, made with `openssl` in a temporary directory at test time
-/// (no key material is checked in).
+/// (no key material is checked in); `remove()` deletes them.
 public final class TestPKI: Sendable {
     public let directory: String
     public var caCertificate: String { self.directory + "/ca.crt" }
@@ -33,6 +33,12 @@ public final class TestPKI: Sendable {
         try pki.issue(
             name: "client", commonName: "gateway-client", extensions: "extendedKeyUsage=clientAuth")
         return pki
+    }
+
+    /// Deletes the directory with every key and certificate in it. The test that made the PKI calls this when it
+    /// ends (`defer { pki.remove() }`): private keys must not stay behind in the temporary directory.
+    public func remove() {
+        try? FileManager.default.removeItem(atPath: self.directory)
     }
 
     /// (Re)issues the server certificate and key under a new common name.

@@ -5,6 +5,17 @@ import NIOPosix
 import Testing
 import VendorSimulator
 
+/// A file with one problem on line 3 (an unknown key).
+private let minimalBadConfig = """
+    upstreams:
+      sim:
+        colour: blue
+        url: http://127.0.0.1:9
+    routes:
+      - path_prefix: /api/
+        upstream: sim
+    """
+
 /// The built `gateway` executable as a subprocess (SPEC section 1).
 @Suite struct CommandLineTests {
     /// `.build/<triple>/debug/gateway`, next to the test bundle (this process's executable).
@@ -96,6 +107,7 @@ import VendorSimulator
 
     @Test func checkConfig() async throws {
         let good = try writeTemporaryConfig(simpleConfig(url: "http://127.0.0.1:9"))
+        defer { removeTemporaryConfig(good) }
         let ok = try await Self.run(["check-config", "--config", good])
         #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
 
@@ -111,6 +123,7 @@ import VendorSimulator
               - path_prefix: /api/
                 upstream: nowhere
             """)
+        defer { removeTemporaryConfig(bad) }
         let failed = try await Self.run(["check-config", "--config", bad])
         #expect(failed.status == 1)
         let lines = failed.stdout.split(separator: "\n")
@@ -126,6 +139,51 @@ import VendorSimulator
 
         let missing = try await Self.run(["check-config", "--config", "/nonexistent/gateway.yaml"])
         #expect(missing.status != 0)
+    }
+
+    @Test func checkConfigTakesThePathAsAnArgumentToo() async throws {
+        let good = try writeTemporaryConfig(simpleConfig(url: "http://127.0.0.1:9"))
+        let bad = try writeTemporaryConfig(minimalBadConfig)
+        defer { for path in [good, bad] { removeTemporaryConfig(path) } }
+        let ok = try await Self.run(["check-config", good])
+        #expect(ok.status == 0, "\(ok.stdout)\(ok.stderr)")
+        #expect(ok.stdout == "\(good): OK\n")
+
+        let failed = try await Self.run(["check-config", bad])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.hasPrefix("\(bad):3:"), "\(failed.stdout)")
+        #expect(failed.stdout.contains("colour"))
+
+        // The same path both ways is fine; two different paths are refused before anything is read.
+        #expect(try await Self.run(["check-config", good, "--config", good]).status == 0)
+        let both = try await Self.run(["check-config", good, "--config", bad])
+        #expect(both.status != 0 && both.status != 1, "\(both.status)")
+        #expect(both.stderr.contains("not both"), "\(both.stderr)")
+    }
+
+    @Test func noSubcommandPrintsTheHelpAndFails() async throws {
+        let run = try await Self.run([])
+        #expect(run.status == 64, "status \(run.status)")
+        #expect(run.stdout.isEmpty)
+        for subcommand in ["serve", "check-config", "dialects", "explain", "version"] {
+            #expect(run.stderr.contains(subcommand), "the help does not list \(subcommand): \(run.stderr)")
+        }
+        #expect(run.stderr.contains("USAGE"))
+        // Asked for, the help is not an error.
+        #expect(try await Self.run(["--help"]).status == 0)
+    }
+
+    @Test func serveHelpNamesSignalsExitCodesAndTheLogLevelVariable() async throws {
+        let run = try await Self.run(["serve", "--help"])
+        #expect(run.status == 0)
+        // The help is wrapped to the terminal width: compare with runs of whitespace made single spaces.
+        let text = run.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        for phrase in [
+            "SIGHUP re-reads the config file", "SIGTERM or SIGINT drains", "server.drain_timeout",
+            "0 drained and stopped", "1 the config is invalid", "3 drain_timeout ran out", "GATEWAY_LOG_LEVEL",
+        ] {
+            #expect(text.contains(phrase), "`gateway serve --help` does not say \"\(phrase)\": \(run.stdout)")
+        }
     }
 
     @Test func serveAnswersAndExitsZeroOnSIGTERM() async throws {
@@ -157,6 +215,7 @@ import VendorSimulator
                 if ready, child.process.isRunning {
                     started = (child, proxyPort, adminPort, config)
                 } else {
+                    defer { removeTemporaryConfig(config) }
                     kill(child.process.processIdentifier, SIGKILL)
                     let run = try await child.finish()
                     let output = run.stdout + run.stderr
@@ -167,6 +226,7 @@ import VendorSimulator
                 }
             }
             let (child, proxyPort, adminPort, config) = try #require(started)
+            defer { removeTemporaryConfig(config) }
             let response = try await withClient(port: proxyPort) { client in
                 try await client.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates"))
                 return try await client.readResponse()
@@ -247,6 +307,7 @@ import VendorSimulator
                 upstream: sim
                 rate_limits: [undefined_policy]
             """)
+        defer { removeTemporaryConfig(config) }
         let run = try await Child(["serve", "--config", config]).finish(timeout: .seconds(10))
         try? await holder.close()
         #expect(run.status != 0)

@@ -102,13 +102,18 @@ func writeTemporaryConfig(_ yaml: String) throws -> String {
     return url.path
 }
 
+/// Removes what `writeTemporaryConfig` made (the file and its directory).
+func removeTemporaryConfig(_ path: String) {
+    try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+}
+
 /// Runs a real `GatewayApplication` from `yaml` with both listeners on 127.0.0.1:0, runs `body` with the bound
 /// ports, then cancels the gateway's service group and waits for it to stop.
 func withGateway<T: Sendable>(
     yaml: String, environment: [String: String] = [:], _ body: @Sendable (RunningGateway) async throws -> T
 ) async throws -> T {
     let path = try writeTemporaryConfig(yaml)
-    defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
+    defer { removeTemporaryConfig(path) }
     let loopback = ListenAddress(host: "127.0.0.1", port: 0)
     let application = GatewayApplication(
         options: .init(

@@ -3,7 +3,7 @@
 ///
 /// `GatewayConfig` builds it from YAML; nothing else in the gateway reads YAML or the environment. A reload builds
 /// a new value and swaps it in; requests in flight keep the one they started with.
-public struct GatewayConfiguration: Sendable {
+public struct GatewayConfiguration: Sendable, Equatable {
     public var server: ServerConfiguration
     public var errors: ErrorsConfiguration
     public var rateLimitStore: RateLimitStoreConfiguration

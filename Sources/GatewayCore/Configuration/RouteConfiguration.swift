@@ -1,7 +1,7 @@
 public import HTTPTypes
 
 /// One route (`routes[]`): which requests go to which upstream, and how.
-public struct RouteConfiguration: Sendable {
+public struct RouteConfiguration: Sendable, Equatable {
     /// Defaults to `path_prefix`; used in metrics and logs.
     public var name: String
     /// A plain prefix of the request path: `/m/` does not match `/m`.

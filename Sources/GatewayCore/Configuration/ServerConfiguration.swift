@@ -1,5 +1,5 @@
 /// The `server:` section: listeners, limits on what clients may send, timeouts (SPEC section 2).
-public struct ServerConfiguration: Sendable {
+public struct ServerConfiguration: Sendable, Equatable {
     public var listen: ListenAddress
     public var adminListen: ListenAddress
     /// Larger request heads get 431.
@@ -64,7 +64,7 @@ public struct ServerTLSConfiguration: Sendable, Hashable {
 }
 
 /// The `errors:` section: how envelopes are written.
-public struct ErrorsConfiguration: Sendable {
+public struct ErrorsConfiguration: Sendable, Equatable {
     /// Which upstream messages may reach the client as `detail`.
     public enum ExposeUpstreamMessages: String, Sendable, CaseIterable {
         /// Every upstream message is shown.

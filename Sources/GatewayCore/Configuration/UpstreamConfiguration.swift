@@ -1,7 +1,7 @@
 public import HTTPTypes
 
 /// One upstream service (`upstreams.NAME`).
-public struct UpstreamConfiguration: Sendable {
+public struct UpstreamConfiguration: Sendable, Equatable {
     public var name: String
     public var url: UpstreamURL
     public var dialect: DialectSetting

@@ -21,6 +21,8 @@ func withHardenedGateway<T: Sendable>(
     let directory = configDirectory ?? FileManager.default.temporaryDirectory
         .appendingPathComponent("hardening-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    // A directory made here is removed here; one passed in belongs to the caller.
+    defer { if configDirectory == nil { try? FileManager.default.removeItem(at: directory) } }
     let path = directory.appendingPathComponent("gateway.yaml").path
     var yaml = ["server:", "  listen: 127.0.0.1:0", "  admin_listen: 127.0.0.1:0", "  access_log: false"]
     yaml += serverExtra.map { "  " + $0 }

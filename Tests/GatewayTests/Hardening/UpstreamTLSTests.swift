@@ -7,6 +7,7 @@ import Testing
 struct UpstreamTLSTests {
     @Test func privateCAWorksWithCAFileAndFailsWithout() async throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let upstream = try await TLSUpstream.start(certificate: pki.serverCertificate, key: pki.serverKey)
         defer { Task { await upstream.shutdown() } }
         try await withHardenedGateway(
@@ -33,6 +34,7 @@ struct UpstreamTLSTests {
 
     @Test func clientCertificateIsPresentedWhenConfigured() async throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let upstream = try await TLSUpstream.start(
             certificate: pki.serverCertificate, key: pki.serverKey, clientCA: pki.caCertificate)
         defer { Task { await upstream.shutdown() } }
@@ -62,6 +64,7 @@ struct UpstreamTLSTests {
 
     @Test func gatewayTerminatesTLSFromConfig() async throws {
         let pki = try TestPKI.make()
+        defer { pki.remove() }
         let upstream = try await BrokenUpstream.start { _ in .init("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") }
         defer { Task { await upstream.shutdown() } }
         try await withHardenedGateway(

@@ -109,6 +109,31 @@ final class OpsGateway: Sendable {
     }
 }
 
+/// Starts a gateway from `yaml`, runs `body` against it, then stops it, removes its directory and shuts `simulator`
+/// down, whether `body` returned or threw: nothing of the test outlives it (a `defer { Task { … } }` would leave
+/// the last test's gateway and files behind when the test process exits first).
+func withOpsGateway(
+    yaml: String, accessLog: AccessLog = AccessLog { _ in }, proxyEventLoopGroup: (any EventLoopGroup)? = nil,
+    stopping simulator: VendorSimulator, _ body: (OpsGateway) async throws -> Void
+) async throws {
+    let gateway: OpsGateway
+    do {
+        gateway = try await OpsGateway.start(yaml: yaml, accessLog: accessLog, proxyEventLoopGroup: proxyEventLoopGroup)
+    } catch {
+        try? await simulator.shutdown()
+        throw error
+    }
+    var failure: (any Error)?
+    do {
+        try await body(gateway)
+    } catch {
+        failure = error
+    }
+    await gateway.stop()
+    try? await simulator.shutdown()
+    if let failure { throw failure }
+}
+
 /// One `GET` on a fresh connection (`Connection: close`).
 func opsRequest(
     port: Int, _ target: String, headers: [(String, String)] = [], timeout: Duration = .seconds(15)

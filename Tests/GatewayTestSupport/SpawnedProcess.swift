@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+public import Glibc
+#elseif canImport(Musl)
+public import Musl
+#endif
+
+/// A helper program (`openssl s_server`, `slowhttptest`) run by a test, with a clean signal state, and ended and
+/// reaped by that test.
+///
+/// Foundation's `Process` passes the test runner's signal state on: swift-service-lifecycle ignores SIGTERM, SIGINT
+/// and SIGHUP in the test process so that its signal sequences receive them, and an ignored signal stays ignored
+/// across `exec`. A child started that way never ends on SIGTERM (`Process.terminate()`) and outlives the test run.
+/// This starts the child with `posix_spawn`, every signal back at its default action and none blocked, so SIGTERM
+/// ends it as it would from a shell; `terminate(grace:)` sends it, falls back to SIGKILL, and always reaps.
+public final class SpawnedProcess: @unchecked Sendable {
+    // @unchecked: `waitStatus` is only touched by the one test task that owns the process.
+    public let pid: pid_t
+    private var waitStatus: Int32?
+
+    /// A failed `posix_spawn`.
+    public struct SpawnError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// How the process ended.
+    public enum Ending: Equatable, Sendable {
+        case exited(Int32)
+        case signalled(Int32)
+    }
+
+    /// Starts `executable` with `arguments`; standard input is `/dev/null`, standard output and error go to
+    /// `outputPath` (created or truncated).
+    public init(_ executable: String, _ arguments: [String], outputPath: String = "/dev/null") throws {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var everySignal = sigset_t()
+        sigfillset(&everySignal)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &everySignal)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard result == 0 else {
+            throw SpawnError(description: "posix_spawn \(executable): \(String(cString: strerror(result)))")
+        }
+        self.pid = pid
+    }
+
+    /// How it ended, if it has (reaping it then); nil while it runs.
+    public func ending() -> Ending? {
+        if self.waitStatus == nil {
+            var status: Int32 = 0
+            if waitpid(self.pid, &status, WNOHANG) == self.pid { self.waitStatus = status }
+        }
+        return self.waitStatus.map(Self.decode)
+    }
+
+    /// Sends SIGTERM and waits up to `grace` for the exit; past it, SIGKILL. Returns how the process ended, which
+    /// is `.signalled(SIGKILL)` only when SIGTERM did not end it.
+    @discardableResult
+    public func terminate(grace: Duration = .seconds(5)) async -> Ending {
+        if let ending = self.ending() { return ending }
+        kill(self.pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline {
+            if let ending = self.ending() { return ending }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        kill(self.pid, SIGKILL)
+        var status: Int32 = 0
+        // SIGKILL cannot be caught: this wait is short.
+        while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
+        self.waitStatus = status
+        return Self.decode(status)
+    }
+
+    private static func decode(_ status: Int32) -> Ending {
+        // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import.
+        status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signalled(status & 0x7f)
+    }
+
+    deinit {
+        // A test that forgot to end it: do not leave it behind.
+        if self.waitStatus == nil {
+            kill(self.pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(self.pid, &status, 0)
+        }
+    }
+}
