@@ -96,7 +96,9 @@ import VendorSimulator
                 for round in 1...50 {
                     let client = try await RawHTTPClient.connect(port: gateway.proxyPort)
                     try await client.send(RunningGateway.requestBytes("GET", "/api/waiting"))
-                    #expect(await eventually { stub.requests.count == round && stub.openConnections == 1 })
+                    let expected = round
+                    let arrived = await eventually { stub.requests.count == expected && stub.openConnections == 1 }
+                    #expect(arrived, "round \(round): the request did not reach the upstream")
                     await client.close()
                     let closeStart = ContinuousClock.now
                     let closed = await eventually(timeout: .seconds(3)) { stub.openConnections == 0 }

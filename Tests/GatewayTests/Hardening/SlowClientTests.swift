@@ -9,19 +9,27 @@ import VendorSimulator
 struct SlowClientTests {
     /// A body deadline of 1 s (plus 1 s per KiB received), a generous stall timeout and idle timeout, so only the
     /// new deadline can end a trickled body.
-    static let slowBodyServer = [
-        "request_header_timeout: 10s", "idle_timeout: 30s", "request_body_timeout: 1s",
-        "min_request_body_rate: 1KiB/s",
-    ]
+    static func slowBodyConfig(simulatorPort: Int, tls: String = "") -> String {
+        simpleConfig(
+            url: "http://127.0.0.1:\(simulatorPort)", upstream: "    retry: { attempts: 1 }",
+            top: """
+                server:
+                  access_log: false
+                  request_header_timeout: 10s
+                  idle_timeout: 30s
+                  request_body_timeout: 1s
+                  min_request_body_rate: 1KiB/s
+                \(tls)
+                """)
+    }
 
     @Test func aBodyTrickledJustFastEnoughNotToStallGets408() async throws {
         let simulator = try await VendorSimulator.start()
         defer { Task { try? await simulator.shutdown() } }
-        try await withHardenedGateway(
-            upstreams: ["sim": "http://127.0.0.1:\(simulator.port)"], serverExtra: Self.slowBodyServer
-        ) { port, _ in
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port)) { gateway in
+            let port = gateway.proxyPort
             let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("POST /sim/dokstamp/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+            try await client.send("POST /api/dokstamp/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
             let started = ContinuousClock.now
             // Ten bytes every 100 ms: never a stall of 10 s, far below 1 KiB/s.
             var response: RawHTTPClient.Response?
@@ -42,12 +50,11 @@ struct SlowClientTests {
     @Test func aBodyAtTheMinimumRateIsServed() async throws {
         let simulator = try await VendorSimulator.start()
         defer { Task { try? await simulator.shutdown() } }
-        try await withHardenedGateway(
-            upstreams: ["sim": "http://127.0.0.1:\(simulator.port)"], serverExtra: Self.slowBodyServer
-        ) { port, _ in
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port)) { gateway in
+            let port = gateway.proxyPort
             // 4 KiB in 8 pieces over ~2.8 s: past the 1 s grace, yet above 1 KiB/s on the whole.
             let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("POST /sim/dokstamp/x?echo=true HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n")
+            try await client.send("POST /api/dokstamp/x?echo=true HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n")
             for _ in 0..<8 {
                 try await client.send(String(repeating: "b", count: 512))
                 try await Task.sleep(for: .milliseconds(350))
@@ -68,16 +75,15 @@ struct SlowClientTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slowbody-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try await withHardenedGateway(
-            upstreams: ["sim": "http://127.0.0.1:\(simulator.port)"], serverExtra: Self.slowBodyServer
-        ) { port, _ in
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port)) { gateway in
+            let port = gateway.proxyPort
             // Slow-body mode (R-U-Dead-Yet): 20 POSTs announcing 100 000 bytes, then up to 8 bytes a second each.
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/slowhttptest")
             process.currentDirectoryURL = directory
             process.arguments = [
                 "-B", "-c", "20", "-r", "20", "-i", "1", "-x", "8", "-s", "100000", "-l", "6", "-g", "-o", "stats",
-                "-u", "http://127.0.0.1:\(port)/sim/dokstamp/upload",
+                "-u", "http://127.0.0.1:\(port)/api/dokstamp/upload",
             ]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -101,10 +107,9 @@ struct SlowClientTests {
         let simulator = try await VendorSimulator.start()
         defer { Task { try? await simulator.shutdown() } }
         let tls =
-            "tls: { certificate: \(pki.serverCertificate), private_key: \(pki.serverKey), handshake_timeout: 500ms }"
-        try await withHardenedGateway(
-            upstreams: ["sim": "http://127.0.0.1:\(simulator.port)"], serverExtra: ["idle_timeout: 30s", tls]
-        ) { port, _ in
+            "  tls: { certificate: \(pki.serverCertificate), private_key: \(pki.serverKey), handshake_timeout: 500ms }"
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port, tls: tls)) { gateway in
+            let port = gateway.proxyPort
             // Silent, and trickling a ClientHello's first bytes: both are cut after 500 ms, not after 30 s.
             let silent = try await RawHTTPClient.connect(port: port)
             let trickling = try await RawHTTPClient.connect(port: port)
@@ -117,7 +122,7 @@ struct SlowClientTests {
             #expect(await trickling.isClosed(within: .seconds(3)))
             #expect(ContinuousClock.now - started < .seconds(3))
             // A real client still completes its handshake and is served.
-            let served = try await TLSTestClient.get(port: port, caFile: pki.caCertificate, path: "/sim/dokstamp/x")
+            let served = try await TLSTestClient.get(port: port, caFile: pki.caCertificate, path: "/api/dokstamp/x")
             #expect(served.response.hasPrefix("HTTP/1.1 "), "\(served.response)")
         }
     }
