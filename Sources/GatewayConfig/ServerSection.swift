@@ -4,7 +4,8 @@ import GatewayCore
 enum ServerSection {
     static let keys = [
         "listen", "admin_listen", "max_header_bytes", "max_header_count", "max_body_bytes", "idle_timeout",
-        "request_header_timeout", "drain_timeout", "trusted_proxies", "access_log", "max_connections", "tls",
+        "request_header_timeout", "request_body_timeout", "min_request_body_rate", "drain_timeout", "trusted_proxies",
+        "access_log", "max_connections", "tls",
     ]
 
     static func read(_ node: ConfigNode) -> ServerConfiguration {
@@ -17,6 +18,12 @@ enum ServerSection {
         if let value = fields["max_body_bytes"]?.size(allowingZero: true) { server.maxBodyBytes = value }
         if let value = fields["idle_timeout"]?.duration() { server.idleTimeout = value }
         if let value = fields["request_header_timeout"]?.duration() { server.requestHeaderTimeout = value }
+        if let value = fields["request_body_timeout"]?.duration() { server.requestBodyTimeout = value }
+        if let value = fields["min_request_body_rate"]?.value(
+            expecting: "a data rate like 1KiB/s, 512/s or 10MiB/1m", { ConfigUnits.parseDataRate($0) })
+        {
+            server.minRequestBodyBytesPerSecond = value
+        }
         if let value = fields["drain_timeout"]?.duration(allowingZero: true) { server.drainTimeout = value }
         if let items = fields["trusted_proxies"]?.sequence() {
             server.trustedProxies = items.compactMap { item in
@@ -26,12 +33,14 @@ enum ServerSection {
         if let value = fields["access_log"]?.bool() { server.accessLog = value }
         if let value = fields["max_connections"]?.integer(atLeast: 1) { server.maxConnections = value }
         if let tlsNode = fields["tls"], !tlsNode.isNull,
-            let tls = tlsNode.mapping(allowedKeys: ["certificate", "private_key"])
+            let tls = tlsNode.mapping(allowedKeys: ["certificate", "private_key", "handshake_timeout"])
         {
             let certificate = tls.required("certificate")?.string()
             let privateKey = tls.required("private_key")?.string()
+            let handshakeTimeout = tls["handshake_timeout"]?.duration()
             if let certificate, let privateKey {
-                server.tls = ServerTLSConfiguration(certificate: certificate, privateKey: privateKey)
+                server.tls = ServerTLSConfiguration(
+                    certificate: certificate, privateKey: privateKey, handshakeTimeout: handshakeTimeout ?? .seconds(10))
             }
         }
         return server
