@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Usage: Fuzz/build.sh [normalizer|request-head|upstream-head]  (default: normalizer); prints the binary's path last.
 #
-# request-head: GatewayHTTPServer's RequestHeadValidator, ServerRefusal and RequestFramingScanner with
+# request-head: GatewayHTTPServer's RequestHeadValidator, ServerRefusal, RequestFramingScanner and RequestBody with
 # Fuzz/RequestHeadFuzz/main.swift, over the instrumented GatewayCore (NIOHTTP1 linked from the ordinary build). upstream-head: CurlTransport's
 # ResponseHeadParser with Fuzz/UpstreamHeadFuzz/main.swift, over the instrumented GatewayCore.
 #
@@ -57,7 +57,8 @@ quietly swiftc "${COMMON[@]}" -wmo -module-name GatewayCore -emit-module -emit-m
 if [ "$TARGET" = request-head ]; then
     S=Sources/GatewayHTTPServer
     quietly swiftc "${COMMON[@]}" -module-name GatewayHTTPServer "$S/RequestHeadValidator.swift" "$S/ServerRefusal.swift" \
-        "$S/RequestFramingScanner.swift" Fuzz/RequestHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz \
+        "$S/RequestFramingScanner.swift" "$S/RequestBody.swift" Fuzz/RequestHeadFuzz/main.swift "$OUT/GatewayCore.o" \
+        "${OBJS[@]}" -lz \
         -o "$OUT/request-head-fuzz"
     echo "$OUT/request-head-fuzz"
     exit 0

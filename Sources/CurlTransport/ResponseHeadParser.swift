@@ -189,12 +189,41 @@ struct ResponseHeadParser: Sendable {
             return .needMore
         case 200...599:
             self.state = .done
+            if let problem = Self.relabelTransferCodings(&self.fields) { return .invalid(problem) }
             let head = UpstreamResponseHead(status: status, reason: reason, headers: self.fields)
             self.fields = HTTPFields()
             return .complete(head)
         default:
             return .invalid("status code \(status) out of range")
         }
+    }
+
+    /// The transfer codings curl passes on undecoded, which are also content codings (RFC 9110 §8.4.1).
+    static let relabelledCodings: Set<String> = ["gzip", "x-gzip", "deflate", "compress", "x-compress"]
+
+    /// Makes a head's transfer codings visible to the client. curl decodes only `chunked` (the gateway never sets
+    /// `CURLOPT_TRANSFER_ENCODING`): a body sent with `Transfer-Encoding: gzip` reaches the gateway as raw gzip,
+    /// delimited by the connection's close, and `Transfer-Encoding` is hop-by-hop, so relaying it as is would hand
+    /// the client compressed bytes it has no way to recognise. A coding that is also a content coding is therefore
+    /// appended to `Content-Encoding` (after the codings already there: the order they were applied in), and
+    /// `Transfer-Encoding` and `Content-Length` (which RFC 9112 §6.3 says to ignore beside it) are dropped.
+    /// - Returns: why the head cannot be relayed (a coding nobody downstream could undo), or nil.
+    static func relabelTransferCodings(_ fields: inout HTTPFields) -> String? {
+        let values = fields[fields: .transferEncoding].map(\.value)
+        guard !values.isEmpty else { return nil }
+        var codings = values.flatMap { $0.split(separator: ",") }.map {
+            $0.trimmingASCIIWhitespace().lowercased()
+        }.filter { !$0.isEmpty }
+        if codings.last == "chunked" { codings.removeLast() }  // curl decoded it
+        guard !codings.isEmpty else { return nil }
+        for coding in codings where !Self.relabelledCodings.contains(coding) {
+            return "unsupported transfer coding '\(coding.prefix(32))'"
+        }
+        let content = fields[fields: .contentEncoding].map(\.value).filter { !$0.isEmpty }
+        fields[.transferEncoding] = nil
+        fields[.contentLength] = nil
+        fields[.contentEncoding] = (content + codings).joined(separator: ", ")
+        return nil
     }
 
     /// tchar of RFC 9110 §5.6.2.

@@ -120,6 +120,12 @@ final class Transfer: @unchecked Sendable {
             self.pendingError = UpstreamError(.protocolError, detail: reason)
             return 0
         case .complete(let head):
+            if head.status == 204 || head.status == 304, let easy = self.easy {
+                // These responses end with their head (RFC 9112 §6.3): any byte after it is not a body, and curl
+                // would read it as the start of the next response on this connection. Close it instead of
+                // pooling it. curl reads the flag when the transfer is done; the handle's reset clears it.
+                _ = ccurl_easy_setopt_long(easy.raw, CURLOPT_FORBID_REUSE, 1)
+            }
             self.headDelivered = true
             self.lastProgress = .now()
             self.loop?.noteDeadline(self.currentDeadline)

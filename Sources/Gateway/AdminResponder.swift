@@ -36,8 +36,10 @@ struct AdminResponder: HTTPResponder {
             } else {
                 try await writer.write(Self.text(.ok, ByteBuffer(string: "reloaded\n")))
             }
-        case (_, "/metrics"), (_, "/healthz"), (_, "/readyz"), (_, "/reload"):
-            try await writer.write(Self.text(.methodNotAllowed, ByteBuffer(string: "method not allowed\n")))
+        case (_, "/metrics"), (_, "/healthz"), (_, "/readyz"):
+            try await writer.write(Self.methodNotAllowed(allow: "GET, HEAD"))
+        case (_, "/reload"):
+            try await writer.write(Self.methodNotAllowed(allow: "POST"))
         default:
             try await writer.write(Self.text(.notFound, ByteBuffer(string: "not found\n")))
         }
@@ -45,6 +47,13 @@ struct AdminResponder: HTTPResponder {
 
     func response(for refusal: ServerRefusal, head: HTTPRequestHead?, remoteAddress: SocketAddress?) -> ServerResponse {
         Self.text(HTTPResponseStatus(statusCode: refusal.status), ByteBuffer(string: refusal.description + "\n"))
+    }
+
+    /// A 405 with the `Allow` field RFC 9110 section 15.5.6 requires: the methods the resource supports.
+    private static func methodNotAllowed(allow: String) -> ServerResponse {
+        var response = Self.text(.methodNotAllowed, ByteBuffer(string: "method not allowed\n"))
+        response.headers.add(name: "allow", value: allow)
+        return response
     }
 
     private static func text(

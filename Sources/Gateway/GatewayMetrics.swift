@@ -1,5 +1,5 @@
 public import CoreMetrics
-import GatewayCore
+public import GatewayCore
 import NIOConcurrencyHelpers
 
 /// Every metric of SPEC section 6, declared once, created from an injected factory.
@@ -8,19 +8,26 @@ import NIOConcurrencyHelpers
 /// status codes, and fixed outcome sets — never raw paths, keys or other client input. Handles are cached per
 /// label set, so a request costs a dictionary lookup per metric, not a registry registration.
 public final class GatewayMetrics: Sendable {
-    /// What became of one try at an upstream (`gateway_upstream_requests_total{outcome}`).
-    public enum UpstreamOutcome: String, Sendable {
+    /// What became of one try at an upstream (`gateway_upstream_requests_total{outcome}`): `response`, or the
+    /// failure's label from ``UpstreamError/Code/handling`` (`connect_failure`, `timeout`, `reset`, `tls_failure`,
+    /// `protocol_error`, `cancelled`, `overloaded`).
+    public enum UpstreamOutcome: Sendable {
         case response
-        case connectFailure = "connect_failure"
-        case timeout
-        case reset
-        case tlsFailure = "tls_failure"
+        case failed(UpstreamError.Code)
+
+        var label: String {
+            switch self {
+            case .response: return "response"
+            case .failed(let code): return code.handling.metricLabel
+            }
+        }
     }
 
     private let requests: MetricFamily<Counter>
     private let requestDuration: MetricFamily<Timer>
     private let upstreamRequests: MetricFamily<Counter>
     private let upstreamDuration: MetricFamily<Timer>
+    private let upstreamBodyErrors: MetricFamily<Counter>
     private let retries: MetricFamily<Counter>
     private let rateLimitDecisions: MetricFamily<Counter>
     private let normalizedErrors: MetricFamily<Counter>
@@ -45,6 +52,7 @@ public final class GatewayMetrics: Sendable {
         self.requestDuration = timers("gateway_request_duration_seconds", "route")
         self.upstreamRequests = counters("gateway_upstream_requests_total", "upstream", "outcome")
         self.upstreamDuration = timers("gateway_upstream_duration_seconds", "upstream")
+        self.upstreamBodyErrors = counters("gateway_upstream_body_errors_total", "upstream", "outcome")
         self.retries = counters("gateway_retries_total", "upstream", "reason")
         self.rateLimitDecisions = counters("gateway_ratelimit_decisions_total", "policy", "decision")
         self.normalizedErrors = counters("gateway_normalized_errors_total", "source", "upstream", "code")
@@ -75,8 +83,13 @@ public final class GatewayMetrics: Sendable {
 
     /// One try at an upstream ended.
     public func upstreamTryFinished(upstream: String, outcome: UpstreamOutcome, duration: Duration) {
-        self.upstreamRequests.handle(upstream, outcome.rawValue).increment()
+        self.upstreamRequests.handle(upstream, outcome.label).increment()
         self.upstreamDuration.handle(upstream).recordNanoseconds(duration.nanosecondsClamped)
+    }
+
+    /// An upstream error body broke while it was read for the normalizer (the try itself counted as a response).
+    public func upstreamBodyFailed(upstream: String, code: UpstreamError.Code) {
+        self.upstreamBodyErrors.handle(upstream, code.handling.metricLabel).increment()
     }
 
     public func retried(upstream: String, reason: String) {

@@ -162,7 +162,9 @@ struct ProxyResponder: HTTPResponder {
             let document = self.normalizer.normalize(
                 status: head.status, headers: head.headers, body: body, bodyComplete: complete,
                 context: self.context(upstream: upstream, exchange: exchange))
-            extraHeaders.add(contentsOf: Self.rateLimitHeaders(upstream: head.headers, gateway: rateLimitStates))
+            extraHeaders.add(
+                contentsOf: Self.rateLimitHeaders(
+                    upstream: head.headers, upstreamName: upstream.name, gateway: rateLimitStates))
             try await self.send(document, exchange: exchange, writer: writer, headers: extraHeaders)
         case .transportFailure(let error):
             exchange.logger.debug("upstream failed", metadata: ["error": "\(error)"])
@@ -221,7 +223,8 @@ struct ProxyResponder: HTTPResponder {
         if !rateLimitStates.isEmpty {
             // The client sees the more restrictive of the upstream's limits and the gateway's (SPEC section 4).
             upstreamHeaders = RateLimitHeaders.merge(
-                upstream: upstreamHeaders, gateway: rateLimitStates, nowUnixSeconds: DateHeader.unixSeconds())
+                upstream: upstreamHeaders, gateway: rateLimitStates, upstreamName: upstream.name,
+                nowUnixSeconds: DateHeader.unixSeconds())
         }
         var headers = ForwardingHeaders.clientResponseHeaders(
             upstream: upstreamHeaders, requestID: exchange.requestID, keepContentLength: true)
@@ -272,13 +275,16 @@ struct ProxyResponder: HTTPResponder {
 
     /// The rate-limit fields of a rewritten upstream error: the upstream's own (`X-RateLimit-*`, `RateLimit*`,
     /// `X-Quota-*`) merged with the gateway's buckets, so an envelope never hides a limit.
-    private static func rateLimitHeaders(upstream: HTTPFields, gateway: [RateLimitBucketState]) -> HTTPHeaders {
+    private static func rateLimitHeaders(
+        upstream: HTTPFields, upstreamName: String, gateway: [RateLimitBucketState]
+    ) -> HTTPHeaders {
         var fields = HTTPFields()
         for field in upstream where RateLimitGate.upstreamRateLimitFields.contains(field.name.canonicalName) {
             fields.append(field)
         }
         if !gateway.isEmpty {
-            fields = RateLimitHeaders.merge(upstream: fields, gateway: gateway, nowUnixSeconds: DateHeader.unixSeconds())
+            fields = RateLimitHeaders.merge(
+                upstream: fields, gateway: gateway, upstreamName: upstreamName, nowUnixSeconds: DateHeader.unixSeconds())
         }
         var headers = HTTPHeaders()
         for field in fields { headers.add(name: field.name.rawName, value: field.value) }

@@ -25,13 +25,17 @@ struct RateLimitGate: Sendable {
     ) async -> Verdict {
         guard !route.rateLimits.isEmpty else { return .proceed([]) }
         let policies = route.rateLimits.compactMap { snapshot.policies[$0] }
-        // Only the fields a key can name are copied: X-Forwarded-For and the `header:NAME` of the policies.
+        // Only the fields a key can name are copied: X-Forwarded-For and the `header:NAME` of the policies, each
+        // name once however many policies name it, so the key is the header as sent (SPEC section 4): copied once
+        // per policy, `X-Client: p` would read "p, p" on a route with two such policies and "p" on a route with
+        // one, and the routes would not share the bucket.
         var fields = HTTPFields()
         for policy in policies {
-            if case .header(let name) = policy.key {
-                for value in headers[name] {
-                    if let fieldName = HTTPField.Name(name) { fields.append(HTTPField(name: fieldName, value: value)) }
-                }
+            guard case .header(let name) = policy.key, let fieldName = HTTPField.Name(name),
+                fields[fieldName] == nil
+            else { continue }
+            for value in headers[name] {
+                fields.append(HTTPField(name: fieldName, value: value))
             }
         }
         for value in headers["x-forwarded-for"] {

@@ -85,12 +85,11 @@ struct UpstreamExchange {
                 if await shouldRetry(after: outcome, attempt: attempt, described: "status \(response.head.status)") {
                     continue
                 }
-                let (body, complete) = await self.readPrefix(of: response.body)
+                let (body, complete) = await self.readPrefix(of: response.body, upstream: upstream.name)
                 return (.errorResponse(response.head, body: body, complete: complete), attempt)
             } catch let error as UpstreamError {
                 self.metrics.upstreamTryFinished(
-                    upstream: upstream.name, outcome: Self.metricOutcome(error.code),
-                    duration: ContinuousClock.now - tryStart)
+                    upstream: upstream.name, outcome: .failed(error.code), duration: ContinuousClock.now - tryStart)
                 self.finish(runtime, CircuitBreaker.Outcome(errorCode: error.code), isProbe, upstream: upstream)
                 if error.code == .cancelled || Task.isCancelled { return (.transportFailure(error), attempt) }
                 if await shouldRetry(after: .transportFailure(error.code), attempt: attempt, described: "\(error)") {
@@ -126,7 +125,11 @@ struct UpstreamExchange {
     }
 
     /// Reads up to `errorBodyLimit` bytes of a body; the rest is not read (dropping the stream cancels it).
-    private func readPrefix(of body: UpstreamResponseBody) async -> (ByteBuffer, complete: Bool) {
+    ///
+    /// A body that breaks on the way (reset, shorter than its `Content-Length`, idle timeout) is counted
+    /// (`gateway_upstream_body_errors_total`) and logged, and yields an empty prefix: the envelope is then built from
+    /// the status and headers, never from a fragment that would read as if it were the whole error.
+    private func readPrefix(of body: UpstreamResponseBody, upstream: String) async -> (ByteBuffer, complete: Bool) {
         var collected = ByteBuffer()
         do {
             for try await chunk in body {
@@ -140,16 +143,12 @@ struct UpstreamExchange {
             }
             return (collected, true)
         } catch {
-            return (collected, false)
-        }
-    }
-
-    static func metricOutcome(_ code: UpstreamError.Code) -> GatewayMetrics.UpstreamOutcome {
-        switch code {
-        case .connectFailed, .dnsFailed, .overloaded: return .connectFailure
-        case .timedOut: return .timeout
-        case .tlsFailed: return .tlsFailure
-        default: return .reset
+            let code = (error as? UpstreamError)?.code ?? .cancelled
+            self.metrics.upstreamBodyFailed(upstream: upstream, code: code)
+            self.logger.warning(
+                "upstream error body broke; the envelope is built from status and headers",
+                metadata: ["upstream": "\(upstream)", "error": "\(error)", "bytes.read": "\(collected.readableBytes)"])
+            return (ByteBuffer(), false)
         }
     }
 }

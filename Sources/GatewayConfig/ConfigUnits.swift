@@ -9,6 +9,8 @@ public import GatewayCore
 /// - Rates: `COUNT/PERIOD` where PERIOD is `s`, `m`, `h` (one of that unit) or a positive duration:
 ///   `100/s`, `100/1m`, `5000/1h`, `20/30s`.
 ///
+/// - Data rates: `SIZE/PERIOD` with a size and a period as above: `1KiB/s`, `512/s`, `10MiB/1m`.
+///
 /// Every parser returns nil for anything else, including values that would overflow.
 public enum ConfigUnits {
     /// Parses a duration such as `250ms` or `1m30s`.
@@ -52,6 +54,24 @@ public enum ConfigUnits {
             period = parsed
         }
         return Rate(count: count, period: period)
+    }
+
+    /// Parses a data rate such as `1KiB/s` or `10MiB/1m` into whole bytes per second (at least 1).
+    public static func parseDataRate(_ text: some StringProtocol) -> Int? {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let bytes = self.parseSize(parts[0]), bytes > 0 else { return nil }
+        let periodMilliseconds: Int
+        switch parts[1] {
+        case "s": periodMilliseconds = 1_000
+        case "m": periodMilliseconds = 60_000
+        case "h": periodMilliseconds = 3_600_000
+        default:
+            guard let parsed = self.parseMilliseconds(parts[1]), parsed > 0 else { return nil }
+            periodMilliseconds = parsed
+        }
+        let (scaled, overflow) = bytes.multipliedReportingOverflow(by: 1_000)
+        let perSecond = overflow ? bytes / periodMilliseconds * 1_000 : scaled / periodMilliseconds
+        return perSecond > 0 ? perSecond : nil
     }
 
     /// The total of the `<integer><unit>` groups in milliseconds.

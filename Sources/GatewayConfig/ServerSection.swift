@@ -4,9 +4,10 @@ import GatewayCore
 enum ServerSection {
     static let keys = [
         "listen", "admin_listen", "max_header_bytes", "max_header_count", "max_body_bytes", "idle_timeout",
-        "request_header_timeout", "drain_timeout", "trusted_proxies", "access_log", "max_connections", "tls",
+        "request_header_timeout", "request_body_timeout", "min_request_body_rate", "drain_timeout", "trusted_proxies",
+        "access_log", "max_connections", "tls",
     ]
-    static let tlsKeys = ["certificate", "private_key"]
+    static let tlsKeys = ["certificate", "private_key", "handshake_timeout"]
     static let errorsKeys = ["type_base", "expose_upstream_messages"]
 
     static func read(_ node: ConfigNode) -> ServerConfiguration {
@@ -19,6 +20,12 @@ enum ServerSection {
         if let value = fields["max_body_bytes"]?.size(allowingZero: true) { server.maxBodyBytes = value }
         if let value = fields["idle_timeout"]?.duration() { server.idleTimeout = value }
         if let value = fields["request_header_timeout"]?.duration() { server.requestHeaderTimeout = value }
+        if let value = fields["request_body_timeout"]?.duration() { server.requestBodyTimeout = value }
+        if let value = fields["min_request_body_rate"]?.value(
+            expecting: "a data rate like 1KiB/s, 512/s or 10MiB/1m", { ConfigUnits.parseDataRate($0) })
+        {
+            server.minRequestBodyBytesPerSecond = value
+        }
         if let value = fields["drain_timeout"]?.duration(allowingZero: true) { server.drainTimeout = value }
         if let items = fields["trusted_proxies"]?.sequence() {
             server.trustedProxies = items.compactMap { item in
@@ -32,8 +39,10 @@ enum ServerSection {
         {
             let certificate = tls.required("certificate")?.string()
             let privateKey = tls.required("private_key")?.string()
+            let handshakeTimeout = tls["handshake_timeout"]?.duration()
             if let certificate, let privateKey {
-                server.tls = ServerTLSConfiguration(certificate: certificate, privateKey: privateKey)
+                server.tls = ServerTLSConfiguration(
+                    certificate: certificate, privateKey: privateKey, handshakeTimeout: handshakeTimeout ?? .seconds(10))
             }
         }
         return server

@@ -8,8 +8,14 @@ import NIOCore
 /// These deadlines do not move with bytes where it matters:
 /// - `idle` (no request started): `idle_timeout`, then the connection is closed quietly;
 /// - `readingHead` (first byte seen, head not complete): `request_header_timeout` from the *first* byte, then 408;
-/// - `readingBody`: `request_header_timeout` without any byte, then 408 (a stalled body);
+/// - `readingBody`: 408 at whichever comes first of
+///   - a stall: `request_header_timeout` without any byte;
+///   - the body deadline: `request_body_timeout` after the head, plus one second for every
+///     `min_request_body_rate` bytes received (Apache's mod_reqtimeout `body=…,MinRate=…`): a body trickled just
+///     fast enough never to stall still ends, while a large body sent at least that fast is never cut;
 /// - `processing` (request complete, response not finished): no deadline here; upstream timeouts bound it.
+///
+/// Time is passed in with the events, so every rule is tested exactly.
 struct ConnectionTimeouts {
     enum Phase: Equatable {
         case idle
@@ -19,8 +25,8 @@ struct ConnectionTimeouts {
     }
 
     enum Event {
-        case bytesReceived
-        case headReceived
+        case bytesReceived(count: Int, now: NIODeadline)
+        case headReceived(now: NIODeadline)
         case requestEnded
         case responseEnded
         case deadlineReached(Phase)
@@ -40,10 +46,20 @@ struct ConnectionTimeouts {
     private(set) var phase: Phase = .idle
     let idleTimeout: TimeAmount
     let requestTimeout: TimeAmount
+    let bodyTimeout: TimeAmount
+    let minBodyBytesPerSecond: Int
+    /// When the body being read started (its head was complete), and how many bytes arrived since.
+    private var bodyStart = NIODeadline.distantPast
+    private var bodyBytes = 0
 
-    init(idleTimeout: TimeAmount, requestTimeout: TimeAmount) {
+    init(
+        idleTimeout: TimeAmount, requestTimeout: TimeAmount, bodyTimeout: TimeAmount = .seconds(30),
+        minBodyBytesPerSecond: Int = 1024
+    ) {
         self.idleTimeout = idleTimeout
         self.requestTimeout = requestTimeout
+        self.bodyTimeout = bodyTimeout
+        self.minBodyBytesPerSecond = max(1, minBodyBytesPerSecond)
     }
 
     /// The action when the connection becomes active.
@@ -58,13 +74,15 @@ struct ConnectionTimeouts {
             // The head's deadline runs from its first byte; bytes during processing are a pipelined request
             // that the next head event accounts for.
             return .none
-        case (.readingBody, .bytesReceived):
-            return .arm(self.requestTimeout, .readingBody)
-        case (.idle, .headReceived), (.readingHead, .headReceived), (.processing, .headReceived):
+        case (.readingBody, .bytesReceived(let count, let now)):
+            self.bodyBytes = self.bodyBytes.addingReportingOverflow(count).overflow ? .max : self.bodyBytes + count
+            return self.armBodyTimer(now: now)
+        case (.idle, .headReceived(let now)), (.readingHead, .headReceived(let now)),
+            (.processing, .headReceived(let now)), (.readingBody, .headReceived(let now)):
             self.phase = .readingBody
-            return .arm(self.requestTimeout, .readingBody)
-        case (.readingBody, .headReceived):
-            return .arm(self.requestTimeout, .readingBody)
+            self.bodyStart = now
+            self.bodyBytes = 0
+            return self.armBodyTimer(now: now)
         case (.readingBody, .requestEnded), (.readingHead, .requestEnded), (.idle, .requestEnded):
             self.phase = .processing
             return .cancelTimer
@@ -85,6 +103,21 @@ struct ConnectionTimeouts {
             case .processing: return .none
             }
         }
+    }
+
+    /// The body deadline: `bodyTimeout` after the head, plus a second per `minBodyBytesPerSecond` bytes received.
+    var bodyDeadline: NIODeadline {
+        let earned = Double(self.bodyBytes) / Double(self.minBodyBytesPerSecond) * 1e9
+        // Beyond a year is as good as never; the clamp keeps the arithmetic in range.
+        let earnedNanoseconds = Int64(min(earned, 365 * 86_400 * 1e9))
+        return self.bodyStart + self.bodyTimeout + .nanoseconds(earnedNanoseconds)
+    }
+
+    /// Arms whichever body deadline comes first: a stall of `requestTimeout`, or ``bodyDeadline``.
+    private func armBodyTimer(now: NIODeadline) -> Action {
+        let untilDeadline = self.bodyDeadline - now
+        guard untilDeadline > .zero else { return .failRequestTimeout }
+        return .arm(min(self.requestTimeout, untilDeadline), .readingBody)
     }
 }
 
@@ -114,6 +147,26 @@ enum RequestLifecycleEvent {
     case responseEnded
 }
 
+/// A response already serialized, written below the HTTP encoder by ``ConnectionTimeoutHandler`` (sent as an
+/// outbound user event). Only for what the encoder would mangle: the refusal of a `CONNECT`, whose body NIO's
+/// encoder drops although only a 2xx answer to CONNECT has none.
+struct RawResponse: Sendable {
+    var bytes: ByteBuffer
+
+    /// `HTTP/1.1 <status>`, the fields, an empty line, the body.
+    static func serialize(_ head: HTTPResponseHead, body: ByteBuffer) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeString("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)\r\n")
+        for (name, value) in head.headers {
+            buffer.writeString("\(name): \(value)\r\n")
+        }
+        buffer.writeString("\r\n")
+        var body = body
+        buffer.writeBuffer(&body)
+        return buffer
+    }
+}
+
 /// Sits in front of the HTTP decoder, sees every byte, drives ``ConnectionTimeouts``, bounds the size of a
 /// request head (llhttp does not count the request target against its header limits) and the length of chunk
 /// extensions (llhttp does not bound them; see ``RequestFramingScanner``).
@@ -134,9 +187,13 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     /// The framing the decoder reported for the head just handed to it, while a read is being delivered.
     private var reportedFraming: RequestFramingScanner.BodyFraming?
 
-    init(idleTimeout: Duration, requestTimeout: Duration, maxHeadBytes: Int, maxChunkExtensionBytes: Int = 4096) {
+    init(
+        idleTimeout: Duration, requestTimeout: Duration, bodyTimeout: Duration = .seconds(30),
+        minBodyBytesPerSecond: Int = 1024, maxHeadBytes: Int, maxChunkExtensionBytes: Int = 4096
+    ) {
         self.machine = ConnectionTimeouts(
-            idleTimeout: TimeAmount(idleTimeout), requestTimeout: TimeAmount(requestTimeout))
+            idleTimeout: TimeAmount(idleTimeout), requestTimeout: TimeAmount(requestTimeout),
+            bodyTimeout: TimeAmount(bodyTimeout), minBodyBytesPerSecond: minBodyBytesPerSecond)
         self.maxHeadBytes = maxHeadBytes
         self.framing = RequestFramingScanner(maxExtensionBytes: maxChunkExtensionBytes)
     }
@@ -157,16 +214,17 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.perform(self.machine.handle(.bytesReceived), context: context)
+        let buffer = self.unwrapInboundIn(data)
+        self.perform(
+            self.machine.handle(.bytesReceived(count: buffer.readableBytes, now: .now())), context: context)
         let countsTowardsHead = self.machine.phase == .readingHead
         if countsTowardsHead {
-            let buffer = self.unwrapInboundIn(data)
             self.headBytes += buffer.readableBytes
             if !self.sawRequestLineEnd {
                 self.sawRequestLineEnd = buffer.readableBytesView.contains(UInt8(ascii: "\n"))
             }
         }
-        self.deliver(self.unwrapInboundIn(data), context: context)
+        self.deliver(buffer, context: context)
         // The decoder ran synchronously: if the head is still incomplete, what it has read so far is all head.
         if countsTowardsHead, self.machine.phase == .readingHead, self.headBytes > self.maxHeadBytes,
             !self.headOverflowReported
@@ -179,19 +237,12 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     /// Hands bytes to the decoder, split right after each head so the decoder reports the head's framing before
     /// the scanner reads the body.
     private func deliver(_ buffer: ByteBuffer, context: ChannelHandlerContext) {
-        if self.framing.isDormant {
-            context.fireChannelRead(self.wrapInboundOut(buffer))
-            return
-        }
         var rest = buffer
-        while rest.readableBytes > 0 {
-            let step = rest.withUnsafeReadableBytes { self.framing.scan($0) }
-            switch step {
-            case .needMore:
-                context.fireChannelRead(self.wrapInboundOut(rest))
-                return
-            case .headEnded(let offset):
-                let head = rest.readSlice(length: offset)!
+        while let piece = self.framing.nextPiece(of: &rest) {
+            switch piece {
+            case .bytes(let bytes, endsHead: false):
+                context.fireChannelRead(self.wrapInboundOut(bytes))
+            case .bytes(let head, endsHead: true):
                 self.reportedFraming = nil
                 context.fireChannelRead(self.wrapInboundOut(head))
                 if let reported = self.reportedFraming {
@@ -207,6 +258,10 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     func triggerUserOutboundEvent(context: ChannelHandlerContext, event: Any, promise: EventLoopPromise<Void>?) {
+        if let raw = event as? RawResponse {
+            context.writeAndFlush(self.wrapOutboundOut(raw.bytes), promise: promise)
+            return
+        }
         guard let lifecycle = event as? RequestLifecycleEvent else {
             context.triggerUserOutboundEvent(event, promise: promise)
             return
@@ -216,7 +271,7 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
             self.reportedFraming = framing
             self.headBytes = 0
             self.sawRequestLineEnd = false
-            self.perform(self.machine.handle(.headReceived), context: context)
+            self.perform(self.machine.handle(.headReceived(now: .now())), context: context)
         case .requestEnded: self.perform(self.machine.handle(.requestEnded), context: context)
         case .responseEnded: self.perform(self.machine.handle(.responseEnded), context: context)
         }

@@ -137,13 +137,9 @@ struct HTTPConnection {
             case .head:
                 throw Stop.refused(.malformedRequest("a new head before the body ended"), head: head)
             case .body(let chunk):
-                let total = (body?.readableBytes ?? 0) + chunk.readableBytes
-                if total > self.configuration.maxBodyBytes { throw Stop.refused(.bodyTooLarge, head: head) }
-                if body == nil {
-                    body = chunk
-                } else {
-                    var chunk = chunk
-                    body!.writeBuffer(&chunk)
+                var chunk = chunk
+                guard RequestBody.append(&chunk, to: &body, limit: self.configuration.maxBodyBytes) else {
+                    throw Stop.refused(.bodyTooLarge, head: head)
                 }
             case .end:
                 return body
@@ -189,6 +185,14 @@ struct HTTPConnection {
         response.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
         response.headers.replaceOrAdd(name: "connection", value: "close")
         let responseHead = HTTPResponseHead(version: .http1_1, status: response.status, headers: response.headers)
+        if head?.method == .CONNECT {
+            // NIO's encoder drops the body of every response to CONNECT, yet only a 2xx answer to CONNECT has none
+            // (RFC 9110 section 9.3.6): the refusal goes out as bytes, below the encoder, so the client gets the
+            // envelope like any other. The connection closes after it.
+            let bytes = RawResponse.serialize(responseHead, body: response.body)
+            try await self.channel.channel.triggerUserOutboundEvent(RawResponse(bytes: bytes)).get()
+            return
+        }
         if head?.method == .HEAD || response.body.readableBytes == 0 {
             try await outbound.write(contentsOf: [.head(responseHead), .end(nil)])
         } else {

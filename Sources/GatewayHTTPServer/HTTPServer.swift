@@ -86,11 +86,14 @@ public final class HTTPServer: Service, Sendable {
                         let sync = child.pipeline.syncOperations
                         if let tls = configuration.tls {
                             try sync.addHandler(NIOSSLServerHandler(context: tls.current))
+                            try sync.addHandler(TLSHandshakeTimeoutHandler(timeout: configuration.tlsHandshakeTimeout))
                         }
                         try sync.addHandler(
                             ConnectionTimeoutHandler(
                                 idleTimeout: configuration.idleTimeout,
                                 requestTimeout: configuration.requestHeaderTimeout,
+                                bodyTimeout: configuration.requestBodyTimeout,
+                                minBodyBytesPerSecond: configuration.minRequestBodyBytesPerSecond,
                                 maxHeadBytes: configuration.maxHeaderBytes,
                                 maxChunkExtensionBytes: configuration.maxChunkExtensionBytes))
                         try sync.configureHTTPServerPipeline(

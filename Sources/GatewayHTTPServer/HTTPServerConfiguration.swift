@@ -13,6 +13,13 @@ public struct HTTPServerConfiguration: Sendable {
     /// A request head must be complete this long after its first byte (408 otherwise), and a request body may not
     /// stall for longer than this between two reads.
     public var requestHeaderTimeout: Duration
+    /// A request body must be complete this long after its head, plus one second per `minRequestBodyBytesPerSecond`
+    /// bytes received (408 otherwise): a body trickled just fast enough never to stall still ends.
+    public var requestBodyTimeout: Duration
+    /// The body rate that earns more time past `requestBodyTimeout` (bytes per second, at least 1).
+    public var minRequestBodyBytesPerSecond: Int
+    /// A TLS handshake not complete this long after the connection opened is cut (only with `tls`).
+    public var tlsHandshakeTimeout: Duration
     /// Connections beyond this are answered 503 and closed.
     public var maxConnections: Int
     /// Chunk extensions longer than this get 400.
@@ -28,6 +35,9 @@ public struct HTTPServerConfiguration: Sendable {
         maxBodyBytes: Int = 10 * 1024 * 1024,
         idleTimeout: Duration = .seconds(60),
         requestHeaderTimeout: Duration = .seconds(10),
+        requestBodyTimeout: Duration = .seconds(30),
+        minRequestBodyBytesPerSecond: Int = 1024,
+        tlsHandshakeTimeout: Duration = .seconds(10),
         maxConnections: Int = 10_000,
         maxChunkExtensionBytes: Int = 4096,
         tls: ServerTLSContext? = nil
@@ -39,6 +49,9 @@ public struct HTTPServerConfiguration: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeout = idleTimeout
         self.requestHeaderTimeout = requestHeaderTimeout
+        self.requestBodyTimeout = requestBodyTimeout
+        self.minRequestBodyBytesPerSecond = minRequestBodyBytesPerSecond
+        self.tlsHandshakeTimeout = tlsHandshakeTimeout
         self.maxConnections = maxConnections
         self.maxChunkExtensionBytes = maxChunkExtensionBytes
         self.tls = tls

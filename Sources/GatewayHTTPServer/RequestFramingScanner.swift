@@ -6,6 +6,8 @@ import Musl
 import Darwin
 #endif
 
+import NIOCore
+
 /// Follows the framing of the request byte stream just far enough to bound what llhttp does not: the length of
 /// chunk extensions (NIO-AND-CURL-NOTES.md). A pure value; ``ConnectionTimeoutHandler`` feeds it every byte read.
 ///
@@ -87,8 +89,44 @@ struct RequestFramingScanner {
         if self.state == .awaitingFraming { self.state = .dormant }
     }
 
+    /// A piece of a read, in the order the decoder must get it.
+    enum Piece {
+        /// Hand these bytes to the decoder. With `endsHead`, they end with a head: report its framing with
+        /// ``bodyStarted(_:)`` (or ``framingUnknown()``) before asking for the next piece.
+        case bytes(ByteBuffer, endsHead: Bool)
+        /// A chunk extension is longer than allowed: refuse with 400 and close; the rest is not read.
+        case chunkExtensionTooLong
+    }
+
+    /// Takes the next piece off the front of `rest`: everything when no head ends in it, else up to the end of the
+    /// first head. Nil once `rest` is empty.
+    mutating func nextPiece(of rest: inout ByteBuffer) -> Piece? {
+        guard rest.readableBytes > 0 else { return nil }
+        if self.isDormant { return .bytes(Self.takeAll(of: &rest), endsHead: false) }
+        switch rest.withUnsafeReadableBytes({ self.scan($0) }) {
+        case .needMore:
+            return .bytes(Self.takeAll(of: &rest), endsHead: false)
+        case .headEnded(let offset):
+            guard let head = rest.readSlice(length: offset) else {
+                // Cannot happen (the offset lies inside what was scanned); follow nothing rather than trap.
+                self.state = .dormant
+                return .bytes(Self.takeAll(of: &rest), endsHead: false)
+            }
+            return .bytes(head, endsHead: true)
+        case .chunkExtensionTooLong:
+            return .chunkExtensionTooLong
+        }
+    }
+
+    private static func takeAll(of buffer: inout ByteBuffer) -> ByteBuffer {
+        let all = buffer
+        buffer.moveReaderIndex(to: buffer.writerIndex)
+        return all
+    }
+
     /// Scans `bytes` from the start. Stops after a head (see ``Step/headEnded(at:)``).
     mutating func scan(_ bytes: UnsafeRawBufferPointer) -> Step {
+        guard let start = bytes.baseAddress else { return .needMore }  // empty
         var index = 0
         let count = bytes.count
         while index < count {
@@ -97,7 +135,7 @@ struct RequestFramingScanner {
                 return .needMore
             case .head(var lineBytes, var sawLine, var lastWasCR):
                 // One memchr per line: heads are scanned, never copied.
-                let base = bytes.baseAddress! + index
+                let base = start + index
                 guard let found = memchr(base, Int32(UInt8(ascii: "\n")), count - index) else {
                     lineBytes += count - index
                     lastWasCR = bytes[count - 1] == UInt8(ascii: "\r")
@@ -171,7 +209,7 @@ struct RequestFramingScanner {
                     self.state = .chunkData(remaining: size)
                 }
             case .trailers(var lineBytes, var lastWasCR):
-                let base = bytes.baseAddress! + index
+                let base = start + index
                 guard let found = memchr(base, Int32(UInt8(ascii: "\n")), count - index) else {
                     lineBytes += count - index
                     lastWasCR = bytes[count - 1] == UInt8(ascii: "\r")

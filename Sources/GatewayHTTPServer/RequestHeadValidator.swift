@@ -12,7 +12,12 @@ public import NIOHTTP1
 /// - `CONNECT` refused (no tunnels; 501);
 /// - an `Expect` other than `100-continue` → 417 (RFC 9110 section 10.1.1);
 /// - an absolute-form target (section 3.2.2) is accepted only for `http`/`https` and must agree with `Host`;
-///   a fragment in the target is refused.
+///   a fragment in the target is refused;
+/// - `Host` is `uri-host [ ":" port ]` (RFC 9110 section 7.2, RFC 3986 section 3.2): a reg-name, an IPv4 address or
+///   a bracketed IP literal, then only digits after the colon; no space, `/`, `@` (userinfo) or anything else that
+///   would make `X-Forwarded-Host`, logs or an upstream read another authority. Section 3.2: "A server MUST
+///   respond with a 400 … to any request message that contains … a Host header field with an invalid field
+///   value". An empty host is refused too: an `http` URI with an empty host is invalid (RFC 9110 section 4.2.1).
 public enum RequestHeadValidator {
     /// What the listener should do with a head.
     public struct Verdict: Sendable, Equatable {
@@ -48,6 +53,9 @@ public enum RequestHeadValidator {
             return refuse(.malformedRequest(hosts.isEmpty ? "missing Host header" : "more than one Host header"))
         }
         if hosts.count > 1 { return refuse(.malformedRequest("more than one Host header")) }
+        if let host = hosts.first, !Self.isValidHost(host) {
+            return refuse(.malformedRequest("invalid Host header"))
+        }
 
         let transferEncodings = head.headers["transfer-encoding"]
         if !transferEncodings.isEmpty {
@@ -93,5 +101,74 @@ public enum RequestHeadValidator {
             verdict.originFormTarget = rest.hasPrefix("/") ? String(rest) : "/" + rest
         }
         return verdict
+    }
+
+    /// Whether a `Host` value is `uri-host [ ":" port ]` with a non-empty host.
+    static func isValidHost(_ value: String) -> Bool {
+        let bytes = Substring(value).trimmingASCIIWhitespace().utf8
+        guard let first = bytes.first else { return false }
+        var rest: Substring.UTF8View.SubSequence
+        if first == UInt8(ascii: "[") {
+            // IP-literal: IPv6address or IPvFuture, whose characters are unreserved, sub-delims and ":".
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ Self.isUnreservedOrSubDelim($0) || $0 == UInt8(ascii: ":") })
+            else { return false }
+            rest = bytes[bytes.index(after: close)...]
+        } else {
+            // reg-name (IPv4 addresses are reg-names too): unreserved, pct-encoded, sub-delims.
+            let end = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex
+            let name = bytes[..<end]
+            guard !name.isEmpty, Self.isRegName(name) else { return false }
+            rest = bytes[end...]
+        }
+        guard let colon = rest.first else { return true }
+        guard colon == UInt8(ascii: ":") else { return false }
+        return rest.dropFirst().allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    /// `*( unreserved / pct-encoded / sub-delims )` of RFC 3986 section 3.2.2.
+    private static func isRegName(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "%") {
+                let first = bytes.index(after: index)
+                guard first < bytes.endIndex, bytes.index(after: first) < bytes.endIndex,
+                    Self.isHexDigit(bytes[first]), Self.isHexDigit(bytes[bytes.index(after: first)])
+                else { return false }
+                index = bytes.index(index, offsetBy: 3)
+                continue
+            }
+            guard Self.isUnreservedOrSubDelim(byte) else { return false }
+            index = bytes.index(after: index)
+        }
+        return true
+    }
+
+    private static func isUnreservedOrSubDelim(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+            UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: ";"),
+            UInt8(ascii: "="):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private static func isHexDigit(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"),
+            UInt8(ascii: "A")...UInt8(ascii: "F"):
+            return true
+        default:
+            return false
+        }
     }
 }

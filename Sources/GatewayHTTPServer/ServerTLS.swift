@@ -1,5 +1,7 @@
 import NIOConcurrencyHelpers
+import NIOCore
 public import NIOSSL
+import NIOTLS
 
 /// The TLS context the listener terminates new connections with, replaceable while it runs.
 ///
@@ -39,5 +41,55 @@ public final class ServerTLSContext: Sendable {
             certificateChain: chain, privateKey: .privateKey(key))
         configuration.minimumTLSVersion = .tlsv12
         return try NIOSSLContext(configuration: configuration)
+    }
+}
+
+/// Closes a connection whose TLS handshake is not complete within its own timeout (`server.tls.handshake_timeout`).
+///
+/// Sits right after `NIOSSLServerHandler`. Without it a handshake is bounded only by the idle timer, which starts with
+/// the connection and is never told about handshake bytes: a client that opens connections and never finishes a
+/// ClientHello would hold each for `idle_timeout`. Once the handshake completes the handler removes itself.
+final class TLSHandshakeTimeoutHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+
+    init(timeout: Duration) {
+        self.timeout = TimeAmount(timeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { self.arm(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.arm(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timer = nil
+        context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent {
+            self.timer?.cancel()
+            self.timer = nil
+            context.fireUserInboundEventTriggered(event)
+            context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func arm(context: ChannelHandlerContext) {
+        guard self.timer == nil else { return }
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleTask(in: self.timeout) {
+            loopBound.value.close(promise: nil)
+        }
     }
 }

@@ -164,17 +164,28 @@ struct SimulatorScript: Sendable, Equatable {
         }
     }
 
-    /// `250ms`, `2s`, `1.5s`, `1m`; a bare number is milliseconds.
+    /// The longest wait a request may ask for: an hour is more than any test or demo needs, and far from the
+    /// values (`1e300s`, `Int64.max` ms) whose conversion to an integer or to a NIO `TimeAmount` would trap.
+    static let maximumDurationMilliseconds: Double = 3_600_000
+
+    /// `250ms`, `2s`, `1.5s`, `1m`; a bare number is milliseconds. Nil for anything else, negative, or longer than
+    /// ``maximumDurationMilliseconds`` (the request then gets 400).
     static func parseDuration(_ text: String) -> Duration? {
         let units: [(suffix: String, milliseconds: Double)] = [("ms", 1), ("s", 1000), ("m", 60_000)]
+        var number: Double?
+        var scale: Double = 1
         for unit in units where text.hasSuffix(unit.suffix) {
-            guard let number = Double(text.dropLast(unit.suffix.count)), number >= 0, number.isFinite else {
-                return nil
-            }
-            return .milliseconds(Int64((number * unit.milliseconds).rounded()))
+            number = Double(text.dropLast(unit.suffix.count))
+            scale = unit.milliseconds
+            break
         }
-        guard let number = Int64(text), number >= 0 else { return nil }
-        return .milliseconds(number)
+        if number == nil, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            number = Double(text)
+        }
+        guard let number, number >= 0, number.isFinite else { return nil }
+        let milliseconds = (number * scale).rounded()
+        guard milliseconds <= Self.maximumDurationMilliseconds else { return nil }
+        return .milliseconds(Int64(milliseconds))
     }
 
     /// `1024`, `16KiB`, `50MiB`, `1GiB` (also `K`/`M`/`G`, `KB`/`MB`/`GB` read as binary units, any case).

@@ -50,6 +50,26 @@ let invalidCases: [InvalidCase] = [
         yaml: "server:\n  request_header_timeout: 0s\n" + minimalConfig,
         expected: ["2:27: server.request_header_timeout: expected a duration longer than 0"]),
     InvalidCase(
+        name: "zero request body timeout",
+        yaml: "server:\n  request_body_timeout: 0s\n" + minimalConfig,
+        expected: ["2:25: server.request_body_timeout: expected a duration longer than 0"]),
+    InvalidCase(
+        name: "body rate that is not a data rate",
+        yaml: "server:\n  min_request_body_rate: fast\n" + minimalConfig,
+        expected: [
+            "2:26: server.min_request_body_rate: expected a data rate like 1KiB/s, 512/s or 10MiB/1m; got 'fast'"
+        ]),
+    InvalidCase(
+        name: "body rate of zero bytes",
+        yaml: "server:\n  min_request_body_rate: 0/s\n" + minimalConfig,
+        expected: [
+            "2:26: server.min_request_body_rate: expected a data rate like 1KiB/s, 512/s or 10MiB/1m; got '0/s'"
+        ]),
+    InvalidCase(
+        name: "TLS handshake timeout that is not a duration",
+        yaml: "server:\n  tls: { certificate: /a, private_key: /b, handshake_timeout: soon }\n" + minimalConfig,
+        expected: ["2:63: server.tls.handshake_timeout: expected a duration like 250ms, 2s, 1m; got 'soon'"]),
+    InvalidCase(
         name: "size with a space",
         yaml: "server:\n  max_body_bytes: 10 MiB\n" + minimalConfig,
         expected: ["2:19: server.max_body_bytes: expected a size like 512, 16KiB, 10MiB; got '10 MiB'"]),

@@ -58,6 +58,18 @@ struct UnitsTests {
         #expect(ConfigUnits.parseRate(text) == nil)
     }
 
+    @Test("data rates are whole bytes per second")
+    func dataRates() {
+        #expect(ConfigUnits.parseDataRate("1KiB/s") == 1024)
+        #expect(ConfigUnits.parseDataRate("512/s") == 512)
+        #expect(ConfigUnits.parseDataRate("60KB/1m") == 1000)
+        #expect(ConfigUnits.parseDataRate("10MiB/1m") == 10 * 1024 * 1024 / 60)
+        #expect(ConfigUnits.parseDataRate("3600/h") == 1)
+        for invalid in ["fast", "0/s", "1KiB", "1KiB/", "/s", "1KiB/0s", "1/1m", "1 KiB/s", "-1/s", "1KiB/s/s"] {
+            #expect(ConfigUnits.parseDataRate(invalid) == nil, "\(invalid)")
+        }
+    }
+
     @Test("random durations, formatted in the file's syntax, parse back to the same value")
     func durationRoundTrip() {
         var generator = SplitMix64(seed: 0x5EED_0001)

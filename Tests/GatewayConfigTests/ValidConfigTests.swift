@@ -15,6 +15,8 @@ struct ValidConfigTests {
           max_body_bytes: 1MB
           idle_timeout: 1m30s
           request_header_timeout: 5s
+          request_body_timeout: 45s
+          min_request_body_rate: 2KiB/s
           drain_timeout: 0s
           trusted_proxies: [10.0.0.0/8, "::1/128", 192.168.1.7]
           access_log: false
@@ -22,6 +24,7 @@ struct ValidConfigTests {
           tls:
             certificate: /etc/gateway/tls.crt
             private_key: ${TLS_KEY:-/etc/gateway/tls.key}
+            handshake_timeout: 3s
         errors:
           type_base: https://errors.example.com/
           expose_upstream_messages: none
@@ -107,11 +110,14 @@ struct ValidConfigTests {
         #expect(server.maxBodyBytes == 1_000_000)
         #expect(server.idleTimeout == .seconds(90))
         #expect(server.requestHeaderTimeout == .seconds(5))
+        #expect(server.requestBodyTimeout == .seconds(45))
+        #expect(server.minRequestBodyBytesPerSecond == 2048)
         #expect(server.drainTimeout == .zero)
         #expect(server.trustedProxies.map(\.description) == ["10.0.0.0/8", "0:0:0:0:0:0:0:1/128", "192.168.1.7/32"])
         #expect(server.accessLog == false)
         #expect(server.maxConnections == 500)
-        #expect(server.tls == ServerTLSConfiguration(certificate: "/etc/gateway/tls.crt", privateKey: "/etc/gateway/tls.key"))
+        #expect(server.tls == ServerTLSConfiguration(
+            certificate: "/etc/gateway/tls.crt", privateKey: "/etc/gateway/tls.key", handshakeTimeout: .seconds(3)))
 
         #expect(configuration.errors.typeBase == "https://errors.example.com/")
         #expect(configuration.errors.exposeUpstreamMessages == .none)
@@ -187,6 +193,8 @@ struct ValidConfigTests {
         #expect(server.maxBodyBytes == 10 * 1024 * 1024)
         #expect(server.idleTimeout == .seconds(60))
         #expect(server.requestHeaderTimeout == .seconds(10))
+        #expect(server.requestBodyTimeout == .seconds(30))
+        #expect(server.minRequestBodyBytesPerSecond == 1024)
         #expect(server.drainTimeout == .seconds(30))
         #expect(server.trustedProxies.isEmpty)
         #expect(server.accessLog == true)

@@ -54,6 +54,17 @@ struct RequestHeadValidatorTests {
         #expect(RequestHeadValidator.validate(self.head(.OPTIONS, "*", fields: [("Host", "a")])).originFormTarget == "*")
     }
 
+    @Test(arguments: ["a b", "a/b", "a@b", "a:b", "", " ", "a:8080x", "[::1", "[]", "a%4", "a%zz", "é.example", "a\tb"])
+    func invalidHostIsRefused(_ host: String) {
+        let verdict = RequestHeadValidator.validate(self.head(fields: [("Host", host)]))
+        #expect(verdict.refusal == .malformedRequest("invalid Host header"), "Host: \(host)")
+    }
+
+    @Test(arguments: ["a", "a:8080", "a:", "127.0.0.1:80", "[::1]", "[::1]:443", "[v1.x]", "a-b.c_d~e", "a%41", "!$&'()*+,;=", " a "])
+    func validHostIsAccepted(_ host: String) {
+        #expect(RequestHeadValidator.validate(self.head(fields: [("Host", host)])).refusal == nil, "Host: \(host)")
+    }
+
     @Test func headSizeLimits() {
         let long = self.head(.GET, "/" + String(repeating: "a", count: 100), fields: [("Host", "a")])
         #expect(RequestHeadValidator.validate(long, maxHeadBytes: 100).refusal == .uriTooLong)

@@ -40,8 +40,10 @@ struct RateLimitTests {
                     #expect(allowed.status == 200)
                     #expect(allowed.header("x-ratelimit-limit") == "3")
                     #expect(allowed.header("x-ratelimit-remaining") == String(expectedRemaining))
-                    #expect(allowed.header("ratelimit-policy") == "\"per_client\";q=3;w=60")
-                    #expect(allowed.header("ratelimit")?.hasPrefix("\"per_client\";r=\(expectedRemaining);t=") == true)
+                    // Dokai's own limit comes first as an item of its own (SPEC section 4), the gateway's after it.
+                    #expect(allowed.header("ratelimit-policy") == "\"sim\";q=60, \"per_client\";q=3;w=60")
+                    #expect(allowed.header("ratelimit")?.hasPrefix("\"sim\";r=42;t=") == true)
+                    #expect(allowed.header("ratelimit")?.contains(", \"per_client\";r=\(expectedRemaining);t=") == true)
                     let reset = Int(allowed.header("x-ratelimit-reset") ?? "") ?? 0
                     #expect(abs(reset - Int(Date().timeIntervalSince1970) - 20 * (3 - expectedRemaining)) <= 2)
                 }
@@ -73,6 +75,20 @@ struct RateLimitTests {
                 #expect(response.header("x-ratelimit-limit") == "60")
                 #expect(response.header("x-ratelimit-remaining") == "42")
                 #expect(response.header("ratelimit-policy")?.contains("\"roomy\";q=1000;w=60") == true)
+                // The IETF fields carry Dokai's limit too, as an item of its own before the gateway's.
+                #expect(response.header("ratelimit")?.hasPrefix("\"sim\";r=42;t=") == true, "\(response.headers)")
+
+                // Dokai's own 429 (X-RateLimit-Remaining: 0, no IETF fields), rewritten into the envelope: the IETF
+                // fields must not show the gateway's roomy bucket alone (issue 12).
+                let exhausted = try await gateway.request("GET", "/api/v1/usage?ratelimit=exhausted")
+                #expect(exhausted.status == 429)
+                #expect(Envelope(exhausted).source == "upstream")
+                #expect(exhausted.header("x-ratelimit-remaining") == "0")
+                #expect(exhausted.header("x-ratelimit-limit") == "60")
+                let items = exhausted.header("ratelimit") ?? ""
+                #expect(items.hasPrefix("\"sim\";r=0;t="), "\(exhausted.headers)")
+                #expect(items.contains("\"roomy\";r=998;"), "\(exhausted.headers)")
+                #expect(exhausted.header("ratelimit-policy")?.hasPrefix("\"sim\";q=60") == true, "\(exhausted.headers)")
             }
         }
     }
@@ -244,6 +260,89 @@ extension RateLimitTests {
                 #expect(third.status == 200)
                 #expect(third.header("x-ratelimit-remaining") == "0")
                 #expect(try await gateway.request("GET", "/api/v1/usage").status == 429)
+            }
+        }
+    }
+}
+
+/// Issue 12: a bucket is its policy's name plus the key (SPEC section 4), however many policies of a route name the
+/// same header, and upstream limits are never made to look looser in either header form.
+extension RateLimitTests {
+    /// Policies `two` and `three` both key on `X-Client`; `/pair/` lists both, `/three/` lists `three` alone.
+    static func sharedHeaderConfig(simPort: Int, store: String) -> String {
+        """
+        server: { access_log: false }
+        \(store)
+        rate_limits:
+          two: { rate: 2/1m, key: "header:X-Client" }
+          three: { rate: 3/1m, key: "header:X-Client" }
+        upstreams:
+          sim:
+            url: http://127.0.0.1:\(simPort)/dokai
+        routes:
+          - { path_prefix: /pair/, strip_prefix: true, upstream: sim, rate_limits: [two, three] }
+          - { path_prefix: /three/, strip_prefix: true, upstream: sim, rate_limits: [three] }
+        """
+    }
+
+    @Test(arguments: ["memory", "redis"])
+    func aClientCannotEscapeASharedLimitBySwitchingRoutes(store: String) async throws {
+        let redis = store == "redis" ? try await RedisTestServer() : nil
+        try await withSimulator { sim in
+            let storeYAML = redis.map { "rate_limit_store: { kind: redis, url: \"\($0.url)\", timeout: 2s }" } ?? ""
+            try await withGateway(yaml: Self.sharedHeaderConfig(simPort: sim.port, store: storeYAML)) { gateway in
+                let client = [("X-Client", "p")]
+                for _ in 0..<2 {
+                    #expect(try await gateway.request("GET", "/pair/v1/usage", headers: client).status == 200)
+                }
+                // `three` lost two tokens on /pair/: one is left for /three/, then it is spent.
+                let third = try await gateway.request("GET", "/three/v1/usage", headers: client)
+                #expect(third.status == 200)
+                #expect(third.header("x-ratelimit-remaining") == "0", "\(third.headers)")
+                #expect(third.header("ratelimit")?.contains("\"three\";r=0;") == true, "\(third.headers)")
+                let fourth = try await gateway.request("GET", "/three/v1/usage", headers: client)
+                #expect(fourth.status == 429)
+                #expect(Envelope(fourth).code == "rate_limited")
+                // Another client is untouched.
+                let other = try await gateway.request("GET", "/three/v1/usage", headers: [("X-Client", "q")])
+                #expect(other.status == 200)
+                #expect(other.header("ratelimit")?.contains("\"three\";r=2;") == true, "\(other.headers)")
+            }
+        }
+        await redis?.kill()
+    }
+
+    /// An upstream that speaks only the IETF fields: `RateLimit: "vendor";r=0;t=30`.
+    static func ietfOnlyUpstream(status: Int) -> [UInt8] {
+        let body = status == 200 ? "{\"ok\":true}" : "{\"error\":{\"code\":\"rate_limited\",\"message\":\"Slow down.\"}}"
+        let head =
+            "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Too Many Requests")\r\nContent-Type: application/json\r\n"
+            + "RateLimit-Policy: \"vendor\";q=100;w=60\r\nRateLimit: \"vendor\";r=0;t=30\r\n"
+            + "Content-Length: \(body.utf8.count)\r\n\r\n"
+        return Array((head + body).utf8)
+    }
+
+    @Test(arguments: [200, 429])
+    func anUpstreamsIETFLimitShowsInTheXFields(status: Int) async throws {
+        try await withStub({ _ in .respond(Self.ietfOnlyUpstream(status: status)) }) { stub in
+            let yaml = simpleConfig(
+                url: "http://127.0.0.1:\(stub.port)", upstream: "    retry: { attempts: 1 }",
+                route: "    rate_limits: [roomy]",
+                top: "server: { access_log: false }\nrate_limits:\n  roomy: { rate: 1000/1m, key: client_ip }")
+            try await withGateway(yaml: yaml) { gateway in
+                let response = try await gateway.request("GET", "/api/x")
+                #expect(response.status == status)
+                // The vendor said zero: the X- fields must not say 999.
+                #expect(response.header("x-ratelimit-remaining") == "0", "\(response.headers)")
+                #expect(response.header("x-ratelimit-limit") == "100", "\(response.headers)")
+                let reset = Int(response.header("x-ratelimit-reset") ?? "") ?? 0
+                #expect(abs(reset - Int(Date().timeIntervalSince1970) - 30) <= 2, "\(response.headers)")
+                // The vendor's items are kept and the gateway's appended.
+                let items = response.header("ratelimit") ?? ""
+                #expect(items.hasPrefix("\"vendor\";r=0;t=30, \"roomy\";r=999;"), "\(response.headers)")
+                #expect(
+                    response.header("ratelimit-policy")?.hasPrefix("\"vendor\";q=100;w=60, \"roomy\";q=1000") == true,
+                    "\(response.headers)")
             }
         }
     }

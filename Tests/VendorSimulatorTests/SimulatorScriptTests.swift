@@ -26,6 +26,17 @@ struct SimulatorScriptTests {
         #expect(SimulatorScript.parseDuration("-5ms") == nil)
     }
 
+    @Test("durations too long to schedule are refused, never trapped on")
+    func hugeDurations() {
+        #expect(SimulatorScript.parseDuration("1e300s") == nil)
+        #expect(SimulatorScript.parseDuration("1e300") == nil)
+        #expect(SimulatorScript.parseDuration("99999999999999999999ms") == nil)
+        #expect(SimulatorScript.parseDuration("9223372036854775807") == nil)
+        #expect(SimulatorScript.parseDuration("1e15m") == nil)
+        #expect(SimulatorScript.parseDuration("1h") == nil)
+        #expect(SimulatorScript.parseDuration("60m") == .seconds(3600))
+    }
+
     @Test("query wins over X-Sim-* headers; unknown parameters are ignored; fail_mode alone always fails")
     func precedence() throws {
         let script = try SimulatorScript.parse(

@@ -395,6 +395,13 @@ struct VendorSimulatorTests {
             let reset = try #require(exhausted.header("X-RateLimit-Reset").flatMap { Int($0) })
             #expect(reset >= now + 30 && reset <= unixNow() + 30)
 
+            // Bad input gets a 400, never a trap, and the simulator keeps serving.
+            for value in ["1e300s", "1e300", "9223372036854775807", "1e15m"] {
+                let huge = try get(client, "/x?delay=\(value)")
+                #expect(huge.status == 400, "delay=\(value)")
+                let hugeBody = try get(client, "/x?body_delay=\(value)")
+                #expect(hugeBody.status == 400, "body_delay=\(value)")
+            }
             let bad = try get(client, "/x?delay=soon")
             #expect(bad.status == 400)
             #expect(bad.header("X-Sim-Error") == "true")

@@ -10,8 +10,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxBodyBytes: Int
     /// Idle keep-alive connections are closed after this.
     public var idleTimeout: Duration
-    /// A request head not complete within this gets 408.
+    /// A request head not complete within this gets 408 (and a body stalled this long).
     public var requestHeaderTimeout: Duration
+    /// A request body not complete this long after its head gets 408, unless it earned more time by its rate.
+    public var requestBodyTimeout: Duration
+    /// Each this many bytes of a body received earn it one more second past `requestBodyTimeout` (bytes/second).
+    public var minRequestBodyBytesPerSecond: Int
     /// How long in-flight requests may take to finish on shutdown.
     public var drainTimeout: Duration
     /// Peers whose `X-Forwarded-For` is believed.
@@ -31,6 +35,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxBodyBytes: Int = 10 * 1024 * 1024,
         idleTimeout: Duration = .seconds(60),
         requestHeaderTimeout: Duration = .seconds(10),
+        requestBodyTimeout: Duration = .seconds(30),
+        minRequestBodyBytesPerSecond: Int = 1024,
         drainTimeout: Duration = .seconds(30),
         trustedProxies: [CIDRBlock] = [],
         accessLog: Bool = true,
@@ -44,6 +50,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeout = idleTimeout
         self.requestHeaderTimeout = requestHeaderTimeout
+        self.requestBodyTimeout = requestBodyTimeout
+        self.minRequestBodyBytesPerSecond = minRequestBodyBytesPerSecond
         self.drainTimeout = drainTimeout
         self.trustedProxies = trustedProxies
         self.accessLog = accessLog
@@ -56,10 +64,13 @@ public struct ServerConfiguration: Sendable, Equatable {
 public struct ServerTLSConfiguration: Sendable, Hashable {
     public var certificate: String
     public var privateKey: String
+    /// A handshake not complete this long after the connection opened is cut.
+    public var handshakeTimeout: Duration
 
-    public init(certificate: String, privateKey: String) {
+    public init(certificate: String, privateKey: String, handshakeTimeout: Duration = .seconds(10)) {
         self.certificate = certificate
         self.privateKey = privateKey
+        self.handshakeTimeout = handshakeTimeout
     }
 }
 

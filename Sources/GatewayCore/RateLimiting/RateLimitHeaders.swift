@@ -29,43 +29,116 @@ public enum RateLimitHeaders {
     }
 
     /// An upstream response's headers with the gateway's rate-limit picture added, never looser than the
-    /// upstream's own (SPEC section 4).
+    /// upstream's own (SPEC section 4), in either header form.
     ///
     /// - With no gateway states (a route without policies) the upstream's fields pass untouched.
-    /// - `X-RateLimit-*` (any case, e.g. GitHub's `x-ratelimit-*`): the upstream's triple stays when its
-    ///   `X-RateLimit-Remaining` is lower than the gateway's, or equal with a `X-RateLimit-Reset` (Unix time or
-    ///   seconds from now) at least as late, or unreadable (what cannot be compared is not replaced); otherwise
-    ///   the upstream's `X-RateLimit-Limit/-Remaining/-Reset` are replaced by the gateway's.
-    /// - The gateway's items are appended to the upstream's `RateLimit-Policy` and `RateLimit` lists (or make them).
+    /// - The upstream's tightest limit is read from both forms: `X-RateLimit-Remaining` (any case, e.g. GitHub's
+    ///   `x-ratelimit-*`) and the items of its IETF `RateLimit` field (the one with the fewest `r`).
+    /// - `X-RateLimit-*`: the upstream's picture stays when it has fewer remaining than the gateway's bucket, or
+    ///   as many with a reset (Unix time or seconds from now) at least as late, or is unreadable (what cannot be
+    ///   compared is not replaced). When that picture came from the IETF items only, the `X-` triple is written from
+    ///   it (limit = the item's `q` in `RateLimit-Policy`, reset = now + `t`). Otherwise the gateway's triple
+    ///   replaces the upstream's.
+    /// - `RateLimit-Policy` / `RateLimit`: the upstream's items are kept and the gateway's appended. An upstream
+    ///   that sent only `X-RateLimit-*` gets an item of its own first, named `upstreamName`
+    ///   (`"dokai";r=0;t=30`, `"dokai";q=60`), so the IETF fields never show the gateway's roomier bucket alone.
     /// - Everything else (`X-Quota-*`, `Retry-After`, older IETF `RateLimit-Limit/-Remaining/-Reset`) is untouched.
-    public static func merge(upstream: HTTPFields, gateway: [RateLimitBucketState], nowUnixSeconds: Int) -> HTTPFields {
+    public static func merge(
+        upstream: HTTPFields, gateway: [RateLimitBucketState], upstreamName: String, nowUnixSeconds: Int
+    ) -> HTTPFields {
         guard let index = self.mostRestrictiveIndex(gateway) else { return upstream }
         let state = gateway[index]
         var fields = upstream
-        var keepUpstream = false
-        if let text = upstream[RetryHint.xRateLimitRemaining] {
-            if let upstreamRemaining = Int(Substring(text).trimmingASCIIWhitespace()) {
-                if upstreamRemaining < state.remaining {
-                    keepUpstream = true
-                } else if upstreamRemaining == state.remaining {
-                    let upstreamReset = upstream[RetryHint.xRateLimitReset].flatMap {
-                        RetryHint.reset($0, nowUnixSeconds: nowUnixSeconds)
-                    }
-                    keepUpstream = (upstreamReset ?? 0) >= self.secondsRoundedUp(state.resetAfter)
-                }
-            } else {
-                keepUpstream = true
-            }
+        let ietf = self.tightestItem(upstream)
+        let xRemainingText = upstream[RetryHint.xRateLimitRemaining]
+        let xRemaining = xRemainingText.flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
+        let xReset = upstream[RetryHint.xRateLimitReset].flatMap { RetryHint.reset($0, nowUnixSeconds: nowUnixSeconds) }
+
+        // The upstream's tightest picture: its X- triple, or its IETF item when that says fewer remain.
+        var upstreamRemaining = xRemaining
+        var upstreamReset = xReset
+        var fromIETF = false
+        if let ietf, xRemainingText == nil || (xRemaining.map { ietf.remaining < $0 } ?? false) {
+            (upstreamRemaining, upstreamReset, fromIETF) = (ietf.remaining, ietf.reset, true)
         }
-        if !keepUpstream {
+        var keepUpstream = false
+        if let remaining = upstreamRemaining {
+            if remaining < state.remaining {
+                keepUpstream = true
+            } else if remaining == state.remaining {
+                keepUpstream = (upstreamReset ?? 0) >= self.secondsRoundedUp(state.resetAfter)
+            }
+        } else if xRemainingText != nil {
+            keepUpstream = true
+        }
+        if !keepUpstream || fromIETF {
             fields[RetryHint.xRateLimitLimit] = nil
             fields[RetryHint.xRateLimitRemaining] = nil
             fields[RetryHint.xRateLimitReset] = nil
+        }
+        if !keepUpstream {
             fields.append(contentsOf: self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds))
+        } else if fromIETF, let ietf {
+            if let limit = ietf.limit { fields.append(HTTPField(name: RetryHint.xRateLimitLimit, value: String(limit))) }
+            fields.append(HTTPField(name: RetryHint.xRateLimitRemaining, value: String(ietf.remaining)))
+            if let reset = ietf.reset {
+                fields.append(HTTPField(name: RetryHint.xRateLimitReset, value: String(nowUnixSeconds + reset)))
+            }
+        }
+
+        if ietf == nil, let xRemaining {
+            // An upstream limit known only from X- fields becomes an IETF item of its own.
+            let name = self.quoted(upstreamName)
+            let limit = upstream[RetryHint.xRateLimitLimit].flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
+            if let limit { self.appendItems("\(name);q=\(limit)", to: RetryHint.rateLimitPolicy, in: &fields) }
+            self.appendItems(
+                "\(name);r=\(max(0, xRemaining))" + (xReset.map { ";t=\($0)" } ?? ""), to: RetryHint.rateLimit,
+                in: &fields)
         }
         self.appendItems(self.policyList(gateway), to: RetryHint.rateLimitPolicy, in: &fields)
         self.appendItems(self.rateLimitItem(state), to: RetryHint.rateLimit, in: &fields)
         return fields
+    }
+
+    /// The upstream's IETF `RateLimit` item with the fewest tokens left (ties: the later reset), with the `q` of the
+    /// `RateLimit-Policy` item of the same name when there is one. Nil when there is no readable item.
+    static func tightestItem(_ fields: HTTPFields) -> (remaining: Int, reset: Int?, limit: Int?)? {
+        var best: (name: Substring, remaining: Int, reset: Int?)?
+        for value in fields[fields: RetryHint.rateLimit].map(\.value) {
+            for item in value.split(separator: ",") {
+                let parameters = self.parameters(of: item)
+                guard let remaining = parameters.values["r"] else { continue }
+                let reset = parameters.values["t"]
+                if let current = best,
+                    remaining > current.remaining || (remaining == current.remaining && (reset ?? 0) <= (current.reset ?? 0))
+                {
+                    continue
+                }
+                best = (parameters.name, remaining, reset)
+            }
+        }
+        guard let best else { return nil }
+        var limit: Int?
+        for value in fields[fields: RetryHint.rateLimitPolicy].map(\.value) {
+            for item in value.split(separator: ",") {
+                let parameters = self.parameters(of: item)
+                if parameters.name == best.name, let quota = parameters.values["q"] { limit = quota }
+            }
+        }
+        return (best.remaining, best.reset, limit)
+    }
+
+    /// An item `"name";key=integer;…` of a structured-field list: its name (quotes kept) and integer parameters.
+    private static func parameters(of item: Substring) -> (name: Substring, values: [Substring: Int]) {
+        let parts = item.split(separator: ";")
+        var values: [Substring: Int] = [:]
+        for parameter in parts.dropFirst() {
+            let pair = parameter.trimmingASCIIWhitespace().split(separator: "=", maxSplits: 1)
+            if pair.count == 2, let number = Int(pair[1].trimmingASCIIWhitespace()), number >= 0 {
+                values[pair[0]] = number
+            }
+        }
+        return (parts.first?.trimmingASCIIWhitespace() ?? "", values)
     }
 
     /// The index of the most restrictive state, or nil for none.

@@ -40,15 +40,11 @@ public struct CircuitBreaker: Sendable {
             self = (500...599).contains(status) ? .failure : .success
         }
 
-        /// Classifies a transport failure: ``UpstreamError/Code/cancelled`` and ``UpstreamError/Code/overloaded``
-        /// are the gateway's own doing and neutral; every other code is a failure of the upstream.
+        /// Classifies a transport failure by its row of ``UpstreamError/Code/handling``: ``UpstreamError/Code/cancelled``
+        /// and ``UpstreamError/Code/overloaded`` are the gateway's own doing and neutral; every other code is a
+        /// failure of the upstream.
         public init(errorCode: UpstreamError.Code) {
-            switch errorCode {
-            case .cancelled, .overloaded:
-                self = .neutral
-            default:
-                self = .failure
-            }
+            self = errorCode.handling.breakerOutcome
         }
     }
 

@@ -75,22 +75,14 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 
     /// The `retry_on` condition an outcome falls under, or nil if it is never retried (TLS failure, protocol
-    /// error, cancelled or refused transfer, status below 400).
+    /// error, cancelled or refused transfer, status below 400). Transport failures follow
+    /// ``UpstreamError/Code/handling``.
     public static func condition(of outcome: RetryOutcome) -> RetryCondition? {
         switch outcome {
         case .response(let status, _):
             return status >= 400 ? .status(status) : nil
         case .transportFailure(let code):
-            switch code {
-            case .connectFailed, .dnsFailed:
-                return .connectFailure
-            case .timedOut:
-                return .timeout
-            case .connectionReset, .gotNothing:
-                return .reset
-            default:
-                return nil
-            }
+            return code.handling.retryCondition
         }
     }
 

@@ -40,6 +40,70 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let overloaded = Code(.overloaded)
 
         public var description: String { self.base.rawValue }
+
+        /// Every code, for tests and documentation.
+        public static let all: [Code] = [
+            .connectFailed, .dnsFailed, .tlsFailed, .timedOut, .connectionReset, .gotNothing, .protocolError,
+            .cancelled, .overloaded,
+        ]
+
+        /// How the gateway treats this failure: the one table every decision reads (the retry policy, the circuit
+        /// breaker, `gateway_upstream_requests_total{outcome}`, and the envelope of a try that was the last).
+        ///
+        /// | code | retried as (`retry_on`) | circuit breaker | metric `outcome` | canonical code |
+        /// | --- | --- | --- | --- | --- |
+        /// | `connect_failed` | `connect_failure` | failure | `connect_failure` | `upstream_unavailable` |
+        /// | `dns_failed` | `connect_failure` | failure | `connect_failure` | `upstream_unavailable` |
+        /// | `tls_failed` | never | failure | `tls_failure` | `upstream_unavailable` |
+        /// | `timed_out` | `timeout` | failure | `timeout` | `upstream_timeout` |
+        /// | `connection_reset` | `reset` | failure | `reset` | `upstream_unavailable` |
+        /// | `got_nothing` | `reset` | failure | `reset` | `upstream_unavailable` |
+        /// | `protocol_error` | never | failure | `protocol_error` | `upstream_unavailable` |
+        /// | `cancelled` | never | neutral | `cancelled` | `internal_error` |
+        /// | `overloaded` | never | neutral | `overloaded` | `upstream_unavailable` |
+        ///
+        /// `cancelled` and `overloaded` are the gateway's own doing (its client went away, it shut down, it would
+        /// not start another transfer): they say nothing about the upstream's health.
+        public var handling: Handling {
+            switch self.base {
+            case .connectFailed, .dnsFailed:
+                return Handling(.connectFailure, .failure, "connect_failure", .upstreamUnavailable)
+            case .tlsFailed:
+                return Handling(nil, .failure, "tls_failure", .upstreamUnavailable)
+            case .timedOut:
+                return Handling(.timeout, .failure, "timeout", .upstreamTimeout)
+            case .connectionReset, .gotNothing:
+                return Handling(.reset, .failure, "reset", .upstreamUnavailable)
+            case .protocolError:
+                return Handling(nil, .failure, "protocol_error", .upstreamUnavailable)
+            case .cancelled:
+                return Handling(nil, .neutral, "cancelled", .internalError)
+            case .overloaded:
+                return Handling(nil, .neutral, "overloaded", .upstreamUnavailable)
+            }
+        }
+    }
+
+    /// One row of ``Code/handling``.
+    public struct Handling: Sendable, Hashable {
+        /// The `retry_on` condition the failure falls under; nil when it is never retried.
+        public var retryCondition: RetryCondition?
+        /// What it tells the upstream's circuit breaker.
+        public var breakerOutcome: CircuitBreaker.Outcome
+        /// The `outcome` label of `gateway_upstream_requests_total` (a bounded set).
+        public var metricLabel: String
+        /// The canonical code a client sees when this was the last try's failure.
+        public var canonicalCode: ErrorCode
+
+        init(
+            _ retryCondition: RetryCondition?, _ breakerOutcome: CircuitBreaker.Outcome, _ metricLabel: String,
+            _ canonicalCode: ErrorCode
+        ) {
+            self.retryCondition = retryCondition
+            self.breakerOutcome = breakerOutcome
+            self.metricLabel = metricLabel
+            self.canonicalCode = canonicalCode
+        }
     }
 
     public var code: Code
@@ -59,12 +123,6 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         self.detail.isEmpty ? self.code.description : "\(self.code): \(self.detail)"
     }
 
-    /// The canonical code and status a client sees when this was the last try's failure.
-    public var canonicalCode: ErrorCode {
-        switch self.code {
-        case .timedOut: return .upstreamTimeout
-        case .cancelled: return .internalError
-        default: return .upstreamUnavailable
-        }
-    }
+    /// The canonical code and status a client sees when this was the last try's failure (``Code/handling``).
+    public var canonicalCode: ErrorCode { self.code.handling.canonicalCode }
 }

@@ -75,7 +75,7 @@ import Testing
 
     @Test func withoutGatewayPoliciesUpstreamFieldsPassUntouched() {
         let upstream = self.fields([("X-RateLimit-Remaining", "900"), ("RateLimit", "\"up\";r=900;t=60")])
-        #expect(RateLimitHeaders.merge(upstream: upstream, gateway: [], nowUnixSeconds: self.now) == upstream)
+        #expect(RateLimitHeaders.merge(upstream: upstream, gateway: [], upstreamName: "up", nowUnixSeconds: self.now) == upstream)
     }
 
     @Test func upstreamMoreRestrictiveIsKeptAndListsAreAppended() {
@@ -89,7 +89,7 @@ import Testing
             ("RateLimit", "\"hour\";r=3;t=500"),
         ])
         #expect(
-            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, nowUnixSeconds: self.now))
+            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now))
                 == [
                     "Content-Type: application/json",
                     "X-RateLimit-Limit: 5000",
@@ -110,32 +110,73 @@ import Testing
             ("x-ratelimit-used", "1"),
         ])
         #expect(
-            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, nowUnixSeconds: self.now))
+            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now))
                 == [
                     "x-ratelimit-used: 1",
                     "X-RateLimit-Limit: 20",
                     "X-RateLimit-Remaining: 7",
                     "X-RateLimit-Reset: 1700000008",
-                    "RateLimit-Policy: \"per_client\";q=20;w=12",
-                    "RateLimit: \"per_client\";r=7;t=8",
+                    // The upstream's limit, known only from its X- fields, becomes an IETF item of its own.
+                    "RateLimit-Policy: \"up\";q=5000, \"per_client\";q=20;w=12",
+                    "RateLimit: \"up\";r=4999;t=3600, \"per_client\";r=7;t=8",
                 ]
         )
+    }
+
+    @Test func anExhaustedXOnlyUpstreamShowsInTheIETFFieldsToo() {
+        // Dokai's 429: X-RateLimit-Remaining: 0 and nothing else; the gateway's bucket has 7 left.
+        let upstream = self.fields([
+            ("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "1700000030"),
+        ])
+        let merged = RateLimitHeaders.merge(
+            upstream: upstream, gateway: self.gatewayStates, upstreamName: "dokai", nowUnixSeconds: self.now)
+        #expect(
+            self.text(merged) == [
+                "X-RateLimit-Limit: 60",
+                "X-RateLimit-Remaining: 0",
+                "X-RateLimit-Reset: 1700000030",
+                "RateLimit-Policy: \"dokai\";q=60, \"per_client\";q=20;w=12",
+                "RateLimit: \"dokai\";r=0;t=30, \"per_client\";r=7;t=8",
+            ])
+    }
+
+    @Test func anExhaustedIETFOnlyUpstreamShowsInTheXFields() {
+        let upstream = self.fields([
+            ("RateLimit-Policy", "\"burst\";q=10;w=1, \"day\";q=1000;w=86400"),
+            ("RateLimit", "\"burst\";r=9;t=1, \"day\";r=0;t=3600"),
+        ])
+        let merged = RateLimitHeaders.merge(
+            upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
+        #expect(
+            self.text(merged) == [
+                "RateLimit-Policy: \"burst\";q=10;w=1, \"day\";q=1000;w=86400, \"per_client\";q=20;w=12",
+                "RateLimit: \"burst\";r=9;t=1, \"day\";r=0;t=3600, \"per_client\";r=7;t=8",
+                "X-RateLimit-Limit: 1000",
+                "X-RateLimit-Remaining: 0",
+                "X-RateLimit-Reset: 1700003600",
+            ])
+        // An IETF item roomier than the gateway's bucket leaves the X- fields to the gateway.
+        let roomy = self.fields([("RateLimit", "\"day\";r=500;t=3600")])
+        let gatewayWins = RateLimitHeaders.merge(
+            upstream: roomy, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
+        #expect(gatewayWins[RetryHint.xRateLimitRemaining] == "7")
+        #expect(gatewayWins[RetryHint.rateLimit] == "\"day\";r=500;t=3600, \"per_client\";r=7;t=8")
     }
 
     @Test func onATieTheLaterResetWinsInEitherForm() {
         // Upstream: 7 left, full in 30 s (as a delta) — later than the gateway's 8 s: kept.
         let later = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "30")])
-        let keptFields = RateLimitHeaders.merge(upstream: later, gateway: self.gatewayStates, nowUnixSeconds: self.now)
+        let keptFields = RateLimitHeaders.merge(upstream: later, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
         #expect(keptFields[fields: RetryHint.xRateLimitReset].map(\.value) == ["30"])
         // Upstream: 7 left, reset as Unix time 2 s from now — sooner: the gateway's picture.
         let sooner = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "1700000002")])
-        let replaced = RateLimitHeaders.merge(upstream: sooner, gateway: self.gatewayStates, nowUnixSeconds: self.now)
+        let replaced = RateLimitHeaders.merge(upstream: sooner, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
         #expect(replaced[fields: RetryHint.xRateLimitReset].map(\.value) == ["1700000008"])
     }
 
     @Test func unreadableUpstreamRemainingIsNotReplaced() {
         let upstream = self.fields([("X-RateLimit-Remaining", "lots")])
-        let merged = RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, nowUnixSeconds: self.now)
+        let merged = RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
         #expect(merged[fields: RetryHint.xRateLimitRemaining].map(\.value) == ["lots"])
         #expect(merged[RetryHint.xRateLimitLimit] == nil)
         #expect(merged[RetryHint.rateLimit] == "\"per_client\";r=7;t=8")

@@ -142,8 +142,13 @@ struct MetricsEndpointTests {
             #expect(try await opsRequest(port: gateway.adminPort, "/healthz").status == 200)
             #expect(try await opsRequest(port: gateway.adminPort, "/readyz").status == 200)
             #expect(try await opsRequest(port: gateway.adminPort, "/nope").status == 404)
-            #expect(try await opsRequest(port: gateway.adminPort, "POST", "/metrics").status == 405)
-            #expect(try await opsRequest(port: gateway.adminPort, "GET", "/reload").status == 405)
+            // RFC 9110 section 15.5.6: a 405 names the methods the resource supports in `Allow`.
+            let postMetrics = try await opsRequest(port: gateway.adminPort, "POST", "/metrics")
+            #expect(postMetrics.status == 405)
+            #expect(postMetrics.header("allow") == "GET, HEAD")
+            let getReload = try await opsRequest(port: gateway.adminPort, "GET", "/reload")
+            #expect(getReload.status == 405)
+            #expect(getReload.header("allow") == "POST")
         }
     }
 }

@@ -1,0 +1,136 @@
+import Foundation
+import GatewayTestSupport
+import Testing
+import VendorSimulator
+
+/// Clients that are slow on purpose (issue 12): a request body trickled just fast enough never to stall, and a TLS
+/// handshake that never completes. Each is bounded by its own deadline, not by `idle_timeout`.
+@Suite("Hardening: slow clients", .serialized)
+struct SlowClientTests {
+    /// A body deadline of 1 s (plus 1 s per KiB received), a generous stall timeout and idle timeout, so only the
+    /// new deadline can end a trickled body.
+    static func slowBodyConfig(simulatorPort: Int, tls: String = "") -> String {
+        simpleConfig(
+            url: "http://127.0.0.1:\(simulatorPort)", upstream: "    retry: { attempts: 1 }",
+            top: """
+                server:
+                  access_log: false
+                  request_header_timeout: 10s
+                  idle_timeout: 30s
+                  request_body_timeout: 1s
+                  min_request_body_rate: 1KiB/s
+                \(tls)
+                """)
+    }
+
+    @Test func aBodyTrickledJustFastEnoughNotToStallGets408() async throws {
+        let simulator = try await VendorSimulator.start()
+        defer { Task { try? await simulator.shutdown() } }
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port)) { gateway in
+            let port = gateway.proxyPort
+            let client = try await RawHTTPClient.connect(port: port)
+            try await client.send("POST /api/dokstamp/x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+            let started = ContinuousClock.now
+            // Ten bytes every 100 ms: never a stall of 10 s, far below 1 KiB/s.
+            var response: RawHTTPClient.Response?
+            while response == nil, ContinuousClock.now - started < .seconds(6) {
+                try? await client.send(String(repeating: "a", count: 10))
+                response = try? await client.readResponse(timeout: .milliseconds(100))
+            }
+            let elapsed = ContinuousClock.now - started
+            #expect(response?.status == 408, "\(String(describing: response))")
+            #expect(response.map { Envelope($0).code } == "request_timeout")
+            #expect(response?.header("connection") == "close")
+            #expect(elapsed < .seconds(3), "the trickled body was refused after \(elapsed)")
+            #expect(await client.isClosed(within: .seconds(2)))
+            #expect(simulator.requestCount() == 0)
+        }
+    }
+
+    @Test func aBodyAtTheMinimumRateIsServed() async throws {
+        let simulator = try await VendorSimulator.start()
+        defer { Task { try? await simulator.shutdown() } }
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port)) { gateway in
+            let port = gateway.proxyPort
+            // 4 KiB in 8 pieces over ~2.8 s: past the 1 s grace, yet above 1 KiB/s on the whole.
+            let client = try await RawHTTPClient.connect(port: port)
+            try await client.send("POST /api/dokstamp/x?echo=true HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n")
+            for _ in 0..<8 {
+                try await client.send(String(repeating: "b", count: 512))
+                try await Task.sleep(for: .milliseconds(350))
+            }
+            let response = try await client.readResponse(timeout: .seconds(5))
+            #expect(response.status == 200, "\(response)")
+            #expect(simulator.requestCount() == 1)
+        }
+    }
+
+    @Test func slowhttptestSlowBodyConnectionsAreClosed() async throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/slowhttptest") else {
+            Issue.record("slowhttptest is not installed: run scripts/install-deps")
+            return
+        }
+        let simulator = try await VendorSimulator.start()
+        defer { Task { try? await simulator.shutdown() } }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slowbody-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port)) { gateway in
+            let port = gateway.proxyPort
+            // Slow-body mode (R-U-Dead-Yet): 20 POSTs announcing 100 000 bytes, then up to 8 bytes a second each,
+            // for at most 30 s. slowhttptest stops early once the server has closed every connection.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/slowhttptest")
+            process.currentDirectoryURL = directory
+            process.arguments = [
+                "-B", "-c", "20", "-r", "20", "-i", "1", "-x", "8", "-s", "100000", "-l", "30",
+                "-u", "http://127.0.0.1:\(port)/api/dokstamp/upload",
+            ]
+            let output = directory.appendingPathComponent("output.txt")
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: output)
+            defer { try? handle.close() }
+            process.standardOutput = handle
+            process.standardError = handle
+            let started = ContinuousClock.now
+            try process.run()
+            // SIGKILL: the test process ignores SIGTERM (service-lifecycle), and a Process child inherits that.
+            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+            let finished = await eventually(within: .seconds(25)) { !process.isRunning }
+            let elapsed = ContinuousClock.now - started
+            let report = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            // Every slow body was refused at its deadline (1 s, plus 1 s per KiB received): slowhttptest ran out of
+            // connections long before its 30 s.
+            #expect(finished && elapsed < .seconds(15), "slowhttptest still ran after \(elapsed)")
+            #expect(report.contains("No open connections left"), "\(report.suffix(600))")
+            // None of the slow bodies reached the upstream (only slowhttptest's probe GETs may have).
+            #expect(simulator.requests().allSatisfy { $0.method != "POST" })
+        }
+    }
+
+    @Test func aTLSHandshakeThatNeverCompletesIsCutAtItsOwnTimeout() async throws {
+        let pki = try TestPKI.make()
+        defer { pki.remove() }
+        let simulator = try await VendorSimulator.start()
+        defer { Task { try? await simulator.shutdown() } }
+        let tls =
+            "  tls: { certificate: \(pki.serverCertificate), private_key: \(pki.serverKey), handshake_timeout: 500ms }"
+        try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port, tls: tls)) { gateway in
+            let port = gateway.proxyPort
+            // Silent, and trickling a ClientHello's first bytes: both are cut after 500 ms, not after 30 s.
+            let silent = try await RawHTTPClient.connect(port: port)
+            let trickling = try await RawHTTPClient.connect(port: port)
+            let started = ContinuousClock.now
+            for byte: UInt8 in [0x16, 0x03, 0x01, 0x02, 0x00] {
+                try? await trickling.send([byte])
+                try await Task.sleep(for: .milliseconds(80))
+            }
+            #expect(await silent.isClosed(within: .seconds(3)))
+            #expect(await trickling.isClosed(within: .seconds(3)))
+            #expect(ContinuousClock.now - started < .seconds(3))
+            // A real client still completes its handshake and is served.
+            let served = try await TLSTestClient.get(port: port, caFile: pki.caCertificate, path: "/api/dokstamp/x")
+            #expect(served.response.hasPrefix("HTTP/1.1 "), "\(served.response)")
+        }
+    }
+}
