@@ -32,13 +32,15 @@ enum BodyDecoder {
         default:
             return nil
         }
-        let contentType = headers[.contentType] ?? ""
-        let parts = contentType.split(separator: ";")
-        let mediaType = parts.first.map { Self.lowercasedTrimmed($0) } ?? ""
-        for parameter in parts.dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, Self.lowercasedTrimmed(pair[0]) == "charset" else { continue }
-            var charset = Self.lowercasedTrimmed(pair[1])
+        // Split on the UTF-8 bytes: `split(separator:)` on a String walks grapheme clusters, costly per error.
+        let contentType = Substring(headers[.contentType] ?? "")
+        var parts = contentType.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false)[...]
+        let mediaType = parts.popFirst().map { Self.lowercasedTrimmed(Substring($0)) } ?? ""
+        for parameter in parts {
+            guard let equals = parameter.firstIndex(of: UInt8(ascii: "=")),
+                Self.lowercasedTrimmed(Substring(parameter[..<equals])) == "charset"
+            else { continue }
+            var charset = Self.lowercasedTrimmed(Substring(parameter[parameter.index(after: equals)...]))
             if charset.hasPrefix("\""), charset.hasSuffix("\""), charset.count >= 2 {
                 charset = String(charset.dropFirst().dropLast())
             }
@@ -93,6 +95,6 @@ enum BodyDecoder {
     }
 
     private static func lowercasedTrimmed(_ text: Substring) -> String {
-        text.trimmingASCIIWhitespace().lowercased()
+        CodeWords.lowercasedASCII(String(text.trimmingASCIIWhitespace()))
     }
 }

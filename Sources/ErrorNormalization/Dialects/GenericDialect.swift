@@ -55,8 +55,11 @@ enum GenericDialect: JSONDialect {
 
     /// Fills what a family left empty (its code, message or stated wait) from the same document.
     static func enrich(_ error: inout VendorError, from document: JSONValue, status: Int?) {
-        guard error.code == nil || error.message == nil || error.retryAfterSeconds == nil || error.fieldErrors.isEmpty
-        else { return }
+        // Only what can still be missing is looked for: a code, a message; a stated wait where one matters (429,
+        // 5xx); field errors where they belong (400, 422).
+        let wantsWait = error.retryAfterSeconds == nil && (status == 429 || (status ?? 0) >= 500)
+        let wantsFields = error.fieldErrors.isEmpty && (status == 400 || status == 422)
+        guard error.code == nil || error.message == nil || wantsWait || wantsFields else { return }
         var walk = GenericWalk(status: status)
         walk.collectsFieldErrors = error.fieldErrors.isEmpty
         walk.visit(document, key: nil, depth: 0, inItem: false)
