@@ -56,21 +56,25 @@ enum ShapeDetector {
             if let family = Self.jsonFamily(named: familyName), family.recognise(document) || family.name == name,
                 let error = family.read(document)
             {
-                return Self.enriched(error, from: document, status: status)
+                return Self.enriched(error, from: document, status: status, family: family)
             }
         }
         if mediaType == "application/problem+json", let error = ProblemJSONDialect.read(document) {
             return Self.enriched(error, from: document, status: status)
         }
         for family in Self.jsonFamilies where family.recognise(document) {
-            if let error = family.read(document) { return Self.enriched(error, from: document, status: status) }
+            if let error = family.read(document) {
+                return Self.enriched(error, from: document, status: status, family: family)
+            }
         }
         guard var error = GenericDialect.read(document, status: status) else { return nil }
         error.settle(status: status)
         return error
     }
 
-    private static func enriched(_ error: VendorError, from document: JSONValue, status: Int?) -> VendorError {
+    private static func enriched(
+        _ error: VendorError, from document: JSONValue, status: Int?, family: (any JSONDialect.Type)? = nil
+    ) -> VendorError {
         var error = error
         if let code = error.code, let status, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), Int(code) == status {
             error.code = nil
@@ -79,7 +83,10 @@ enum ShapeDetector {
         if error.code == nil, let identifier = error.message.flatMap(VendorError.leadingIdentifier(of:)) {
             error.code = identifier
         }
-        GenericDialect.enrich(&error, from: document, status: status)
+        let readInFull = family?.completeMembers.map { known in
+            document.objectMembers?.allSatisfy { known.contains($0.key) } ?? false
+        } ?? false
+        if !readInFull { GenericDialect.enrich(&error, from: document, status: status) }
         error.settle(status: status)
         return error
     }

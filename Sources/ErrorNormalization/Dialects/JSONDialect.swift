@@ -12,4 +12,11 @@ protocol JSONDialect: Sendable {
     static var summary: String { get }
     static func recognise(_ document: JSONValue) -> Bool
     static func read(_ document: JSONValue) -> VendorError?
+    /// The top-level members the family reads in full: a body with no other member holds nothing the generic
+    /// reader could add, and is not walked again (nil: always look).
+    static var completeMembers: Set<String>? { get }
+}
+
+extension JSONDialect {
+    static var completeMembers: Set<String>? { nil }
 }

@@ -5,6 +5,8 @@ enum LaravelDialect: JSONDialect {
     static let name = "laravel"
     static let summary = "Laravel {success:false, message, errors:{field:[messages]}} (Dokstamp)"
 
+    static let completeMembers: Set<String>? = ["success", "message", "errors", "code", "error_code"]
+
     static func recognise(_ document: JSONValue) -> Bool {
         guard document.objectMembers != nil else { return false }
         if case .bool(false) = document["success"], document["message"] != nil || document["errors"] != nil {

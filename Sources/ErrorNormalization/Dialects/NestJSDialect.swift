@@ -8,6 +8,8 @@ enum NestJSDialect: JSONDialect {
     static let name = "nestjs"
     static let summary = "NestJS {statusCode, message: string | [strings], error} (Docyard; class-validator arrays)"
 
+    static let completeMembers: Set<String>? = ["statusCode", "message", "error", "code", "errorCode", "timestamp", "path"]
+
     static func recognise(_ document: JSONValue) -> Bool {
         guard case .number = document["statusCode"] else { return false }
         return document["message"] != nil

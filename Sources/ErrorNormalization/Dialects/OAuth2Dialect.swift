@@ -6,6 +6,8 @@ enum OAuth2Dialect: JSONDialect {
     static let name = "oauth2"
     static let summary = "OAuth 2.0 {error, error_description, error_uri} (RFC 6749 5.2, RFC 6750 3.1)"
 
+    static let completeMembers: Set<String>? = ["error", "error_description", "error_uri"]
+
     static func recognise(_ document: JSONValue) -> Bool {
         guard let code = document["error"]?.nonEmptyString else { return false }
         return document["error_description"] != nil || document["error_uri"] != nil || Self.code(for: code) != nil
