@@ -76,13 +76,9 @@ enum ShapeDetector {
         _ error: VendorError, from document: JSONValue, status: Int?, family: (any JSONDialect.Type)? = nil
     ) -> VendorError {
         var error = error
-        if let code = error.code, let status, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), Int(code) == status {
-            error.code = nil
-        }
-        // An identifier sent as the message (`EMAIL_EXISTS`) is a more specific code than any found elsewhere.
-        if error.code == nil, let identifier = error.message.flatMap(VendorError.leadingIdentifier(of:)) {
-            error.code = identifier
-        }
+        // A status repeated as a code is none; an identifier sent as the message (`EMAIL_EXISTS`) is a more specific
+        // code than any the generic reader would find elsewhere.
+        error.settleCode(status: status)
         let readInFull = family?.completeMembers.map { known in
             document.objectMembers?.allSatisfy { known.contains($0.key) } ?? false
         } ?? false

@@ -1,3 +1,4 @@
+import GatewayCore
 public import HTTPTypes
 
 /// One HTTP response written out as text — a status line, header lines, a blank line, the body — as `gateway
@@ -46,11 +47,11 @@ public struct HTTPResponseText: Sendable {
                 break
             }
             guard let colon = line.text.firstIndex(of: ":"),
-                let name = HTTPField.Name(String(line.text[..<colon]).trimmingSpaces())
+                let name = HTTPField.Name(String(line.text[..<colon].trimmingASCIIWhitespace()))
             else {
                 throw ParseError(line: line.number, message: "expected a header line 'Name: value', found '\(line.text.prefix(60))'")
             }
-            let value = String(line.text[line.text.index(after: colon)...]).trimmingSpaces()
+            let value = String(line.text[line.text.index(after: colon)...].trimmingASCIIWhitespace())
             headers.append(HTTPField(name: name, value: value))
         }
         self.init(status: status, headers: headers, body: Array(bytes[bodyStart...]))
@@ -79,14 +80,5 @@ public struct HTTPResponseText: Sendable {
             self.offset = min(end + 1, self.bytes.count)
             return (text, self.number, self.offset)
         }
-    }
-}
-
-extension String {
-    fileprivate func trimmingSpaces() -> String {
-        var text = Substring(self)
-        while let first = text.first, first == " " || first == "\t" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\t" { text.removeLast() }
-        return String(text)
     }
 }

@@ -10,12 +10,7 @@ extension VendorError {
     /// - A generic message ("Validation failed", "Bad Request", a vendor's boilerplate) gives way to the one more
     ///   specific item that names no field.
     mutating func settle(status: Int?) {
-        if let code = self.code, let status, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), Int(code) == status {
-            self.code = nil
-        }
-        if self.code == nil, let message = self.message, let identifier = Self.leadingIdentifier(of: message) {
-            self.code = identifier
-        }
+        self.settleCode(status: status)
         if let message = self.message {
             self.fieldErrors.removeAll { $0.field == nil && $0.pointer == nil && $0.message == message }
         }
@@ -29,6 +24,17 @@ extension VendorError {
             self.message = only.message
             if self.code == nil { self.code = only.code }
             self.fieldErrors.removeAll { $0.field == nil && $0.pointer == nil && $0.message == only.message }
+        }
+    }
+
+    /// The first two rules above, on the code alone: also applied before a family's result is enriched, so that
+    /// the generic reader looks for a code only where the family really had none.
+    mutating func settleCode(status: Int?) {
+        if let code = self.code, let status, code.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), Int(code) == status {
+            self.code = nil
+        }
+        if self.code == nil, let message = self.message, let identifier = Self.leadingIdentifier(of: message) {
+            self.code = identifier
         }
     }
 
