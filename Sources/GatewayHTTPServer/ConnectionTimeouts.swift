@@ -139,14 +139,6 @@ public struct ChunkExtensionTooLongError: Error, Hashable, Sendable {
     public var limit: Int
 }
 
-/// Signals from the request side of the pipeline to ``ConnectionTimeoutHandler``, sent as outbound user events.
-enum RequestLifecycleEvent {
-    /// A head was decoded; its body is framed like this.
-    case headReceived(RequestFramingScanner.BodyFraming)
-    case requestEnded
-    case responseEnded
-}
-
 /// A response already serialized, written below the HTTP encoder by ``ConnectionTimeoutHandler`` (sent as an
 /// outbound user event). Only for what the encoder would mangle: the refusal of a `CONNECT`, whose body NIO's
 /// encoder drops although only a 2xx answer to CONNECT has none.
@@ -170,6 +162,11 @@ struct RawResponse: Sendable {
 /// Sits in front of the HTTP decoder, sees every byte, drives ``ConnectionTimeouts``, bounds the size of a
 /// request head (llhttp does not count the request target against its header limits) and the length of chunk
 /// extensions (llhttp does not bound them; see ``RequestFramingScanner``).
+///
+/// One timer per connection, moved lazily: arming a deadline later than the scheduled timer only records it (the
+/// timer, when it fires early, re-arms itself for the recorded deadline), and cancelling only forgets it. So a
+/// keep-alive connection schedules a timer about once per `request_header_timeout`, not three times per request
+/// (a scheduled task costs allocations and a heap insertion and removal on the event loop).
 final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -177,7 +174,13 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     typealias OutboundOut = ByteBuffer
 
     private var machine: ConnectionTimeouts
+    /// The timer as scheduled, and when it fires (nil: none scheduled).
     private var timer: Scheduled<Void>?
+    private var timerFiresAt: NIODeadline?
+    /// The deadline in force and the phase it was armed in (nil: none).
+    private var armed: (deadline: NIODeadline, phase: ConnectionTimeouts.Phase)?
+    /// This handler's context while it is in a pipeline, for the calls ``RequestLifecycleObserver`` makes.
+    private var context: ChannelHandlerContext?
     private let maxHeadBytes: Int
     /// Bytes of the head being read, and whether its request line is complete.
     private var headBytes = 0
@@ -199,7 +202,13 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if context.channel.isActive { self.perform(self.machine.start(), context: context) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        self.cancelTimer()
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -208,8 +217,8 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.timer?.cancel()
-        self.timer = nil
+        self.cancelTimer()
+        self.armed = nil
         context.fireChannelInactive()
     }
 
@@ -262,20 +271,28 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
             context.writeAndFlush(self.wrapOutboundOut(raw.bytes), promise: promise)
             return
         }
-        guard let lifecycle = event as? RequestLifecycleEvent else {
-            context.triggerUserOutboundEvent(event, promise: promise)
-            return
-        }
-        switch lifecycle {
-        case .headReceived(let framing):
-            self.reportedFraming = framing
-            self.headBytes = 0
-            self.sawRequestLineEnd = false
-            self.perform(self.machine.handle(.headReceived(now: .now())), context: context)
-        case .requestEnded: self.perform(self.machine.handle(.requestEnded), context: context)
-        case .responseEnded: self.perform(self.machine.handle(.responseEnded), context: context)
-        }
-        promise?.succeed()
+        context.triggerUserOutboundEvent(event, promise: promise)
+    }
+
+    // MARK: reported by ``RequestLifecycleObserver`` (same event loop, direct calls)
+
+    /// A head was decoded; its body is framed like this.
+    func headReceived(framing: RequestFramingScanner.BodyFraming) {
+        guard let context = self.context else { return }
+        self.reportedFraming = framing
+        self.headBytes = 0
+        self.sawRequestLineEnd = false
+        self.perform(self.machine.handle(.headReceived(now: .now())), context: context)
+    }
+
+    func requestEnded() {
+        guard let context = self.context else { return }
+        self.perform(self.machine.handle(.requestEnded), context: context)
+    }
+
+    func responseEnded() {
+        guard let context = self.context else { return }
+        self.perform(self.machine.handle(.responseEnded), context: context)
     }
 
     private func perform(_ action: ConnectionTimeouts.Action, context: ChannelHandlerContext) {
@@ -283,37 +300,69 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
         case .none:
             break
         case .cancelTimer:
-            self.timer?.cancel()
-            self.timer = nil
+            // The timer stays scheduled; finding nothing armed when it fires, it ends.
+            self.armed = nil
         case .arm(let amount, let phase):
-            self.timer?.cancel()
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.timer = context.eventLoop.scheduleTask(in: amount) {
-                let (handler, context) = loopBound.value
-                handler.timer = nil
-                handler.perform(handler.machine.handle(.deadlineReached(phase)), context: context)
-            }
+            let deadline = NIODeadline.now() + amount
+            self.armed = (deadline, phase)
+            if let firesAt = self.timerFiresAt, firesAt <= deadline { return }
+            self.schedule(at: deadline, context: context)
         case .closeIdleConnection:
             context.close(promise: nil)
         case .failRequestTimeout:
             context.fireErrorCaught(RequestTimeoutError())
         }
     }
+
+    private func schedule(at deadline: NIODeadline, context: ChannelHandlerContext) {
+        self.timer?.cancel()
+        self.timerFiresAt = deadline
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        self.timer = context.eventLoop.scheduleTask(deadline: deadline) {
+            let (handler, context) = loopBound.value
+            handler.timerFired(context: context)
+        }
+    }
+
+    private func timerFired(context: ChannelHandlerContext) {
+        self.timer = nil
+        self.timerFiresAt = nil
+        guard let armed = self.armed else { return }
+        if NIODeadline.now() < armed.deadline {
+            // Armed again after this timer was scheduled, for later: wait for that deadline.
+            self.schedule(at: armed.deadline, context: context)
+            return
+        }
+        self.armed = nil
+        self.perform(self.machine.handle(.deadlineReached(armed.phase)), context: context)
+    }
+
+    private func cancelTimer() {
+        self.timer?.cancel()
+        self.timer = nil
+        self.timerFiresAt = nil
+    }
 }
 
-/// Sits after the HTTP decoder and reports request progress to ``ConnectionTimeoutHandler``.
+/// Sits after the HTTP decoder and reports request progress to the ``ConnectionTimeoutHandler`` of its pipeline,
+/// by direct calls (both run on the channel's event loop).
 final class RequestLifecycleObserver: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
+    private let timeouts: ConnectionTimeoutHandler
+
+    init(reportingTo timeouts: ConnectionTimeoutHandler) {
+        self.timeouts = timeouts
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
-        case .head(let head):
-            context.triggerUserOutboundEvent(RequestLifecycleEvent.headReceived(Self.framing(of: head)), promise: nil)
+        case .head(let head): self.timeouts.headReceived(framing: Self.framing(of: head))
         case .body: break
-        case .end: context.triggerUserOutboundEvent(RequestLifecycleEvent.requestEnded, promise: nil)
+        case .end: self.timeouts.requestEnded()
         }
         context.fireChannelRead(data)
     }
@@ -332,7 +381,7 @@ final class RequestLifecycleObserver: ChannelDuplexHandler, RemovableChannelHand
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         if case .end = self.unwrapOutboundIn(data) {
             context.write(data, promise: promise)
-            context.triggerUserOutboundEvent(RequestLifecycleEvent.responseEnded, promise: nil)
+            self.timeouts.responseEnded()
         } else {
             context.write(data, promise: promise)
         }

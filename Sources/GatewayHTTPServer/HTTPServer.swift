@@ -88,14 +88,14 @@ public final class HTTPServer: Service, Sendable {
                             try sync.addHandler(NIOSSLServerHandler(context: tls.current))
                             try sync.addHandler(TLSHandshakeTimeoutHandler(timeout: configuration.tlsHandshakeTimeout))
                         }
-                        try sync.addHandler(
-                            ConnectionTimeoutHandler(
-                                idleTimeout: configuration.idleTimeout,
-                                requestTimeout: configuration.requestHeaderTimeout,
-                                bodyTimeout: configuration.requestBodyTimeout,
-                                minBodyBytesPerSecond: configuration.minRequestBodyBytesPerSecond,
-                                maxHeadBytes: configuration.maxHeaderBytes,
-                                maxChunkExtensionBytes: configuration.maxChunkExtensionBytes))
+                        let timeouts = ConnectionTimeoutHandler(
+                            idleTimeout: configuration.idleTimeout,
+                            requestTimeout: configuration.requestHeaderTimeout,
+                            bodyTimeout: configuration.requestBodyTimeout,
+                            minBodyBytesPerSecond: configuration.minRequestBodyBytesPerSecond,
+                            maxHeadBytes: configuration.maxHeaderBytes,
+                            maxChunkExtensionBytes: configuration.maxChunkExtensionBytes)
+                        try sync.addHandler(timeouts)
                         try sync.configureHTTPServerPipeline(
                             withPipeliningAssistance: false,
                             withServerUpgrade: nil,
@@ -103,7 +103,7 @@ public final class HTTPServer: Service, Sendable {
                             withOutboundHeaderValidation: true,
                             withEncoderConfiguration: .init(),
                             withDecoderLimitConfiguration: decoderLimits)
-                        try sync.addHandler(RequestLifecycleObserver())
+                        try sync.addHandler(RequestLifecycleObserver(reportingTo: timeouts))
                         return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
                             wrappingChannelSynchronously: child,
                             configuration: .init(isOutboundHalfClosureEnabled: false))
