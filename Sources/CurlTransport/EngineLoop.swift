@@ -17,6 +17,9 @@ final class EngineLoop {
     private var active: [Transfer] = []
     private var freeHandles: [EasyHandle] = []
     private var commands: [EngineCommand] = []
+    /// Transfers whose head arrived during this turn, handed out at its end (see `Transfer.heldHead`).
+    private var heldHeads: [Transfer] = []
+    private var heldHeadsBuffer: [Transfer] = []
     /// No engine-enforced deadline (head, idle) falls before this; a lower bound, rescanned when reached.
     private var nextDeadline = NIODeadline.distantFuture
 
@@ -54,6 +57,7 @@ final class EngineLoop {
 
             _ = curl_multi_perform(self.multi, &running)
             self.collectFinished()
+            self.handOutHeldHeads()
             let now = NIODeadline.now()
             if now >= self.nextDeadline {
                 self.enforceDeadlines(now: now)
@@ -203,6 +207,26 @@ final class EngineLoop {
         } else {
             easy.destroy()
         }
+    }
+
+    // MARK: heads
+
+    /// A transfer's head arrived in this turn; it is handed out at the turn's end.
+    func holdHead(_ transfer: Transfer) {
+        self.heldHeads.append(transfer)
+    }
+
+    /// Hands out the heads of transfers still running at the end of a turn (those that completed had theirs handed
+    /// out with the whole body by `finish`), and aborts those whose caller no longer waits.
+    private func handOutHeldHeads() {
+        guard !self.heldHeads.isEmpty else { return }
+        swap(&self.heldHeads, &self.heldHeadsBuffer)
+        for transfer in self.heldHeadsBuffer where transfer.heldHead != nil && transfer.easy != nil {
+            if !transfer.handOutHeldHead() {
+                self.abort(transfer, transfer.pendingError ?? UpstreamError(.cancelled, detail: "nobody waits"))
+            }
+        }
+        self.heldHeadsBuffer.removeAll(keepingCapacity: true)
     }
 
     // MARK: deadlines

@@ -37,6 +37,15 @@ final class Transfer: @unchecked Sendable {
     var activeIndex = -1
     /// The loop running this transfer, while it runs (to move its deadline earlier when the head arrives).
     var loop: EngineLoop?
+    /// The final head, parsed but not handed out yet, and the body bytes that arrived after it. The engine hands the
+    /// head out at the end of the turn in which it arrived: with the whole body when the transfer completed within
+    /// that turn (a small response arrives with its head), so the caller of `execute` is woken once and reads the
+    /// body without a stream; otherwise with a stream that starts with the held bytes.
+    private(set) var heldHead: UpstreamResponseHead?
+    private var heldChunks: [ByteBuffer] = []
+    private var heldBytes = 0
+    /// Held bytes beyond this hand the head out at once (the stream's high watermark, in bytes).
+    private let holdLimit: Int
     private let allocator = ByteBufferAllocator()
 
     init(request: UpstreamRequest, queue: CommandQueue, watermarks: (low: Int, high: Int)) {
@@ -44,6 +53,7 @@ final class Transfer: @unchecked Sendable {
         self.queue = queue
         self.watermarks = watermarks
         self.idleTimeout = TimeAmount(request.idleTimeout)
+        self.holdLimit = watermarks.high * Int(CURL_MAX_WRITE_SIZE)
     }
 
     // MARK: the calling task
@@ -129,21 +139,52 @@ final class Transfer: @unchecked Sendable {
             self.headDelivered = true
             self.lastProgress = .now()
             self.loop?.noteDeadline(self.currentDeadline)
-            let made = BodySequence.makeSequence(
-                elementType: ByteBuffer.self,
-                backPressureStrategy: .init(lowWatermark: self.watermarks.low, highWatermark: self.watermarks.high),
-                finishOnDeinit: false,
-                delegate: BodyDelegate(transfer: self)
-            )
-            switch self.state.withLock({ $0.headReceived(source: made.source) }) {
-            case .succeedHead(let continuation):
-                continuation.resume(returning: UpstreamResponse(head: head, body: UpstreamResponseBody(made.sequence)))
-                return line.count
-            case .discard:
-                made.source.finish()
-                self.pendingError = self.pendingError ?? UpstreamError(.cancelled, detail: "nobody waits")
-                return 0
+            self.heldHead = head
+            self.loop?.holdHead(self)
+            return line.count
+        }
+    }
+
+    /// Hands a held head out with a body stream that starts with the held bytes. False when nobody waits for it or
+    /// reads it any more: the caller aborts the transfer (``pendingError`` says why).
+    func handOutHeldHead() -> Bool {
+        guard let head = self.heldHead else { return true }
+        self.heldHead = nil
+        let chunks = self.heldChunks
+        self.heldChunks = []
+        self.heldBytes = 0
+        let made = BodySequence.makeSequence(
+            elementType: ByteBuffer.self,
+            backPressureStrategy: .init(lowWatermark: self.watermarks.low, highWatermark: self.watermarks.high),
+            finishOnDeinit: false,
+            delegate: BodyDelegate(transfer: self)
+        )
+        switch self.state.withLock({ $0.headReceived(source: made.source) }) {
+        case .succeedHead(let continuation):
+            var proceed = true
+            if !chunks.isEmpty {
+                switch self.state.withLock({ $0.didYield(Self.outcome(of: made.source.yield(contentsOf: chunks))) }) {
+                case .proceed: break
+                case .abort: proceed = false
+                }
             }
+            continuation.resume(returning: UpstreamResponse(head: head, body: UpstreamResponseBody(made.sequence)))
+            if !proceed {
+                self.pendingError = self.pendingError ?? UpstreamError(.cancelled, detail: "response body dropped")
+            }
+            return proceed
+        case .discard:
+            made.source.finish()
+            self.pendingError = self.pendingError ?? UpstreamError(.cancelled, detail: "nobody waits")
+            return false
+        }
+    }
+
+    private static func outcome(of result: BodySequence.Source.YieldResult) -> StateMachine.YieldOutcome {
+        switch result {
+        case .produceMore: return .produceMore
+        case .stopProducing: return .stopProducing
+        case .dropped: return .dropped
         }
     }
 
@@ -151,6 +192,15 @@ final class Transfer: @unchecked Sendable {
     /// keep the chunk and pause, or 0 to abort.
     func receiveBody(_ chunk: UnsafeRawBufferPointer) -> Int {
         if chunk.isEmpty { return 0 }
+        if self.heldHead != nil {
+            if self.heldBytes + chunk.count <= self.holdLimit {
+                self.heldChunks.append(self.allocator.buffer(bytes: chunk))
+                self.heldBytes += chunk.count
+                self.lastProgress = .now()
+                return chunk.count
+            }
+            guard self.handOutHeldHead() else { return 0 }
+        }
         switch self.state.withLock({ $0.bodyReceived() }) {
         case .pause:
             self.curlPaused = true
@@ -165,12 +215,7 @@ final class Transfer: @unchecked Sendable {
             return 0
         case .yield(let source):
             self.lastProgress = .now()
-            let outcome: StateMachine.YieldOutcome
-            switch source.yield(self.allocator.buffer(bytes: chunk)) {
-            case .produceMore: outcome = .produceMore
-            case .stopProducing: outcome = .stopProducing
-            case .dropped: outcome = .dropped
-            }
+            let outcome = Self.outcome(of: source.yield(self.allocator.buffer(bytes: chunk)))
             switch self.state.withLock({ $0.didYield(outcome) }) {
             case .proceed:
                 return chunk.count
@@ -183,6 +228,28 @@ final class Transfer: @unchecked Sendable {
 
     /// The engine removed the handle (or never added it): settle `execute` or the body stream.
     func complete(_ error: UpstreamError?) {
+        if let head = self.heldHead {
+            guard error == nil else {
+                // The head is out with the bytes that came; the stream then ends with the error, below.
+                _ = self.handOutHeldHead()
+                return self.finishStream(error)
+            }
+            self.heldHead = nil
+            let chunks = self.heldChunks
+            self.heldChunks = []
+            self.heldBytes = 0
+            switch self.state.withLock({ $0.headReceivedWithCompleteBody() }) {
+            case .succeedHead(let continuation):
+                continuation.resume(returning: UpstreamResponse(head: head, body: .buffered(chunks)))
+            case .discard:
+                break
+            }
+            return
+        }
+        self.finishStream(error)
+    }
+
+    private func finishStream(_ error: UpstreamError?) {
         switch self.state.withLock({ $0.transferCompleted(error) }) {
         case .none:
             break

@@ -4,7 +4,8 @@ import GatewayCore
 ///
 /// Valid transitions:
 /// - `idle` → `awaitingHead` (start) or `cancelledBeforeStart` (task cancelled first; then start → `finished`);
-/// - `awaitingHead` → `streaming(running)` (head) or `finished` (task cancelled, failure);
+/// - `awaitingHead` → `streaming(running)` (head), or `finished` (head with the complete body, task cancelled,
+///   failure);
 /// - `streaming`: `running` → `pausePending` (yield said stop) → `paused` (next chunk refused) → `running`
 ///   (consumer demand); → `finished` (completed, failed, consumer gone).
 ///
@@ -114,6 +115,20 @@ struct TransferStateMachine<HeadContinuation, BodySource> {
             return .discard
         case .idle, .cancelledBeforeStart, .streaming:
             self.illegal("headReceived")
+        }
+    }
+
+    /// The head arrived and the transfer completed in the same engine turn, with the whole body held by the engine:
+    /// `execute` gets the head with a body that needs no stream (`succeedHead`), or nobody waits any more (`discard`).
+    mutating func headReceivedWithCompleteBody() -> HeadAction {
+        switch self.state {
+        case .awaitingHead(let continuation):
+            self.state = .finished
+            return .succeedHead(continuation)
+        case .finished:
+            return .discard
+        case .idle, .cancelledBeforeStart, .streaming:
+            self.illegal("headReceivedWithCompleteBody")
         }
     }
 

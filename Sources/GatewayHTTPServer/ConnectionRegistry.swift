@@ -51,6 +51,8 @@ final class ConnectionRegistry: Sendable {
     private struct State {
         var entries: [ObjectIdentifier: Entry] = [:]
         var draining = false
+        /// Waiting for the last connection to end.
+        var emptyWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = NIOLockedValueBox(State())
@@ -69,7 +71,26 @@ final class ConnectionRegistry: Sendable {
     }
 
     func remove(_ channel: any Channel) {
-        self.state.withLockedValue { _ = $0.entries.removeValue(forKey: ObjectIdentifier(channel)) }
+        let waiters = self.state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            guard state.entries.removeValue(forKey: ObjectIdentifier(channel)) != nil, state.entries.isEmpty else {
+                return []
+            }
+            defer { state.emptyWaiters = [] }
+            return state.emptyWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once no connection is open.
+    func waitUntilEmpty() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let empty = self.state.withLockedValue { state -> Bool in
+                if state.entries.isEmpty { return true }
+                state.emptyWaiters.append(continuation)
+                return false
+            }
+            if empty { continuation.resume() }
+        }
     }
 
     var count: Int { self.state.withLockedValue { $0.entries.count } }

@@ -67,7 +67,10 @@ public final class HTTPServer: Service, Sendable {
             limits.maxHeaderFieldCount = configuration.maxHeaderCount
             return limits
         }()
-        let channel: NIOAsyncChannel<NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>, Never>
+        let registry = self.registry
+        let responder = self.responder
+        let logger = self.logger
+        let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: self.eventLoopGroup)
                 .serverChannelOption(.backlog, value: 1024)
@@ -81,7 +84,7 @@ public final class HTTPServer: Service, Sendable {
                     .recvAllocator,
                     value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 64 * 1024))
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
-                .bind(host: configuration.host, port: configuration.port) { child in
+                .childChannelInitializer { child in
                     child.eventLoop.makeCompletedFuture {
                         let sync = child.pipeline.syncOperations
                         if let tls = configuration.tls {
@@ -104,56 +107,37 @@ public final class HTTPServer: Service, Sendable {
                             withEncoderConfiguration: .init(),
                             withDecoderLimitConfiguration: decoderLimits)
                         try sync.addHandler(RequestLifecycleObserver(reportingTo: timeouts))
-                        return try NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>(
-                            wrappingChannelSynchronously: child,
-                            configuration: .init(isOutboundHalfClosureEnabled: false))
+                        let entry = registry.register(child, limit: configuration.maxConnections)
+                        try sync.addHandler(
+                            HTTPConnectionHandler(
+                                configuration: configuration, responder: responder, entry: entry,
+                                registry: registry, executor: EventLoopTaskExecutor(child.eventLoop),
+                                logger: logger))
                     }
                 }
+                .bind(host: configuration.host, port: configuration.port)
+                .get()
         } catch {
             self.bound.fail(error)
             throw error
         }
-        self.serverChannel.withLockedValue { $0 = channel.channel }
-        if let address = channel.channel.localAddress {
+        self.serverChannel.withLockedValue { $0 = channel }
+        if let address = channel.localAddress {
             self.bound.succeed(address)
         }
-        self.logger.info("listening", metadata: ["address": "\(channel.channel.localAddress.map { "\($0)" } ?? "?")"])
+        self.logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
 
-        try await withGracefulShutdownHandler {
-            try await channel.executeThenClose { inbound in
-                try await withThrowingDiscardingTaskGroup { group in
-                    for try await connection in inbound {
-                        let executor = EventLoopTaskExecutor(connection.channel.eventLoop)
-                        group.addTask(executorPreference: executor) {
-                            await self.serve(connection)
-                        }
-                    }
-                }
+        // Runs until the listening socket closes (draining, or cancellation), then until every connection has ended.
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                try? await channel.closeFuture.get()
+                await self.registry.waitUntilEmpty()
+            } onCancel: {
+                channel.close(promise: nil)
+                self.registry.closeAll()
             }
         } onGracefulShutdown: {
             self.beginDraining()
-        }
-    }
-
-    private func serve(_ connection: NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>) async {
-        let entry = self.registry.register(connection.channel, limit: self.configuration.maxConnections)
-        defer { self.registry.remove(connection.channel) }
-        let handler = HTTPConnection(
-            channel: connection, configuration: self.configuration, responder: self.responder, entry: entry,
-            logger: self.logger)
-        let channel = connection.channel
-        // A client that goes away must cancel its request (and so its upstream transfer): the connection's task is
-        // raced against the channel's close, and whichever ends first cancels the other.
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                await handler.run(refuseImmediately: entry == nil ? .tooManyConnections : nil)
-            }
-            group.addTask {
-                // Completes when the channel closes, which `handler.run` guarantees on its way out.
-                try? await channel.closeFuture.get()
-            }
-            await group.next()
-            group.cancelAll()
         }
     }
 }

@@ -3,9 +3,11 @@ public import NIOHTTP1
 
 /// Writes one response on a connection: a head, body parts, an end — in that order, once.
 ///
-/// Each write waits for the channel to become writable again, so a slow client slows the producer down instead of
-/// filling memory. Used by one task at a time (the connection's), hence a class without locks.
-public final class ResponseWriter {
+/// Each write goes straight into the connection's pipeline and is flushed; when the channel's buffer is above its high
+/// watermark, the write waits for it to drain, so a slow client slows the producer down instead of filling memory.
+/// Used by one task at a time (the request's), hence a class without locks.
+public final class ResponseWriter: @unchecked Sendable {
+    // @unchecked Sendable: handed to the request's task when it starts, then used by that task alone.
     /// Where the response stands.
     public enum State: Sendable, Equatable {
         case nothingWritten
@@ -18,7 +20,7 @@ public final class ResponseWriter {
         public let description: String
     }
 
-    private let outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+    private let sink: ResponseSink
     private let isHeadRequest: Bool
     public private(set) var state: State = .nothingWritten
     /// Add `Connection: close` and close after this response.
@@ -31,11 +33,8 @@ public final class ResponseWriter {
     /// The connection's drain state, consulted when the head goes out.
     private let connection: ConnectionRegistry.Entry?
 
-    init(
-        outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>, isHeadRequest: Bool, closeAfterResponse: Bool,
-        connection: ConnectionRegistry.Entry?
-    ) {
-        self.outbound = outbound
+    init(sink: ResponseSink, isHeadRequest: Bool, closeAfterResponse: Bool, connection: ConnectionRegistry.Entry?) {
+        self.sink = sink
         self.isHeadRequest = isHeadRequest
         self.closeAfterResponse = closeAfterResponse
         self.connection = connection
@@ -46,26 +45,21 @@ public final class ResponseWriter {
         self.closeAfterResponse = true
     }
 
-    /// Writes an interim `100 Continue`.
-    func writeContinue() async throws {
-        try await self.outbound.write(.head(HTTPResponseHead(version: .http1_1, status: .continue)))
-    }
-
     public func writeHead(status: HTTPResponseStatus, headers: HTTPHeaders) async throws {
         let head = try self.takeHead(status: status, headers: headers, next: .headWritten)
-        try await self.outbound.write(head)
+        try await self.sink.send(head, nil, end: false)
     }
 
     /// The head part to write, with `Connection: close` when this response closes the connection (asked for, or
     /// the listener is draining); moves the state on. Throws if a head was already written.
-    private func takeHead(status: HTTPResponseStatus, headers: HTTPHeaders, next: State) throws -> HTTPServerResponsePart {
+    private func takeHead(status: HTTPResponseStatus, headers: HTTPHeaders, next: State) throws -> HTTPResponseHead {
         guard self.state == .nothingWritten else { throw OrderError(description: "response head written twice") }
         var headers = headers
         if self.connection?.isDraining ?? false { self.closeAfterResponse = true }
         if self.closeAfterResponse { headers.replaceOrAdd(name: "connection", value: "close") }
         self.state = next
         self.status = status
-        return .head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))
+        return HTTPResponseHead(version: .http1_1, status: status, headers: headers)
     }
 
     /// Writes the head together with the first body part, and the end too when `isLast`: one flush, so one system
@@ -75,13 +69,12 @@ public final class ResponseWriter {
         status: HTTPResponseStatus, headers: HTTPHeaders, firstPart: ByteBuffer?, isLast: Bool
     ) async throws {
         let head = try self.takeHead(status: status, headers: headers, next: isLast ? .ended : .headWritten)
-        var parts: [HTTPServerResponsePart] = [head]
+        var body: ByteBuffer?
         if let firstPart, !self.isHeadRequest, firstPart.readableBytes > 0 {
             self.bodyBytesWritten += firstPart.readableBytes
-            parts.append(.body(.byteBuffer(firstPart)))
+            body = firstPart
         }
-        if isLast { parts.append(.end(nil)) }
-        try await self.outbound.write(contentsOf: parts)
+        try await self.sink.send(head, body, end: isLast)
     }
 
     /// Writes a body part, and the end with it when `isLast`: one flush.
@@ -94,9 +87,9 @@ public final class ResponseWriter {
         self.state = .ended
         if !self.isHeadRequest, buffer.readableBytes > 0 {
             self.bodyBytesWritten += buffer.readableBytes
-            try await self.outbound.write(contentsOf: [.body(.byteBuffer(buffer)), .end(nil)])
+            try await self.sink.send(nil, buffer, end: true)
         } else {
-            try await self.outbound.write(.end(nil))
+            try await self.sink.send(nil, nil, end: true)
         }
     }
 
@@ -104,13 +97,13 @@ public final class ResponseWriter {
         guard self.state == .headWritten else { throw OrderError(description: "body part outside a response") }
         guard !self.isHeadRequest, buffer.readableBytes > 0 else { return }
         self.bodyBytesWritten += buffer.readableBytes
-        try await self.outbound.write(.body(.byteBuffer(buffer)))
+        try await self.sink.send(nil, buffer, end: false)
     }
 
     public func writeEnd() async throws {
         guard self.state == .headWritten else { throw OrderError(description: "response ended twice") }
         self.state = .ended
-        try await self.outbound.write(.end(nil))
+        try await self.sink.send(nil, nil, end: true)
     }
 
     /// Writes a complete response held in memory, with its `Content-Length`: head, body and end in one write, so
@@ -121,9 +114,9 @@ public final class ResponseWriter {
         let head = try self.takeHead(status: response.status, headers: headers, next: .ended)
         if !self.isHeadRequest, response.body.readableBytes > 0 {
             self.bodyBytesWritten += response.body.readableBytes
-            try await self.outbound.write(contentsOf: [head, .body(.byteBuffer(response.body)), .end(nil)])
+            try await self.sink.send(head, response.body, end: true)
         } else {
-            try await self.outbound.write(contentsOf: [head, .end(nil)])
+            try await self.sink.send(head, nil, end: true)
         }
     }
 }

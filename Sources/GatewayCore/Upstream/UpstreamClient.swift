@@ -61,17 +61,28 @@ public struct UpstreamResponse: Sendable {
 
 /// The stream of body chunks of one upstream response; it throws ``UpstreamError`` if the transfer breaks.
 ///
-/// A type-erased wrapper, so `GatewayCore` can name the transport's stream without importing the transport.
+/// A type-erased wrapper, so `GatewayCore` can name the transport's stream without importing the transport. A body
+/// already complete when its head is handed out (a small response that arrived at once) is held as its chunks:
+/// reading it allocates nothing and never suspends.
 public struct UpstreamResponseBody: AsyncSequence, Sendable {
     public typealias Element = ByteBuffer
 
-    private let makeNext: @Sendable () -> () async throws -> ByteBuffer?
+    private enum Storage: Sendable {
+        case buffered([ByteBuffer])
+        case streamed(@Sendable () -> () async throws -> ByteBuffer?)
+    }
+
+    private let storage: Storage
 
     public init<Base: AsyncSequence & Sendable>(_ base: Base) where Base.Element == ByteBuffer {
-        self.makeNext = {
+        self.storage = .streamed {
             let box = IteratorBox(base.makeAsyncIterator())
             return { try await box.next() }
         }
+    }
+
+    private init(storage: Storage) {
+        self.storage = storage
     }
 
     /// Holds a base iterator so that the erased iterator can advance it; one consumer at a time, as for every
@@ -82,32 +93,28 @@ public struct UpstreamResponseBody: AsyncSequence, Sendable {
         func next() async throws -> ByteBuffer? { try await self.base.next() }
     }
 
-    /// A body made of the given chunks; for responses the gateway already holds, and for tests.
+    /// A body made of the given chunks: a response the transport already holds whole, and tests.
     public static func buffered(_ chunks: [ByteBuffer]) -> UpstreamResponseBody {
-        UpstreamResponseBody(BufferedChunks(chunks: chunks))
+        UpstreamResponseBody(storage: .buffered(chunks))
     }
 
     public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(nextChunk: self.makeNext())
+        switch self.storage {
+        case .buffered(let chunks):
+            return AsyncIterator(chunks: chunks[...], nextChunk: nil)
+        case .streamed(let makeNext):
+            return AsyncIterator(chunks: [], nextChunk: makeNext())
+        }
     }
 
     /// Yields the body's chunks in order.
     public struct AsyncIterator: AsyncIteratorProtocol {
-        let nextChunk: () async throws -> ByteBuffer?
+        var chunks: ArraySlice<ByteBuffer>
+        let nextChunk: (() async throws -> ByteBuffer?)?
 
         public mutating func next() async throws -> ByteBuffer? {
-            try await self.nextChunk()
-        }
-    }
-
-    private struct BufferedChunks: AsyncSequence, Sendable {
-        let chunks: [ByteBuffer]
-
-        func makeAsyncIterator() -> Iterator { Iterator(chunks: self.chunks[...]) }
-
-        struct Iterator: AsyncIteratorProtocol {
-            var chunks: ArraySlice<ByteBuffer>
-            mutating func next() async throws -> ByteBuffer? { self.chunks.popFirst() }
+            if let nextChunk = self.nextChunk { return try await nextChunk() }
+            return self.chunks.popFirst()
         }
     }
 }
