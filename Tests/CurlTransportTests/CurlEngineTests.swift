@@ -257,6 +257,23 @@ import Testing
         }
     }
 
+    @Test func aSmallResponseComesWholeWithItsHeadAndALargeOneStreams() async throws {
+        let small = try await HTTPFixture.start(.large(size: 4096))
+        let large = try await HTTPFixture.start(.large(size: 8 * 1024 * 1024))
+        defer { Task { await small.stop(); await large.stop() } }
+        try await self.withEngine { engine in
+            // A small body arrives in the turn its head arrives in: head and body are handed out together, with no
+            // stream (one wake-up of the caller).
+            let whole = try await engine.execute(UpstreamRequest(method: .get, url: small.url(), headers: [:]))
+            #expect(whole.body.isBuffered)
+            #expect(try await self.collect(whole.body).readableBytes == 4096)
+            // A body larger than the stream's high watermark cannot be held: it streams, bytes already read first.
+            let streamed = try await engine.execute(UpstreamRequest(method: .get, url: large.url(), headers: [:]))
+            #expect(!streamed.body.isBuffered)
+            #expect(try await self.collect(streamed.body).readableBytes == 8 * 1024 * 1024)
+        }
+    }
+
     @Test func aLargeBodyReadSlowlyStaysBounded() async throws {
         let size = 200 * 1024 * 1024
         let fixture = try await HTTPFixture.start(.large(size: size))

@@ -36,6 +36,34 @@ import Testing
         #expect(machine.flow == .running)
     }
 
+    @Test func aHeadWithItsCompleteBodyResumesExecuteAndFinishes() {
+        var machine = Machine()
+        _ = machine.start("c")
+        guard case .succeedHead("c") = machine.headReceivedWithCompleteBody() else {
+            Issue.record("expected succeedHead")
+            return
+        }
+        #expect(machine.isFinished)
+        // The engine then removes the handle: nothing is left to settle.
+        guard case .none = machine.transferCompleted(nil) else {
+            Issue.record("expected none")
+            return
+        }
+    }
+
+    @Test func aCompleteBodyNobodyWaitsForIsDiscarded() {
+        var machine = Machine()
+        _ = machine.start("c")
+        guard case .failHeadAndCancelTransfer = machine.taskCancelled() else {
+            Issue.record("expected failHeadAndCancelTransfer")
+            return
+        }
+        guard case .discard = machine.headReceivedWithCompleteBody() else {
+            Issue.record("expected discard")
+            return
+        }
+    }
+
     @Test func cancellationBeforeStartFailsAtStartWithoutQueueing() {
         var machine = Machine()
         guard case .none = machine.taskCancelled() else {

@@ -98,6 +98,12 @@ public struct UpstreamResponseBody: AsyncSequence, Sendable {
         UpstreamResponseBody(storage: .buffered(chunks))
     }
 
+    /// Whether the whole body is already held: reading it never waits for the upstream.
+    public var isBuffered: Bool {
+        if case .buffered = self.storage { return true }
+        return false
+    }
+
     public func makeAsyncIterator() -> AsyncIterator {
         switch self.storage {
         case .buffered(let chunks):
