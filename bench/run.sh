@@ -14,6 +14,8 @@
 #                                      the gateway normalizes each one (required: e >= 80% of d)
 #   f  gateway + rate limit            d plus a token-bucket policy that never denies (skipped when the build
 #                                      does not enforce rate limits yet)
+#   g  nginx proxy_pass, 16 KiB        b with a 16 KiB response
+#   h  gateway, 16 KiB                 d with a 16 KiB response
 #
 # CPU fairness on 2 cores: wrk is pinned to CPU 0 and every server (upstream nginx, the proxy under test) to CPU 1
 # with taskset, so each proxy gets the same single core, shared with the upstream; --no-pin turns this off.
@@ -27,7 +29,7 @@ DURATION=10
 WARMUP=1
 CONNECTIONS=64
 THREADS=1
-CASES="a,b,c,d,e,f"
+CASES="a,b,c,d,e,f,g,h"
 PAIRS=0
 PAIR_RATIOS=()
 BUILD=1
@@ -45,7 +47,7 @@ Options:
   --warmup SECONDS       unmeasured run before each case (default 1; 0 disables)
   --connections N        wrk connections (default 64)
   --threads N            wrk threads (default 1: wrk has one core)
-  --cases LIST           comma-separated subset of a,b,c,d,e,f (default all)
+  --cases LIST           comma-separated subset of a,b,c,d,e,f,g,h (default all)
   --no-build             use the existing .build/release/gateway
   --gateway PATH         gateway binary to run (implies --no-build)
   --no-pin               do not pin with taskset
@@ -93,7 +95,7 @@ if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 fi
 
 # --- build ---------------------------------------------------------------------------------------------------------
-if wants d || wants e || wants f; then
+if wants d || wants e || wants f || wants h; then
     if [ "$BUILD" = 1 ]; then
         echo "building the gateway (release)..." >&2
         (cd "$ROOT" && swift build -c release --product gateway) >&2
@@ -175,6 +177,10 @@ sys.stdout.write(text)
 EOF
 }
 OK_BODY="$(make_body ok)"
+# A 16 KiB JSON body (exactly 16384 bytes), served from a file.
+mkdir -p "$TMP/files"
+python3 -c 'import json,sys; t=json.dumps({"data":"x"}); sys.stdout.write(t[:-2] + "x" * (16384 - len(t)) + t[-2:])' \
+    >"$TMP/files/16k.json"
 ERROR_BODY="$(make_body error)"
 
 NGINX_USER=""
@@ -222,6 +228,7 @@ ERROR_PORT="$(free_port)"
 write_nginx_conf "$TMP/upstream" "
     server {
         listen 127.0.0.1:$UPSTREAM_PORT reuseport;
+        location = /16k.json { default_type application/json; root $TMP/files; }
         location / { default_type application/json; return 200 '$OK_BODY'; }
     }
     server {
@@ -330,6 +337,10 @@ if wants b; then
     wait_http "http://127.0.0.1:$PROXY_PORT/" "$TMP/proxy/logs/stdout.log"
     expect_response "http://127.0.0.1:$PROXY_PORT/data.json" 200 '"certificate"'
     run_case b "nginx proxy_pass, keepalive" "http://127.0.0.1:$PROXY_PORT/data.json" "$NGINX_PROXY_PID"
+    if wants g; then
+        expect_response "http://127.0.0.1:$PROXY_PORT/16k.json" 200 '"data"'
+        run_case g "nginx proxy_pass, 16 KiB" "http://127.0.0.1:$PROXY_PORT/16k.json" "$NGINX_PROXY_PID"
+    fi
     kill "$NGINX_PROXY_PID"; wait "$NGINX_PROXY_PID" 2>/dev/null || true
 fi
 
@@ -367,7 +378,7 @@ fi
 
 # (d), (e), (f) the gateway: one process, three routes
 F_NOTE=""
-if wants d || wants e || wants f; then
+if wants d || wants e || wants f || wants h; then
     GATEWAY_PORT="$(free_port)"
     ADMIN_PORT="$(free_port)"
     cat >"$TMP/gateway.yaml" <<EOF
@@ -425,6 +436,10 @@ EOF
             echo "$F_NOTE" >&2
         fi
     fi
+    if wants h; then
+        expect_response "$GATEWAY_URL/16k.json" 200 '"data"'
+        run_case h "gateway, 16 KiB" "$GATEWAY_URL/16k.json" "$GATEWAY_PID"
+    fi
     if [ "$PAIRS" -gt 0 ] && wants d && wants e; then
         # Alternating rounds: each e measured right after its d, so a drift in the machine's speed hits both.
         PAIR_RATIOS=()
@@ -467,6 +482,21 @@ if [ -n "${RPS[d]:-}" ] && [ -n "${RPS[f]:-}" ]; then
         printf "Rate-limit cost: f/d = %.2f (%.1f%% of throughput)", f / d, (1 - f / d) * 100 }')"
 fi
 
+# The gateway against nginx as a proxy of the same response (issue 11: throughput >= 0.4x, CPU <= 3x, p99 <= 2x).
+COMPARE_LINES=()
+compare() { # gateway-case nginx-case label
+    local g="$1" n="$2" label="$3" grow nrow
+    grow="$(printf '%s\n' "${ROWS[@]}" | awk -F'|' -v id=" $g " '$2 == id')"
+    nrow="$(printf '%s\n' "${ROWS[@]}" | awk -F'|' -v id=" $n " '$2 == id')"
+    [ -n "$grow" ] && [ -n "$nrow" ] || return 0
+    COMPARE_LINES+=("$(awk -F'|' -v g="$grow" -v n="$nrow" -v label="$label" 'BEGIN {
+        split(g, a, "|"); split(n, b, "|")
+        printf "| %s | %.2fx | %.2fx | %.2fx |", label, a[4] / b[4], a[7] / b[7], a[6] / b[6] }')")
+}
+compare d b "1 KiB (d vs b)"
+compare h g "16 KiB (h vs g)"
+compare e b "error storm (e vs b)"
+
 COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 {
     echo "# Load benchmark: gateway vs nginx vs HAProxy"
@@ -489,6 +519,12 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     printf '%s\n' "${ROWS[@]}"
     echo
+    if [ "${#COMPARE_LINES[@]}" -gt 0 ]; then
+        echo "| gateway vs nginx proxy_pass | throughput | CPU per request | p99 |"
+        echo "| --- | ---: | ---: | ---: |"
+        printf '%s\n' "${COMPARE_LINES[@]}"
+        echo
+    fi
     [ -n "$RATIO_LINE" ] && echo "$RATIO_LINE"
     [ -n "$RATIO_LINE" ] && echo
     [ -n "$RATE_LINE" ] && echo "$RATE_LINE"
