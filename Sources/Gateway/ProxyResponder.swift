@@ -234,6 +234,13 @@ struct ProxyResponder: HTTPResponder {
             try await writer.writeHead(status: responseStatus, headers: headers, firstPart: nil, isLast: true)
             return
         }
+        if response.body.isBuffered, prefix.isEmpty {
+            // The whole body came with its head: head, body and end leave in one write, whatever the framing.
+            var parts: [ByteBuffer] = []
+            for try await chunk in response.body { parts.append(chunk) }
+            try await writer.writeHead(status: responseStatus, headers: headers, parts: parts)
+            return
+        }
         // A body of known, moderate length follows its head at once: hold the head for the first part, and end with
         // the last, so a small response leaves in one write. A streamed body (no length, or a large one) gets its
         // head at once, so a slow first byte never delays it.

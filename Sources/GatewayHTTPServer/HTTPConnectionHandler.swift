@@ -267,6 +267,17 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         context.flush()
     }
 
+    /// Writes a head, several body parts and the end, and flushes them; throws when the client has gone.
+    fileprivate func send(_ head: HTTPResponseHead, _ parts: [ByteBuffer]) throws {
+        guard self.isActive, let context = self.context else { throw ChannelError.ioOnClosedChannel }
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        for part in parts where part.readableBytes > 0 {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(part))), promise: nil)
+        }
+        context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+        context.flush()
+    }
+
     /// Whether a writer must wait before writing more (the channel's buffer is above its high watermark).
     fileprivate var mustWaitForWritability: Bool {
         guard self.isActive, let context = self.context else { return false }
@@ -301,18 +312,33 @@ struct ResponseSink: @unchecked Sendable {
 
     /// Writes and flushes parts of a response, then waits while the channel is not writable (backpressure).
     func send(_ head: HTTPResponseHead?, _ body: ByteBuffer?, end: Bool) async throws {
-        let mustWait: Bool
-        if self.eventLoop.inEventLoop {
-            try self.handler.send(head, body, end: end)
-            mustWait = self.handler.mustWaitForWritability
-        } else {
-            let sink = self
-            mustWait = try await self.eventLoop.submit {
-                try sink.handler.send(head, body, end: end)
-                return sink.handler.mustWaitForWritability
-            }.get()
+        guard self.eventLoop.inEventLoop else {
+            return try await self.sendFromElsewhere { try $0.send(head, body, end: end) }
         }
-        guard mustWait else { return }
+        try self.handler.send(head, body, end: end)
+        if self.handler.mustWaitForWritability { try await self.waitForWritability() }
+    }
+
+    /// Writes and flushes a whole response of several body parts, then waits while the channel is not writable.
+    func send(_ head: HTTPResponseHead, _ parts: [ByteBuffer]) async throws {
+        guard self.eventLoop.inEventLoop else {
+            return try await self.sendFromElsewhere { try $0.send(head, parts) }
+        }
+        try self.handler.send(head, parts)
+        if self.handler.mustWaitForWritability { try await self.waitForWritability() }
+    }
+
+    /// The same from a task that does not run on the channel's event loop: the write hops there.
+    private func sendFromElsewhere(_ write: @escaping @Sendable (HTTPConnectionHandler) throws -> Void) async throws {
+        let sink = self
+        let mustWait = try await self.eventLoop.submit {
+            try write(sink.handler)
+            return sink.handler.mustWaitForWritability
+        }.get()
+        if mustWait { try await self.waitForWritability() }
+    }
+
+    private func waitForWritability() async throws {
         let sink = self
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
             if sink.eventLoop.inEventLoop {

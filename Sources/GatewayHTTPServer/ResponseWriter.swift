@@ -77,6 +77,19 @@ public final class ResponseWriter: @unchecked Sendable {
         try await self.sink.send(head, body, end: isLast)
     }
 
+    /// Writes a whole response whose body is at hand in parts: head, parts and end, one flush.
+    public func writeHead(status: HTTPResponseStatus, headers: HTTPHeaders, parts: [ByteBuffer]) async throws {
+        let head = try self.takeHead(status: status, headers: headers, next: .ended)
+        guard !self.isHeadRequest, parts.count > 1 else {
+            let body = self.isHeadRequest ? nil : parts.first.flatMap { $0.readableBytes > 0 ? $0 : nil }
+            self.bodyBytesWritten += body?.readableBytes ?? 0
+            try await self.sink.send(head, body, end: true)
+            return
+        }
+        for part in parts { self.bodyBytesWritten += part.readableBytes }
+        try await self.sink.send(head, parts)
+    }
+
     /// Writes a body part, and the end with it when `isLast`: one flush.
     public func writeBodyPart(_ buffer: ByteBuffer, isLast: Bool) async throws {
         guard isLast else {

@@ -137,21 +137,19 @@ enum Vocabulary {
     /// meaning, never a contradiction (a 404 stays `not_found` whatever its message says; a 403 may turn out to be
     /// a rate limit or a bad key; a 400 can be almost anything a client did wrong).
     static func refinements(of status: Int) -> Set<ErrorCode> {
+        // Built once: a set literal returned from a switch would be built on every call (a request's hot path).
         switch status {
         case 0:
             // No status to refine (an error found inside a 2xx body): the vocabulary decides alone.
-            return Set(ErrorCode.all)
-        case 401: return [.rateLimited, .quotaExceeded, .paymentRequired]
-        case 402: return [.quotaExceeded, .rateLimited]
-        case 403: return [.unauthenticated, .rateLimited, .quotaExceeded, .paymentRequired]
-        case 404: return [.gone]
-        case 409: return [.rateLimited, .preconditionFailed]
-        case 422:
-            return [.notFound, .conflict, .unauthenticated, .permissionDenied, .paymentRequired, .rateLimited,
-                    .quotaExceeded, .preconditionFailed]
-        case 429: return [.quotaExceeded]
-        case 500..<600:
-            return [.rateLimited, .quotaExceeded, .upstreamUnavailable, .upstreamTimeout, .upstreamError]
+            return Self.anyCode
+        case 401: return Self.refining401
+        case 402: return Self.refining402
+        case 403: return Self.refining403
+        case 404: return Self.refining404
+        case 409: return Self.refining409
+        case 422: return Self.refining422
+        case 429: return Self.refining429
+        case 500..<600: return Self.refining5xx
         case 405, 406, 408, 410, 411, 412, 413, 414, 415, 416, 417, 431:
             return []
         case 400..<500:
@@ -160,6 +158,21 @@ enum Vocabulary {
             return []
         }
     }
+
+    private static let anyCode = Set(ErrorCode.all)
+    private static let refining401: Set<ErrorCode> = [.rateLimited, .quotaExceeded, .paymentRequired]
+    private static let refining402: Set<ErrorCode> = [.quotaExceeded, .rateLimited]
+    private static let refining403: Set<ErrorCode> = [.unauthenticated, .rateLimited, .quotaExceeded, .paymentRequired]
+    private static let refining404: Set<ErrorCode> = [.gone]
+    private static let refining409: Set<ErrorCode> = [.rateLimited, .preconditionFailed]
+    private static let refining422: Set<ErrorCode> = [
+        .notFound, .conflict, .unauthenticated, .permissionDenied, .paymentRequired, .rateLimited, .quotaExceeded,
+        .preconditionFailed,
+    ]
+    private static let refining429: Set<ErrorCode> = [.quotaExceeded]
+    private static let refining5xx: Set<ErrorCode> = [
+        .rateLimited, .quotaExceeded, .upstreamUnavailable, .upstreamTimeout, .upstreamError,
+    ]
 
     private static let anyClientError: Set<ErrorCode> = [
         .badRequest, .validationFailed, .unauthenticated, .paymentRequired, .permissionDenied, .notFound,
