@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Two gateway builds measured side by side, at the same time: the way to tell whether a change saves CPU on a machine
+# whose speed drifts by ±20 % from one minute to the next (bench/run.sh measures one case after another, so such a
+# drift lands on one build only).
+#
+#   bench/ab.sh OLD_BINARY NEW_BINARY                 # 3 rounds of 5 s on /data.json (a 1 KiB answer)
+#   bench/ab.sh --path /16k.json --rounds 5 --duration 4 OLD NEW
+#   bench/ab.sh --path /err/x OLD NEW                 # the error storm (a Laravel 422, normalized)
+#
+# Both gateways and one upstream nginx share CPU 1 (taskset); two wrk processes on CPU 0 load them at once, 32
+# connections each. Each round prints the CPU time (user+system, /proc) each gateway spent per request it answered,
+# and NEW/OLD: below 1.00 the new build costs less. Build the two binaries first, e.g. copy
+# .build/release/gateway aside before and after the change. Needs: nginx, wrk, curl, python3, taskset.
+set -euo pipefail
+
+DURATION=5
+ROUNDS=3
+URLPATH=/data.json
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --duration) DURATION="$2"; shift 2 ;;
+        --rounds) ROUNDS="$2"; shift 2 ;;
+        --path) URLPATH="$2"; shift 2 ;;
+        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "unknown option: $1" >&2; exit 2 ;;
+        *) break ;;
+    esac
+done
+[ $# -eq 2 ] || { echo "usage: bench/ab.sh [--path P] [--rounds N] [--duration S] OLD_BINARY NEW_BINARY" >&2; exit 2; }
+OLD="$1"
+NEW="$2"
+for tool in nginx wrk curl python3 taskset; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps installs it)" >&2; exit 1; }
+done
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/gateway-ab.XXXXXX")"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+wait_http() {
+    local deadline=$((SECONDS + 30))
+    until curl -s -o /dev/null --max-time 1 "$1"; do
+        [ $SECONDS -lt $deadline ] || { echo "no answer from $1" >&2; return 1; }
+        sleep 0.1
+    done
+}
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# --- upstream: 1 KiB, 16 KiB and a Laravel 422 ---------------------------------------------------------------------
+UPSTREAM_PORT="$(free_port)"
+ERROR_PORT="$(free_port)"
+mkdir -p "$TMP/upstream/logs" "$TMP/upstream/tmp" "$TMP/files"
+python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (1024 - 12) + "\"}")' >"$TMP/files/data.json"
+python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (16384 - 12) + "\"}")' >"$TMP/files/16k.json"
+NGINX_USER=""
+[ "$(id -u)" -eq 0 ] && NGINX_USER="user $(id -un) $(id -gn);"
+cat >"$TMP/upstream/nginx.conf" <<EOF
+$NGINX_USER
+daemon off;
+worker_processes 1;
+pid $TMP/upstream/nginx.pid;
+error_log $TMP/upstream/logs/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    client_body_temp_path $TMP/upstream/tmp/body;
+    proxy_temp_path $TMP/upstream/tmp/proxy;
+    fastcgi_temp_path $TMP/upstream/tmp/fastcgi;
+    uwsgi_temp_path $TMP/upstream/tmp/uwsgi;
+    scgi_temp_path $TMP/upstream/tmp/scgi;
+    server {
+        listen 127.0.0.1:$UPSTREAM_PORT;
+        default_type application/json;
+        root $TMP/files;
+        location / { try_files \$uri /data.json; }
+    }
+    server {
+        listen 127.0.0.1:$ERROR_PORT;
+        location / {
+            default_type application/json;
+            return 422 '{"message":"The given data was invalid.","errors":{"email":["The email field is required."]}}';
+        }
+    }
+}
+EOF
+taskset -c 1 nginx -p "$TMP/upstream" -c "$TMP/upstream/nginx.conf" -e "$TMP/upstream/logs/error.log" </dev/null \
+    >"$TMP/upstream/logs/stdout.log" 2>&1 &
+PIDS+=("$!")
+wait_http "http://127.0.0.1:$UPSTREAM_PORT/data.json"
+
+# --- the two gateways ----------------------------------------------------------------------------------------------
+start_gateway() { # NAME BINARY; sets PID_NAME and PORT_NAME
+    local port admin
+    port="$(free_port)"
+    admin="$(free_port)"
+    cat >"$TMP/$1.yaml" <<EOF
+server: { listen: "127.0.0.1:$port", admin_listen: "127.0.0.1:$admin", access_log: false }
+upstreams:
+  origin: { url: "http://127.0.0.1:$UPSTREAM_PORT" }
+  failing: { url: "http://127.0.0.1:$ERROR_PORT", dialect: auto }
+routes:
+  - { name: errors, path_prefix: /err/, strip_prefix: true, upstream: failing }
+  - { name: plain, path_prefix: /, upstream: origin }
+EOF
+    GATEWAY_LOG_LEVEL=warning taskset -c 1 "$2" serve --config "$TMP/$1.yaml" >"$TMP/$1.log" 2>&1 &
+    PIDS+=("$!")
+    printf -v "PID_$1" '%s' "$!"
+    printf -v "PORT_$1" '%s' "$port"
+    wait_http "http://127.0.0.1:$admin/readyz"
+}
+start_gateway old "$OLD"
+start_gateway new "$NEW"
+URL_OLD="http://127.0.0.1:$PORT_old$URLPATH"
+URL_NEW="http://127.0.0.1:$PORT_new$URLPATH"
+
+load_both() { # SECONDS; wrk outputs in TMP/old.txt and TMP/new.txt
+    taskset -c 0 wrk -t1 -c32 -d"$1s" "$URL_OLD" >"$TMP/old.txt" &
+    local first="$!"
+    taskset -c 0 wrk -t1 -c32 -d"$1s" "$URL_NEW" >"$TMP/new.txt"
+    wait "$first"
+}
+load_both 1
+HZ="$(getconf CLK_TCK)"
+printf '%-28s %-28s %s\n' "old: $(basename "$OLD")" "new: $(basename "$NEW")" "new/old (CPU per request)"
+for _ in $(seq "$ROUNDS"); do
+    old0="$(ticks "$PID_old")"
+    new0="$(ticks "$PID_new")"
+    load_both "$DURATION"
+    old1="$(ticks "$PID_old")"
+    new1="$(ticks "$PID_new")"
+    awk -v o=$((old1 - old0)) -v n=$((new1 - new0)) -v hz="$HZ" \
+        -v ro="$(awk '/requests in/ { print $1 }' "$TMP/old.txt")" \
+        -v rn="$(awk '/requests in/ { print $1 }' "$TMP/new.txt")" 'BEGIN {
+            uo = o / hz * 1e6 / ro; un = n / hz * 1e6 / rn
+            printf "%7d req %7.1f us/req     %7d req %7.1f us/req     %.3f\n", ro, uo, rn, un, un / uo }'
+done
