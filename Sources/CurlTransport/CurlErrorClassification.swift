@@ -13,6 +13,8 @@ import GatewayCore
 /// | `GOT_NOTHING` | `gotNothing` | closed without a byte of response |
 /// | `ABORTED_BY_CALLBACK`, `WRITE_ERROR` | `cancelled` | only our own callbacks abort a transfer |
 /// | `OUT_OF_MEMORY`, `NO_CONNECTION_AVAILABLE` | `overloaded` | the transport could not take it on |
+/// | any, with a `CONNECT` answered 3xx or 4xx | `proxyRefused` | the egress proxy said no (``error(for:handle:detail:)``) |
+/// | any, with a `CONNECT` answered 5xx | `connectFailed` | the proxy could not reach the upstream |
 /// | any other (`WEIRD_SERVER_REPLY`, `UNSUPPORTED_PROTOCOL`, `BAD_CONTENT_ENCODING`, HTTP/2…) | `protocolError` | |
 ///
 /// The engine records its own reasons (head invalid, head or idle timeout, cancel) before aborting a transfer and
@@ -43,6 +45,21 @@ enum CurlErrorClassification {
             // CURLcode is an open C enum: every other code is curl refusing what the upstream said.
             return .protocolError
         }
+    }
+
+    /// The error of a transfer curl ended with `result`: ``code(for:)``, except when an egress proxy answered the
+    /// `CONNECT` with something other than 2xx (`CURLINFO_HTTP_CONNECTCODE`; curl 7.88 then reports `RECV_ERROR`,
+    /// which would read as a reset): 3xx and 4xx (407 for credentials, 403 for a destination it does not allow) are
+    /// `proxyRefused`; 5xx means the proxy could not reach the upstream, `connectFailed` like a direct refusal
+    /// (the request never left).
+    static func error(for result: CURLcode, handle: UnsafeMutableRawPointer, detail: String) -> UpstreamError {
+        var connectCode = 0
+        _ = ccurl_easy_getinfo_long(handle, CURLINFO_HTTP_CONNECTCODE, &connectCode)
+        if connectCode >= 300 {
+            let what = "the proxy answered CONNECT with \(connectCode)"
+            return UpstreamError(connectCode >= 500 ? .connectFailed : .proxyRefused, detail: what)
+        }
+        return UpstreamError(self.code(for: result), detail: detail.isEmpty ? self.text(for: result) : detail)
     }
 
     /// curl's fixed English text for the code, for logs.

@@ -69,9 +69,10 @@ struct UpstreamExchange {
                 }
             }
             request.headTimeout = max(.milliseconds(1), min(upstream.timeouts.perTry, deadline - tryStart))
+            request.beginTry(using: &random)
 
             do {
-                let response = try await self.client.execute(request)
+                let response = try await runtime.execute(request, on: self.client)
                 self.metrics.upstreamTryFinished(
                     upstream: upstream.name, outcome: .response, duration: ContinuousClock.now - tryStart)
                 self.finish(runtime, CircuitBreaker.Outcome(status: response.head.status), isProbe, upstream: upstream)
