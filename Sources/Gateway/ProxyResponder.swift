@@ -107,7 +107,9 @@ struct ProxyResponder: HTTPResponder {
         }
         if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "upstream"] = .string(upstream.name) }
         exchange.notes.upstream = upstream.name
-        exchange.notes.trace = TraceContext.of(request.head.headers, tracing: configuration.server.tracing)
+        let trace = TraceContext.of(request.head.headers, tracing: configuration.server.tracing)
+        exchange.notes.trace = trace
+        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "trace.id"] = .string(trace.traceIDHex) }
 
         let rateLimitStates: [RateLimitBucketState]
         switch await self.rateLimits.check(

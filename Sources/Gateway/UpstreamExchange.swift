@@ -34,6 +34,7 @@ struct UpstreamExchange {
         let deadline = start + upstream.timeouts.request
         runtime.budget.recordRequest(now: start)
         var random = SystemRandomNumberGenerator()
+        var spanIDs = RequestIDRandom()  // a span id per try, without a system call (see `TraceContext.of`)
         var attempt = 0
         var request = request
 
@@ -69,7 +70,7 @@ struct UpstreamExchange {
                 }
             }
             request.headTimeout = max(.milliseconds(1), min(upstream.timeouts.perTry, deadline - tryStart))
-            request.beginTry(using: &random)
+            request.beginTry(using: &spanIDs)
 
             do {
                 let response = try await runtime.execute(request, on: self.client)
