@@ -59,6 +59,18 @@ public final class LoopbackDaemon: @unchecked Sendable {
         (try? String(contentsOfFile: "\(self.directory)/\(file)", encoding: .utf8)) ?? ""
     }
 
+    /// Runs `body` with the daemon, then stops it, whether `body` returned or threw.
+    public func run<T: Sendable>(_ body: (LoopbackDaemon) async throws -> T) async throws -> T {
+        do {
+            let result = try await body(self)
+            await self.stop()
+            return result
+        } catch {
+            await self.stop()
+            throw error
+        }
+    }
+
     /// Ends the daemon (SIGTERM, then SIGKILL) and removes its directory.
     public func stop() async {
         await self.process.terminate(grace: .seconds(5))

@@ -10,15 +10,7 @@ import Testing
     static func withProxy<T: Sendable>(
         basicAuth: (user: String, password: String)? = nil, _ body: (LoopbackDaemon) async throws -> T
     ) async throws -> T {
-        let proxy = try await ForwardProxy.start(basicAuth: basicAuth)
-        do {
-            let result = try await body(proxy)
-            await proxy.stop()
-            return result
-        } catch {
-            await proxy.stop()
-            throw error
-        }
+        try await ForwardProxy.start(basicAuth: basicAuth).run(body)
     }
 
     @Test func plainHTTPGoesThroughTheProxyWithCredentialsFromTheEnvironment() async throws {
@@ -43,8 +35,7 @@ import Testing
     @Test func httpsToTheUpstreamIsTunnelledThroughConnect() async throws {
         let pki = try TestPKI.make()
         defer { pki.remove() }
-        let nginx = try await HTTP2Nginx.start(pki: pki)
-        do {
+        try await HTTP2Nginx.start(pki: pki).run { nginx in
             try await Self.withProxy { proxy in
                 let yaml = simpleConfig(
                     url: "https://127.0.0.1:\(nginx.port)",
@@ -58,11 +49,7 @@ import Testing
                 // TLS end to end through the tunnel, and HTTP/2 negotiated inside it.
                 #expect(await eventually { HTTP2Nginx.accessLog(of: nginx).map(\.serverProtocol) == ["HTTP/2.0"] })
             }
-        } catch {
-            await nginx.stop()
-            throw error
         }
-        await nginx.stop()
     }
 
     @Test func aProxyThatRefusesIsA502SayingSoNeverItsPage() async throws {

@@ -1,7 +1,6 @@
 import Foundation
 import GatewayCore
 import GatewayTestSupport
-import NIOConcurrencyHelpers
 import Testing
 import VendorSimulator
 
@@ -11,14 +10,7 @@ import VendorSimulator
     static let clientParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
     @Test func theClientsTraceIsContinuedWithASpanPerTry() async throws {
-        let calls = NIOLockedValueBox(0)
-        try await withStub({ _ in
-            let call = calls.withLockedValue { count -> Int in
-                count += 1
-                return count
-            }
-            return .respond(call == 1 ? Array("HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n".utf8) : Self.ok)
-        }) { stub in
+        try await withStub(firstCallFails()) { stub in
             let yaml = simpleConfig(
                 url: "http://127.0.0.1:\(stub.port)", upstream: "    retry: { backoff: { base: 1ms, max: 2ms } }\n")
             try await withGateway(yaml: yaml) { gateway in

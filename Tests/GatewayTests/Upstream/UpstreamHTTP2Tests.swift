@@ -1,6 +1,5 @@
 import Foundation
 import GatewayTestSupport
-import NIOConcurrencyHelpers
 import Testing
 
 /// `http_version` and `max_connections` against a real HTTP/2 server: nginx with `http2` on its TLS listener, its
@@ -12,14 +11,8 @@ import Testing
     ) async throws -> T {
         let pki = try TestPKI.make()
         defer { pki.remove() }
-        let nginx = try await HTTP2Nginx.start(pki: pki, backendPort: backend?.port, tls: tls)
-        do {
-            let result = try await body(nginx, pki)
-            await nginx.stop()
-            return result
-        } catch {
-            await nginx.stop()
-            throw error
+        return try await HTTP2Nginx.start(pki: pki, backendPort: backend?.port, tls: tls).run { nginx in
+            try await body(nginx, pki)
         }
     }
 
@@ -98,17 +91,7 @@ import Testing
     }
 
     @Test func aRetriedStatusIsTriedAgainOverHTTP2() async throws {
-        let calls = NIOLockedValueBox(0)
-        try await withStub({ _ in
-            let call = calls.withLockedValue { count -> Int in
-                count += 1
-                return count
-            }
-            let response = call == 1
-                ? "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
-                : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-            return .respond(Array(response.utf8))
-        }) { stub in
+        try await withStub(firstCallFails()) { stub in
             try await Self.withNginx(backend: stub) { nginx, pki in
                 let yaml = Self.config(nginx: nginx, pki: pki, "    retry: { backoff: { base: 1ms, max: 2ms } }\n")
                 try await withGateway(yaml: yaml) { gateway in
