@@ -121,7 +121,8 @@ struct EasyHandle {
     ///
     /// - `auto`: HTTP/2 when TLS ALPN offers it (`CURL_HTTP_VERSION_2TLS`: plain HTTP stays on 1.1); `"2"`: ALPN over
     ///   TLS, prior knowledge over plain HTTP; `"1.1"`: HTTP/1.1 only. Where HTTP/2 may be spoken, `PIPEWAIT` makes a
-    ///   new transfer wait for a connection it can share rather than open another one.
+    ///   new transfer wait for a connection it can share rather than open another one (not over plain HTTP with
+    ///   `auto`: that is HTTP/1.1, where waiting would serialize requests on one connection).
     /// - No `proxy`: none at all, whatever `http_proxy` & co. say in the environment (the config says where requests
     ///   go). With one: HTTP and HTTPS proxies always tunnel through `CONNECT` (`HTTPPROXYTUNNEL`), so the proxy
     ///   never reads or rewrites the request and a refusal is a failed `CONNECT` (see `CurlErrorClassification`),
@@ -138,7 +139,8 @@ struct EasyHandle {
         case .http2:
             setLong(CURLOPT_HTTP_VERSION, Int(isTLS ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE))
         }
-        if request.httpVersion.mayMultiplex { setLong(CURLOPT_PIPEWAIT, 1) }
+        // Only where HTTP/2 can be spoken: over HTTP/1.1 PIPEWAIT would queue a transfer behind a busy connection.
+        if request.httpVersion == .http2 || (request.httpVersion == .auto && isTLS) { setLong(CURLOPT_PIPEWAIT, 1) }
 
         guard let proxy = request.proxy else {
             setString(CURLOPT_PROXY, "")

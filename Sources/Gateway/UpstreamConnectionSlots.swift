@@ -53,16 +53,32 @@ final class UpstreamConnectionSlots: Sendable {
             return state.nextID
         }
         guard let id else { return }
+        enum Registration {
+            case waiting
+            case granted
+            case cancelled
+        }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let cancelled = self.state.withLockedValue { state -> Bool in
-                    if Task.isCancelled { return true }
+                let registration = self.state.withLockedValue { state -> Registration in
+                    if Task.isCancelled { return .cancelled }
+                    // A slot may have come free since the first look (its release found no waiter to hand it to).
+                    if state.waiters.isEmpty, state.inUse < self.capacity(state) {
+                        state.inUse += 1
+                        return .granted
+                    }
                     state.waiters[id] = Waiter(continuation: continuation)
-                    return false
+                    return .waiting
                 }
-                if cancelled {
+                switch registration {
+                case .granted:
+                    continuation.resume()
+                    return
+                case .cancelled:
                     continuation.resume(throwing: UpstreamError(.cancelled, detail: "cancelled waiting for a connection"))
                     return
+                case .waiting:
+                    break
                 }
                 // The timer is the one place a waiting try times out; a grant or a cancel first makes it a no-op.
                 MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) {
@@ -110,6 +126,9 @@ final class UpstreamConnectionSlots: Sendable {
 
     /// Slots in use (for tests).
     var inUse: Int { self.state.withLockedValue { $0.inUse } }
+
+    /// Tries waiting for a slot (for tests).
+    var waiting: Int { self.state.withLockedValue { $0.waiters.count } }
 
     /// Runs one try within a slot: the slot is held until the response body ended or was dropped.
     func execute(_ request: UpstreamRequest, on client: any UpstreamClient) async throws -> UpstreamResponse {

@@ -108,7 +108,8 @@ public enum ForwardProxy {
 }
 
 /// nginx on loopback over TLS with HTTP/2 (ALPN), with the test PKI's server certificate, or (`tls: false`) over
-/// plain TCP with HTTP/2 by prior knowledge only. Each request is logged as
+/// plain TCP with HTTP/2 by prior knowledge only, or (`http2: false`) over TLS with HTTP/1.1 only. Each request is
+/// logged as
 /// `<protocol> <connection serial> <status> <uri> <traceparent>` in `access.log` (``accessLog(of:)``).
 ///
 /// Locations: `/hello` (a 6-byte text), `/big` (a 2 MiB file, for streaming), and with `backendPort`,
@@ -116,7 +117,9 @@ public enum ForwardProxy {
 public enum HTTP2Nginx {
     public static let bigBodySize = 2 * 1024 * 1024
 
-    public static func start(pki: TestPKI, backendPort: Int? = nil, tls: Bool = true) async throws -> LoopbackDaemon {
+    public static func start(
+        pki: TestPKI, backendPort: Int? = nil, tls: Bool = true, http2: Bool = true
+    ) async throws -> LoopbackDaemon {
         let user = getuid() == 0 ? "user root root;" : ""
         return try await LoopbackDaemon.start(
             name: "nginx-h2", executable: "/usr/sbin/nginx",
@@ -151,7 +154,7 @@ public enum HTTP2Nginx {
                         uwsgi_temp_path \(directory)/tmp/uwsgi;
                         scgi_temp_path \(directory)/tmp/scgi;
                         server {
-                            listen 127.0.0.1:\(port)\(tls ? " ssl" : "") http2;
+                            listen 127.0.0.1:\(port)\(tls ? " ssl" : "")\(http2 ? " http2" : "");
                             ssl_certificate \(pki.serverCertificate);
                             ssl_certificate_key \(pki.serverKey);
                             location /hello { default_type text/plain; return 200 "hello\\n"; }

@@ -6,10 +6,6 @@ public enum UpstreamHTTPVersion: String, Sendable, Hashable, CaseIterable {
     case http1_1 = "1.1"
     /// HTTP/2: negotiated by ALPN over TLS, with prior knowledge (RFC 9113 section 3.3) over plain HTTP.
     case http2 = "2"
-
-    /// Whether requests may be multiplexed: then curl waits for a connection it can share (`CURLOPT_PIPEWAIT`)
-    /// rather than opening one per request.
-    public var mayMultiplex: Bool { self != .http1_1 }
 }
 
 /// A forward proxy every call to an upstream goes through (`upstreams.NAME.proxy`).

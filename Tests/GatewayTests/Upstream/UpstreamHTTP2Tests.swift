@@ -7,11 +7,12 @@ import Testing
 @Suite struct UpstreamHTTP2Tests {
     /// Runs `body` with a fresh PKI and nginx (optionally in front of a stub backend), then stops and removes both.
     static func withNginx<T: Sendable>(
-        backend: StubUpstream? = nil, tls: Bool = true, _ body: (LoopbackDaemon, TestPKI) async throws -> T
+        backendPort: Int? = nil, tls: Bool = true, http2: Bool = true,
+        _ body: (LoopbackDaemon, TestPKI) async throws -> T
     ) async throws -> T {
         let pki = try TestPKI.make()
         defer { pki.remove() }
-        return try await HTTP2Nginx.start(pki: pki, backendPort: backend?.port, tls: tls).run { nginx in
+        return try await HTTP2Nginx.start(pki: pki, backendPort: backendPort, tls: tls, http2: http2).run { nginx in
             try await body(nginx, pki)
         }
     }
@@ -64,6 +65,26 @@ import Testing
         }
     }
 
+    /// `auto` against a TLS upstream that offers only HTTP/1.1: requests still run side by side, each on a connection
+    /// of its own (waiting for a connection to multiplex on must not serialize them).
+    @Test func autoAgainstAnHTTP11OnlyTLSUpstreamKeepsRequestsConcurrent() async throws {
+        try await withSimulator { simulator in
+            try await Self.withNginx(backendPort: simulator.port, http2: false) { nginx, pki in
+                try await withGateway(yaml: Self.config(nginx: nginx, pki: pki, "")) { gateway in
+                    let start = ContinuousClock.now
+                    let statuses = try await Self.concurrently(
+                        gateway, "/api/backend/dokstamp/certificates?delay=800ms", count: 4)
+                    #expect(statuses == [200, 200, 200, 200])
+                    #expect(ContinuousClock.now - start < .milliseconds(2400), "4 × 800 ms ran one after another")
+                }
+                let lines = await Self.logged(nginx, uri: "/backend/dokstamp/certificates?delay=800ms", count: 4)
+                #expect(lines.count == 4)
+                #expect(lines.allSatisfy { $0.serverProtocol == "HTTP/1.1" })
+                #expect(Set(lines.map(\.connection)).count == 4)
+            }
+        }
+    }
+
     @Test func http2OverPlainHTTPIsSpokenWithPriorKnowledge() async throws {
         try await Self.withNginx(tls: false) { nginx, _ in
             let yaml = simpleConfig(url: "http://127.0.0.1:\(nginx.port)", upstream: "    http_version: \"2\"\n")
@@ -92,7 +113,7 @@ import Testing
 
     @Test func aRetriedStatusIsTriedAgainOverHTTP2() async throws {
         try await withStub(firstCallFails()) { stub in
-            try await Self.withNginx(backend: stub) { nginx, pki in
+            try await Self.withNginx(backendPort: stub.port) { nginx, pki in
                 let yaml = Self.config(nginx: nginx, pki: pki, "    retry: { backoff: { base: 1ms, max: 2ms } }\n")
                 try await withGateway(yaml: yaml) { gateway in
                     let response = try await gateway.request("GET", "/api/backend/retry")
@@ -108,7 +129,7 @@ import Testing
 
     @Test func aHeadThatDoesNotComeInTimeIsAnUpstreamTimeoutOverHTTP2() async throws {
         try await withStub({ _ in .hold }) { stub in
-            try await Self.withNginx(backend: stub) { nginx, pki in
+            try await Self.withNginx(backendPort: stub.port) { nginx, pki in
                 let yaml = Self.config(
                     nginx: nginx, pki: pki, "    timeouts: { per_try: 300ms, request: 2s }\n    retry: { attempts: 1 }\n")
                 try await withGateway(yaml: yaml) { gateway in
@@ -128,7 +149,7 @@ import Testing
 
     @Test func aClientThatLeavesCancelsItsHTTP2Stream() async throws {
         try await withStub({ _ in .hold }) { stub in
-            try await Self.withNginx(backend: stub) { nginx, pki in
+            try await Self.withNginx(backendPort: stub.port) { nginx, pki in
                 try await withGateway(yaml: Self.config(nginx: nginx, pki: pki, "")) { gateway in
                     let client = try await RawHTTPClient.connect(port: gateway.proxyPort)
                     try await client.send(RunningGateway.requestBytes("GET", "/api/backend/held"))
