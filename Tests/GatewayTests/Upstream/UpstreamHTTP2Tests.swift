@@ -111,6 +111,44 @@ import Testing
         }
     }
 
+    /// A client that stops reading pauses its HTTP/2 stream, and only that stream: the endless backend stops
+    /// being read once the buffers on the way are full, and another request on the same upstream connection still
+    /// gets through.
+    @Test func aSlowClientPausesItsStreamAndOnlyIt() async throws {
+        try await withStub({ _ in .streamForever }) { stub in
+            try await Self.withNginx(backendPort: stub.port) { nginx, pki in
+                try await withGateway(yaml: Self.config(nginx: nginx, pki: pki, "")) { gateway in
+                    let client = try await CountingHTTPClient.connect(port: gateway.proxyPort)
+                    try await client.send("GET /api/backend/endless HTTP/1.1\r\nHost: g\r\n\r\n")
+                    #expect(try await client.readHead().status == 200)
+                    client.readOnce()
+                    // The client reads nothing more: what the backend sent must level off.
+                    var plateau: Int64 = -1
+                    let deadline = ContinuousClock.now + .seconds(15)
+                    while ContinuousClock.now < deadline {
+                        let before = stub.bytesStreamed
+                        try await Task.sleep(for: .milliseconds(500))
+                        if stub.bytesStreamed == before {
+                            plateau = before
+                            break
+                        }
+                    }
+                    #expect(plateau > 0, "the backend never stopped being read: \(stub.bytesStreamed) bytes")
+                    #expect(plateau < 128 << 20, "\(plateau >> 20) MiB buffered for a client that reads nothing")
+                    print("HTTP/2 paused stream: the backend sent \(plateau >> 20) MiB before the stream stopped")
+                    // The connection to nginx is shared: another request is not stuck behind the paused stream.
+                    let other = try await gateway.request("GET", "/api/hello", timeout: .seconds(5))
+                    #expect(other.status == 200)
+                    await client.close()
+                    #expect(await eventually(timeout: .seconds(10)) { stub.openConnections == 0 })
+                }
+                let hello = await Self.logged(nginx, uri: "/hello", count: 1)
+                let endless = await Self.logged(nginx, uri: "/backend/endless", count: 1)
+                #expect(Set((hello + endless).map(\.connection)).count == 1, "one multiplexed connection")
+            }
+        }
+    }
+
     @Test func aRetriedStatusIsTriedAgainOverHTTP2() async throws {
         try await withStub(firstCallFails()) { stub in
             try await Self.withNginx(backendPort: stub.port) { nginx, pki in
