@@ -1,11 +1,11 @@
 import Foundation
 
-/// A server program a test runs on a loopback port it cannot ask the kernel for: tinyproxy and nginx take their
-/// port from a config file, so the port is one that was free a moment ago (``freeLoopbackPort()``), and another
-/// process (another test's daemon) may take it first. The daemon is started with up to five ports until it listens.
-/// Readiness is polled until a deadline, never slept for: the daemon's own sign that it bound its port
-/// (`isReady`: a pid file, a log line) and a TCP connect that succeeds. The connect alone is not enough: on a port
-/// taken by another test's daemon it succeeds too, while ours is failing to bind.
+/// A server program a test runs on a loopback port it cannot ask the kernel for: tinyproxy, microsocks and nginx take
+/// their port from a config file or an argument, so the port is one that was free a moment ago
+/// (``freeLoopbackPort()``), and another process (another test's daemon) may take it first. The daemon is started
+/// with up to five ports until it listens. Readiness is polled until a deadline, never slept for, and is the daemon's
+/// own: the process holds a listening socket on the port (`/proc/net/tcp` and its `/proc/PID/fd`). A connect that
+/// succeeds would not do: on a port taken by another test's daemon it succeeds too, while ours fails to bind.
 public final class LoopbackDaemon: @unchecked Sendable {
     // @unchecked: `process` is only touched by the one test that owns the daemon.
     public let port: Int
@@ -25,11 +25,10 @@ public final class LoopbackDaemon: @unchecked Sendable {
     }
 
     /// Starts `executable` with the arguments `arguments(port, directory)` returns, after `prepare(port, directory)`
-    /// wrote its config (and removed what a failed attempt left); retries with a new port when the process exits
-    /// before `isReady(directory)` and a connect both say it listens.
+    /// wrote its config; retries with a new port when the process exits before it listens on its port.
     public static func start(
-        name: String, executable: String, prepare: (Int, String) throws -> Void,
-        arguments: (Int, String) -> [String], isReady: (String) -> Bool, timeout: Duration = .seconds(10)
+        name: String, executable: String, prepare: (Int, String) throws -> Void = { _, _ in },
+        arguments: (Int, String) -> [String], timeout: Duration = .seconds(10)
     ) async throws -> LoopbackDaemon {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -41,8 +40,7 @@ public final class LoopbackDaemon: @unchecked Sendable {
             let process = try SpawnedProcess(executable, arguments(port, directory), outputPath: output)
             let deadline = ContinuousClock.now + timeout
             while ContinuousClock.now < deadline, process.ending() == nil {
-                if isReady(directory), let client = try? await RawHTTPClient.connect(port: port) {
-                    await client.close()
+                if Self.process(process.pid, listensOn: port) {
                     return LoopbackDaemon(port: port, directory: directory, process: process)
                 }
                 try await Task.sleep(for: .milliseconds(20))
@@ -52,6 +50,26 @@ public final class LoopbackDaemon: @unchecked Sendable {
         }
         try? FileManager.default.removeItem(atPath: directory)
         throw StartError(description: "\(name) did not start: \(lastOutput.suffix(2000))")
+    }
+
+    /// Whether process `pid` holds a socket listening on 127.0.0.1:`port`: the inode of that listening socket in
+    /// `/proc/net/tcp` is one of the process's descriptors.
+    static func process(_ pid: pid_t, listensOn port: Int) -> Bool {
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        let local = "0100007F:" + String(format: "%04X", port)
+        var inodes: Set<String> = []
+        for line in table.split(separator: "\n").dropFirst() {
+            let fields = line.split(separator: " ")
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …; st 0A is LISTEN.
+            if fields.count > 9, fields[1] == local, fields[3] == "0A" { inodes.insert("socket:[\(fields[9])]") }
+        }
+        guard !inodes.isEmpty,
+            let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
+        else { return false }
+        return descriptors.contains { descriptor in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"))
+                .map(inodes.contains) ?? false
+        }
     }
 
     /// The text of a file in the daemon's directory ("" when absent).
@@ -85,24 +103,30 @@ public enum ForwardProxy {
         try await LoopbackDaemon.start(
             name: "tinyproxy", executable: "/usr/bin/tinyproxy",
             prepare: { port, directory in
-                try? FileManager.default.removeItem(atPath: "\(directory)/tinyproxy.log")  // a failed attempt's
                 var config = """
                     Port \(port)
                     Listen 127.0.0.1
                     Timeout 60
                     MaxClients 100
-                    LogLevel Info
+                    LogLevel Connect
                     LogFile "\(directory)/tinyproxy.log"
 
                     """
                 if let basicAuth { config += "BasicAuth \(basicAuth.user) \(basicAuth.password)\n" }
                 try config.write(toFile: "\(directory)/tinyproxy.conf", atomically: true, encoding: .utf8)
             },
-            arguments: { _, directory in ["-d", "-c", "\(directory)/tinyproxy.conf"] },
-            isReady: { directory in
-                // Logged once its socket is bound (a failed bind ends the process instead).
-                let log = (try? String(contentsOfFile: "\(directory)/tinyproxy.log", encoding: .utf8)) ?? ""
-                return log.contains("Starting main loop")
+            arguments: { _, directory in ["-d", "-c", "\(directory)/tinyproxy.conf"] })
+    }
+}
+
+/// A real SOCKS5 proxy on loopback: microsocks, optionally asking for a user name and password.
+public enum SocksProxy {
+    public static func start(credentials: (user: String, password: String)? = nil) async throws -> LoopbackDaemon {
+        try await LoopbackDaemon.start(
+            name: "microsocks", executable: "/usr/bin/microsocks",
+            arguments: { port, _ in
+                ["-i", "127.0.0.1", "-p", String(port)]
+                    + (credentials.map { ["-u", $0.user, "-P", $0.password] } ?? [])
             })
     }
 }
@@ -124,7 +148,6 @@ public enum HTTP2Nginx {
         return try await LoopbackDaemon.start(
             name: "nginx-h2", executable: "/usr/sbin/nginx",
             prepare: { port, directory in
-                try? FileManager.default.removeItem(atPath: "\(directory)/nginx.pid")  // a failed attempt's
                 try FileManager.default.createDirectory(atPath: "\(directory)/tmp", withIntermediateDirectories: true)
                 let big = Data(Self.bigBody())
                 try big.write(to: URL(fileURLWithPath: "\(directory)/big.bin"))
@@ -168,9 +191,7 @@ public enum HTTP2Nginx {
             },
             arguments: { _, directory in
                 ["-p", directory, "-c", "\(directory)/nginx.conf", "-e", "\(directory)/error.log"]
-            },
-            // nginx writes its pid file only once every listening socket is bound.
-            isReady: { directory in FileManager.default.fileExists(atPath: "\(directory)/nginx.pid") })
+            })
     }
 
     /// The bytes of `/big`: not a repeating pattern of any short period, so a lost or repeated chunk shows.

@@ -96,6 +96,46 @@ import Testing
         }
     }
 
+    @Test func socks5hCarriesRequestsAndItsRefusalsAreToldApart() async throws {
+        let closed = try RefusingPort()
+        try await withStub({ _ in .respond(Self.ok) }) { stub in
+            try await SocksProxy.start(credentials: ("gw", "pw")).run { socks in
+                let yaml = """
+                    upstreams:
+                      good: { url: "http://127.0.0.1:\(stub.port)", proxy: "socks5h://gw:pw@127.0.0.1:\(socks.port)" }
+                      badcredentials: { url: "http://127.0.0.1:\(stub.port)", proxy: "socks5h://gw:nope@127.0.0.1:\(socks.port)" }
+                      unreachable:
+                        url: "http://127.0.0.1:\(closed.port)"
+                        proxy: "socks5h://gw:pw@127.0.0.1:\(socks.port)"
+                        retry: { backoff: { base: 1ms, max: 2ms } }
+                    routes:
+                      - { path_prefix: /good/, strip_prefix: true, upstream: good }
+                      - { path_prefix: /bad/, strip_prefix: true, upstream: badcredentials }
+                      - { path_prefix: /closed/, strip_prefix: true, upstream: unreachable }
+
+                    """
+                try await withGateway(yaml: yaml) { gateway in
+                    let good = try await gateway.request("GET", "/good/x")
+                    #expect(good.status == 200)
+                    #expect(good.bodyText == "upstream")
+
+                    let refused = try await gateway.request("GET", "/bad/x")
+                    #expect(refused.status == 502)
+                    #expect(Envelope(refused).detail == "The egress proxy refused to connect the gateway to the upstream.")
+                    #expect(refused.header("gateway-attempts") == nil)
+
+                    let unreachable = try await gateway.request("GET", "/closed/x")
+                    #expect(unreachable.status == 502)
+                    #expect(unreachable.header("gateway-attempts") == "3", "the proxy could not connect: retried")
+                    let metrics = try await gateway.metrics()
+                    #expect(metrics.contains(#"gateway_upstream_requests_total{upstream="badcredentials",outcome="proxy_refused"} 1"#))
+                    #expect(metrics.contains(#"gateway_upstream_requests_total{upstream="unreachable",outcome="connect_failure"} 3"#))
+                }
+                #expect(stub.requests.count == 1)
+            }
+        }
+    }
+
     @Test func aHostInNoProxyIsReachedDirectly() async throws {
         let down = try RefusingPort()
         try await withStub({ _ in .respond(Self.ok) }) { stub in
