@@ -13,7 +13,7 @@ import GatewayCore
 /// | `GOT_NOTHING` | `gotNothing` | closed without a byte of response |
 /// | `ABORTED_BY_CALLBACK`, `WRITE_ERROR` | `cancelled` | only our own callbacks abort a transfer |
 /// | `OUT_OF_MEMORY`, `NO_CONNECTION_AVAILABLE` | `overloaded` | the transport could not take it on |
-/// | any, with a `CONNECT` answered 3xx or 4xx | `proxyRefused` | the egress proxy said no (``error(for:handle:detail:)``) |
+/// | any, with a `CONNECT` answered 3xx or 4xx | `proxyRefused` | the egress proxy said no (see `error(for:…)`) |
 /// | any, with a `CONNECT` answered 5xx | `connectFailed` | the proxy could not reach the upstream |
 /// | `PROXY` (SOCKS) | `connectFailed` or `proxyRefused` | by `CURLINFO_PROXY_ERROR` (``code(forProxyError:)``) |
 /// | any other (`WEIRD_SERVER_REPLY`, `UNSUPPORTED_PROTOCOL`, `BAD_CONTENT_ENCODING`, HTTP/2…) | `protocolError` | |

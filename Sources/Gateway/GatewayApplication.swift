@@ -122,8 +122,10 @@ public struct GatewayApplication: Sendable {
             quotaShield: QuotaShieldGate(store: rateLimitStore.quotaShieldStore, metrics: metrics))
         if configuration.server.tracing?.otlpEndpoint != nil {
             self.logger.warning(
-                "server.tracing.otlp_endpoint is set, but this build does not export spans (README, Trace context): trace context is propagated and the trace id logged"
-            )
+                """
+                server.tracing.otlp_endpoint is set, but this build does not export spans (README, "Trace context"): \
+                trace context is propagated upstream and the trace id is in the access log
+                """)
         }
         let server = configuration.server
         let proxyServer = HTTPServer(

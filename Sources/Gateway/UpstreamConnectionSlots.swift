@@ -75,7 +75,7 @@ final class UpstreamConnectionSlots: Sendable {
                     continuation.resume()
                     return
                 case .cancelled:
-                    continuation.resume(throwing: UpstreamError(.cancelled, detail: "cancelled waiting for a connection"))
+                    continuation.resume(throwing: Self.cancelled)
                     return
                 case .waiting:
                     break
@@ -86,9 +86,11 @@ final class UpstreamConnectionSlots: Sendable {
                 }
             }
         } onCancel: {
-            self.abandon(id, UpstreamError(.cancelled, detail: "cancelled waiting for a connection"))
+            self.abandon(id, Self.cancelled)
         }
     }
+
+    private static let cancelled = UpstreamError(.cancelled, detail: "cancelled waiting for a connection")
 
     /// Fails a waiter that is still waiting (a grant that came first wins).
     private func abandon(_ id: Int, _ error: UpstreamError) {
@@ -140,7 +142,8 @@ final class UpstreamConnectionSlots: Sendable {
         do {
             let response = try await client.execute(request)
             self.observed(isHTTP2: response.head.isHTTP2)
-            return UpstreamResponse(head: response.head, body: UpstreamResponseBody(LeasedBody(base: response.body, lease: lease)))
+            let body = UpstreamResponseBody(LeasedBody(base: response.body, lease: lease))
+            return UpstreamResponse(head: response.head, body: body)
         } catch {
             lease.end()
             throw error

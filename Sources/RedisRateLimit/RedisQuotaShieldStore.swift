@@ -20,7 +20,8 @@ public struct RedisQuotaShieldStore: QuotaShieldStore {
 
     public func block(for key: String, nowUnixMilliseconds now: Int64) async -> QuotaShieldBlock? {
         do {
-            let reply = try await self.redis.pool.send(RESPCommand(["GET", Self.redisKey(key)]), timeout: self.redis.timeout)
+            let command = RESPCommand(["GET", Self.redisKey(key)])
+            let reply = try await self.redis.pool.send(command, timeout: self.redis.timeout)
             guard case .bulkString(let text) = reply, let block = QuotaShieldBlock(encoded: text),
                 block.holds(nowUnixMilliseconds: now)
             else { return nil }
