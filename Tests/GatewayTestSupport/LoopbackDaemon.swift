@@ -1,8 +1,8 @@
 import Foundation
 
 /// A server program a test runs on a loopback port it cannot ask the kernel for: tinyproxy, microsocks and nginx take
-/// their port from a config file or an argument, so the port is one that was free a moment ago
-/// (``freeLoopbackPort()``), and another process (another test's daemon) may take it first. The daemon is started
+/// their port from a config file or an argument, so the port is one that was free a moment ago, and another process
+/// (another test's daemon) may take it first. The daemon is started
 /// with up to five ports until it listens. Readiness is polled until a deadline, never slept for, and is the daemon's
 /// own: the process holds a listening socket on the port (`/proc/net/tcp` and its `/proc/PID/fd`). A connect that
 /// succeeds would not do: on a port taken by another test's daemon it succeeds too, while ours fails to bind.
@@ -34,7 +34,10 @@ public final class LoopbackDaemon: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var lastOutput = ""
         for _ in 0..<5 {
-            let port = try await freeLoopbackPort()
+            // Bound without SO_REUSEADDR (unlike `freeLoopbackPort()`, whose NIO socket sets it): the kernel then
+            // skips ports with connections in TIME_WAIT, which a daemon that does not set SO_REUSEADDR itself
+            // (tinyproxy) cannot bind; other tests' stub servers leave many of those behind.
+            let port = try RefusingPort().port
             try prepare(port, directory)
             let output = "\(directory)/stdout.log"
             let process = try SpawnedProcess(executable, arguments(port, directory), outputPath: output)
@@ -45,8 +48,9 @@ public final class LoopbackDaemon: @unchecked Sendable {
                 }
                 try await Task.sleep(for: .milliseconds(20))
             }
-            await process.terminate(grace: .seconds(2))
-            lastOutput = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            let ending = await process.terminate(grace: .seconds(2))
+            let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+            lastOutput += "port \(port), \(ending): \(text.suffix(400))\n"
         }
         try? FileManager.default.removeItem(atPath: directory)
         throw StartError(description: "\(name) did not start: \(lastOutput.suffix(2000))")

@@ -33,7 +33,9 @@ import Testing
 
     /// nginx logs a request once it has answered it: wait for the lines of `uri` to number `count`.
     static func logged(_ nginx: LoopbackDaemon, uri: String, count: Int) async -> [HTTP2Nginx.LogLine] {
-        _ = await eventually { HTTP2Nginx.accessLog(of: nginx).filter { $0.uri == uri }.count >= count }
+        _ = await eventually(timeout: .seconds(20)) {
+            HTTP2Nginx.accessLog(of: nginx).filter { $0.uri == uri }.count >= count
+        }
         return HTTP2Nginx.accessLog(of: nginx).filter { $0.uri == uri }
     }
 
@@ -140,7 +142,10 @@ import Testing
                     let other = try await gateway.request("GET", "/api/hello", timeout: .seconds(5))
                     #expect(other.status == 200)
                     await client.close()
-                    #expect(await eventually(timeout: .seconds(10)) { stub.openConnections == 0 })
+                    // Generous: under a loaded machine a departed client is noticed late (README, "Open").
+                    let closedAt = ContinuousClock.now
+                    #expect(await eventually(timeout: .seconds(30)) { stub.openConnections == 0 })
+                    print("HTTP/2 paused stream: backend closed \(ContinuousClock.now - closedAt) after the client left")
                 }
                 let hello = await Self.logged(nginx, uri: "/hello", count: 1)
                 let endless = await Self.logged(nginx, uri: "/backend/endless", count: 1)
