@@ -28,7 +28,7 @@ public final class LoopbackDaemon: @unchecked Sendable {
     /// wrote its config; retries with a new port when the process exits before it listens on its port.
     public static func start(
         name: String, executable: String, prepare: (Int, String) throws -> Void = { _, _ in },
-        arguments: (Int, String) -> [String], timeout: Duration = .seconds(10)
+        arguments: (Int, String) -> [String], timeout: Duration = .seconds(30)
     ) async throws -> LoopbackDaemon {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -31,11 +31,9 @@ import Testing
     @Test func aWaitLongerThanTheTimeoutIsAnUpstreamTimeout() async throws {
         let slots = UpstreamConnectionSlots(limit: 1)
         try await slots.acquire(timeout: .seconds(1))
-        let start = ContinuousClock.now
         await #expect(throws: UpstreamError(.timedOut, detail: "no upstream connection free within the timeout")) {
             try await slots.acquire(timeout: .milliseconds(100))
         }
-        #expect(ContinuousClock.now - start < .seconds(10), "timed out by its own deadline, not the test's")
         #expect(slots.waiting == 0)
         slots.release()
         #expect(slots.inUse == 0, "a timed-out waiter took no slot")

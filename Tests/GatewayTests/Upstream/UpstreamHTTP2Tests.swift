@@ -33,7 +33,7 @@ import Testing
 
     /// nginx logs a request once it has answered it: wait for the lines of `uri` to number `count`.
     static func logged(_ nginx: LoopbackDaemon, uri: String, count: Int) async -> [HTTP2Nginx.LogLine] {
-        _ = await eventually(timeout: .seconds(20)) {
+        _ = await eventually(timeout: .seconds(30)) {
             HTTP2Nginx.accessLog(of: nginx).filter { $0.uri == uri }.count >= count
         }
         return HTTP2Nginx.accessLog(of: nginx).filter { $0.uri == uri }
