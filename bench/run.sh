@@ -16,12 +16,15 @@
 #                                      does not enforce rate limits yet)
 #   g  nginx proxy_pass, 16 KiB        b with a 16 KiB response
 #   h  gateway, 16 KiB                 d with a 16 KiB response
+#   i  gateway, HTTP/2 upstream        d, but the upstream is the same nginx over TLS with http2 (a test CA made
+#                                      with openssl); the gateway negotiates h2 by ALPN (http_version: auto) and
+#                                      multiplexes the 64 client connections' requests over max_connections: 4
 #
 # CPU fairness on 2 cores: wrk is pinned to CPU 0 and every server (upstream nginx, the proxy under test) to CPU 1
 # with taskset, so each proxy gets the same single core, shared with the upstream; --no-pin turns this off.
 # "proxy µs/req" is the CPU time (user+system, from /proc) the proxy under test spent per request.
 #
-# Writes the table to stdout and to bench/results/latest.md. Needs: nginx, haproxy, wrk, curl, python3, swift.
+# Writes the table to stdout and to bench/results/latest.md. Needs: nginx, haproxy, wrk, curl, python3, openssl, swift.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,7 +32,7 @@ DURATION=10
 WARMUP=1
 CONNECTIONS=64
 THREADS=1
-CASES="a,b,c,d,e,f,g,h"
+CASES="a,b,c,d,e,f,g,h,i"
 PAIRS=0
 PAIR_RATIOS=()
 BUILD=1
@@ -39,7 +42,7 @@ GATEWAY_BIN="$ROOT/.build/release/gateway"
 RESULTS="$ROOT/bench/results/latest.md"
 
 usage() {
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
     cat <<'EOF'
 Options:
   --duration SECONDS     per case (default 10)
@@ -47,7 +50,7 @@ Options:
   --warmup SECONDS       unmeasured run before each case (default 1; 0 disables)
   --connections N        wrk connections (default 64)
   --threads N            wrk threads (default 1: wrk has one core)
-  --cases LIST           comma-separated subset of a,b,c,d,e,f,g,h (default all)
+  --cases LIST           comma-separated subset of a,b,c,d,e,f,g,h,i (default all)
   --no-build             use the existing .build/release/gateway
   --gateway PATH         gateway binary to run (implies --no-build)
   --no-pin               do not pin with taskset
@@ -95,7 +98,7 @@ if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 fi
 
 # --- build ---------------------------------------------------------------------------------------------------------
-if wants d || wants e || wants f || wants h; then
+if wants d || wants e || wants f || wants h || wants i; then
     if [ "$BUILD" = 1 ]; then
         echo "building the gateway (release)..." >&2
         (cd "$ROOT" && swift build -c release --product gateway) >&2
@@ -225,6 +228,15 @@ start_nginx() {
 # --- upstream nginx ------------------------------------------------------------------------------------------------
 UPSTREAM_PORT="$(free_port)"
 ERROR_PORT="$(free_port)"
+H2_PORT="$(free_port)"
+# A throwaway CA and a certificate for 127.0.0.1, for the HTTP/2 (TLS) listener of case g.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj "/CN=bench CA" \
+    -keyout "$TMP/ca.key" -out "$TMP/ca.crt" -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=127.0.0.1" \
+    -keyout "$TMP/tls.key" -out "$TMP/tls.csr" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >"$TMP/tls.ext"
+openssl x509 -req -in "$TMP/tls.csr" -CA "$TMP/ca.crt" -CAkey "$TMP/ca.key" -CAcreateserial -days 1 \
+    -extfile "$TMP/tls.ext" -out "$TMP/tls.crt" 2>/dev/null
 write_nginx_conf "$TMP/upstream" "
     server {
         listen 127.0.0.1:$UPSTREAM_PORT reuseport;
@@ -234,6 +246,12 @@ write_nginx_conf "$TMP/upstream" "
     server {
         listen 127.0.0.1:$ERROR_PORT reuseport;
         location / { default_type application/json; return 422 '$ERROR_BODY'; }
+    }
+    server {
+        listen 127.0.0.1:$H2_PORT ssl http2 reuseport;
+        ssl_certificate $TMP/tls.crt;
+        ssl_certificate_key $TMP/tls.key;
+        location / { default_type application/json; return 200 '$OK_BODY'; }
     }"
 start_nginx "$TMP/upstream"
 UPSTREAM_PID="$STARTED_PID"
@@ -378,7 +396,7 @@ fi
 
 # (d), (e), (f) the gateway: one process, three routes
 F_NOTE=""
-if wants d || wants e || wants f || wants h; then
+if wants d || wants e || wants f || wants h || wants i; then
     GATEWAY_PORT="$(free_port)"
     ADMIN_PORT="$(free_port)"
     cat >"$TMP/gateway.yaml" <<EOF
@@ -397,7 +415,16 @@ upstreams:
   failing:
     url: http://127.0.0.1:$ERROR_PORT
     dialect: auto
+  tls_origin:
+    url: https://127.0.0.1:$H2_PORT
+    http_version: auto
+    max_connections: 4
+    tls: { ca_file: $TMP/ca.crt }
 routes:
+  - name: h2
+    path_prefix: /h2/
+    strip_prefix: true
+    upstream: tls_origin
   - name: errors
     path_prefix: /err/
     strip_prefix: true
@@ -439,6 +466,10 @@ EOF
     if wants h; then
         expect_response "$GATEWAY_URL/16k.json" 200 '"data"'
         run_case h "gateway, 16 KiB" "$GATEWAY_URL/16k.json" "$GATEWAY_PID"
+    fi
+    if wants i; then
+        expect_response "$GATEWAY_URL/h2/data.json" 200 '"certificate"'
+        run_case i "gateway, HTTP/2 upstream (TLS, 4 conns)" "$GATEWAY_URL/h2/data.json" "$GATEWAY_PID"
     fi
     if [ "$PAIRS" -gt 0 ] && wants d && wants e; then
         # Alternating rounds: each e measured right after its d, so a drift in the machine's speed hits both.
@@ -509,7 +540,8 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- Pinning: $PIN_NOTE."
     echo "- wrk: ${DURATION}s per case after a ${WARMUP}s warm-up, $CONNECTIONS connections, $THREADS thread(s)."
     echo "- Upstream: nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), 1 worker, \`return 200\` of a 1024-byte JSON body" \
-        "(error storm: \`return 422\` of a 1024-byte Laravel validation error)."
+        "(error storm: \`return 422\` of a 1024-byte Laravel validation error; case g: a 16 KiB file; case i: the 1 KiB body over TLS 1.3 and" \
+        "HTTP/2, \`http2\` on the listener)."
     echo "- Proxies: nginx 1 worker (proxy_pass, upstream keepalive 128); HAProxy $(haproxy -v | head -1 | awk '{print $3}')" \
         "nbthread 1 (http-reuse always); gateway release build, access_log false, one route."
     echo "- proxy µs/req: CPU time (user+system) of the proxy process per request; upstream µs/req: the same for the" \

@@ -63,9 +63,7 @@ struct EasyHandle {
         setLong(CURLOPT_FOLLOWLOCATION, 0)
         setString(CURLOPT_PROTOCOLS_STR, "http,https")
         setLong(CURLOPT_PATH_AS_IS, 1)
-        // The configured upstream is where the request goes: no proxy from `http_proxy` & co. in the environment.
-        setString(CURLOPT_PROXY, "")
-        setLong(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        Self.configureEgress(for: request, setLong: setLong, setString: setString)
         // Bodies pass as they are: no Accept-Encoding of our own, no decoding of the upstream's.
         setLong(CURLOPT_HTTP_CONTENT_DECODING, 0)
         setLong(CURLOPT_TCP_KEEPALIVE, 1)
@@ -117,6 +115,47 @@ struct EasyHandle {
             )
         }
         return headerList
+    }
+
+    /// The HTTP version and the way out (SPEC section 2, `http_version`, `proxy`, `no_proxy`).
+    ///
+    /// - `auto`: HTTP/2 when TLS ALPN offers it (`CURL_HTTP_VERSION_2TLS`: plain HTTP stays on 1.1); `"2"`: ALPN over
+    ///   TLS, prior knowledge over plain HTTP; `"1.1"`: HTTP/1.1 only. Where HTTP/2 may be spoken, `PIPEWAIT` makes a
+    ///   new transfer wait for a connection it can share rather than open another one (not over plain HTTP with
+    ///   `auto`: that is HTTP/1.1, where waiting would serialize requests on one connection).
+    /// - No `proxy`: none at all, whatever `http_proxy` & co. say in the environment (the config says where requests
+    ///   go). With one: HTTP and HTTPS proxies always tunnel through `CONNECT` (`HTTPPROXYTUNNEL`), so the proxy
+    ///   never reads or rewrites the request and a refusal is a failed `CONNECT` (see `CurlErrorClassification`),
+    ///   never a response to pass on; the `CONNECT` response's own head is kept out of the upstream's.
+    static func configureEgress(
+        for request: UpstreamRequest, setLong: (CURLoption, Int) -> Void, setString: (CURLoption, String) -> Void
+    ) {
+        let isTLS = request.url.utf8.starts(with: "https:".utf8)
+        switch request.httpVersion {
+        case .http1_1:
+            setLong(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_1_1))
+        case .auto:
+            setLong(CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS))
+        case .http2:
+            setLong(CURLOPT_HTTP_VERSION, Int(isTLS ? CURL_HTTP_VERSION_2_0 : CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE))
+        }
+        // Only where HTTP/2 can be spoken: over HTTP/1.1 PIPEWAIT would queue a transfer behind a busy connection.
+        if request.httpVersion == .http2 || (request.httpVersion == .auto && isTLS) { setLong(CURLOPT_PIPEWAIT, 1) }
+
+        guard let proxy = request.proxy else {
+            setString(CURLOPT_PROXY, "")
+            return
+        }
+        setString(CURLOPT_PROXY, proxy.url)
+        if !request.noProxy.isEmpty { setString(CURLOPT_NOPROXY, request.noProxy.joined(separator: ",")) }
+        if proxy.scheme != .socks5h {
+            setLong(CURLOPT_HTTPPROXYTUNNEL, 1)
+            setLong(CURLOPT_SUPPRESS_CONNECT_HEADERS, 1)
+        }
+        if proxy.scheme == .https, let caFile = request.tls.caFile {
+            // One trust store for the upstream and the proxy in front of it.
+            setString(CURLOPT_PROXY_CAINFO, caFile)
+        }
     }
 
     /// A static empty buffer for zero-length bodies (curl would read stdin if POSTFIELDS were NULL).

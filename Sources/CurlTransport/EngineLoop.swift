@@ -167,11 +167,8 @@ final class EngineLoop {
             } else if result == CURLE_OK {
                 error = nil
             } else {
-                let detail = transfer.easy?.errorMessage ?? ""
-                error = UpstreamError(
-                    CurlErrorClassification.code(for: result),
-                    detail: detail.isEmpty ? CurlErrorClassification.text(for: result) : detail
-                )
+                error = CurlErrorClassification.error(
+                    for: result, handle: handle, detail: transfer.easy?.errorMessage ?? "")
             }
             self.finish(transfer, error: error)
         }

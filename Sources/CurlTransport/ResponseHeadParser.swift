@@ -41,6 +41,8 @@ struct ResponseHeadParser: Sendable {
     private var fieldCount = 0
     private var headBytes = 0
     private var contentLength: UInt64?
+    /// The current head's status line said `HTTP/2`.
+    private var isHTTP2 = false
 
     init() {}
 
@@ -83,13 +85,15 @@ struct ResponseHeadParser: Sendable {
     }
 
     private mutating func parseStatusLine(_ line: UnsafeRawBufferPointer) -> LineResult {
-        // HTTP-version SP 3DIGIT SP [ reason-phrase ]   (RFC 9112 §4; the SP after the code is often omitted)
+        // HTTP-version SP 3DIGIT SP [ reason-phrase ]   (RFC 9112 §4; the SP after the code is often omitted).
+        // Over HTTP/2 curl writes the status as `HTTP/2 200 ` (RFC 9113 has no status line): 10 bytes at least.
         let prefix: [UInt8] = Array("HTTP/".utf8)
-        guard line.count >= 12, line.starts(with: prefix) else {
+        guard line.count >= 10, line.starts(with: prefix) else {
             return .invalid("malformed status line")
         }
         var index = prefix.count
         while index < line.count && line[index] != UInt8(ascii: " ") { index += 1 }
+        self.isHTTP2 = index == prefix.count + 1 && line[prefix.count] == UInt8(ascii: "2")
         guard index + 4 <= line.count else { return .invalid("malformed status line") }
         var status = 0
         for digit in line[(index + 1)..<(index + 4)] {
@@ -190,7 +194,8 @@ struct ResponseHeadParser: Sendable {
         case 200...599:
             self.state = .done
             if let problem = Self.relabelTransferCodings(&self.fields) { return .invalid(problem) }
-            let head = UpstreamResponseHead(status: status, reason: reason, headers: self.fields)
+            let head = UpstreamResponseHead(
+                status: status, reason: reason, headers: self.fields, isHTTP2: self.isHTTP2)
             self.fields = HTTPFields()
             return .complete(head)
         default:

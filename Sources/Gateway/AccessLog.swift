@@ -37,10 +37,13 @@ public struct AccessLogRecord: Sendable, Equatable {
     public var bytesOut: Int
     /// From the complete request head to the end of the response.
     public var duration: Duration
+    /// The W3C trace id (32 hex digits) the request was forwarded with, when it reached the proxy's routing.
+    public var traceID: String?
 
     public init(
         unixMilliseconds: Int, requestID: String, clientAddress: String?, method: String, route: String, path: String,
-        status: Int, code: String?, upstream: String?, attempts: Int, bytesIn: Int, bytesOut: Int, duration: Duration
+        status: Int, code: String?, upstream: String?, attempts: Int, bytesIn: Int, bytesOut: Int, duration: Duration,
+        traceID: String? = nil
     ) {
         self.unixMilliseconds = unixMilliseconds
         self.requestID = requestID
@@ -55,12 +58,14 @@ public struct AccessLogRecord: Sendable, Equatable {
         self.bytesIn = bytesIn
         self.bytesOut = bytesOut
         self.duration = duration
+        self.traceID = traceID
     }
 
     /// The record as one JSON object followed by a newline, built by hand: this runs once per request.
     ///
     /// `{"time":"2025-01-02T03:04:05.678Z","request_id":…,"client":…,"method":…,"route":…,"path":…,
-    /// "status":200,"code":null,"upstream":…,"attempts":1,"bytes_in":0,"bytes_out":12,"duration_ms":1.234}`
+    /// "status":200,"code":null,"upstream":…,"attempts":1,"bytes_in":0,"bytes_out":12,"duration_ms":1.234,
+    /// "trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}`
     public func jsonLine() -> [UInt8] {
         var json = JSONWriter(reservingCapacity: 256 + self.path.utf8.count)
         json.raw("{\"time\":\"")
@@ -93,6 +98,8 @@ public struct AccessLogRecord: Sendable, Equatable {
         json.int(Int(microseconds / 1000))
         json.raw(".")
         Self.appendDigits(Int(microseconds % 1000), width: 3, to: &json)
+        json.raw(",\"trace_id\":")
+        Self.appendOptional(self.traceID, to: &json)
         json.raw("}\n")
         return json.bytes
     }
@@ -167,6 +174,8 @@ final class AccessNotes {
     var upstream: String?
     var attempts = 0
     var code: String?
+    /// The request's trace context, once made.
+    var trace: TraceContext?
 }
 
 extension AccessLog {
@@ -181,7 +190,8 @@ extension AccessLog {
                 clientAddress: ForwardingHeaders.peerIP(request.remoteAddress), method: request.head.method.rawValue,
                 route: route, path: String(path), status: Int(writer.status?.code ?? 0), code: notes.code,
                 upstream: notes.upstream, attempts: notes.attempts, bytesIn: request.body?.readableBytes ?? 0,
-                bytesOut: writer.bodyBytesWritten, duration: ContinuousClock.now - request.receivedAt))
+                bytesOut: writer.bodyBytesWritten, duration: ContinuousClock.now - request.receivedAt,
+                traceID: notes.trace?.traceIDHex))
     }
 
     /// Logs a refusal the listener made itself (431, 413, 408, 503 over `max_connections`, …).

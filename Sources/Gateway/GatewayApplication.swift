@@ -118,7 +118,15 @@ public struct GatewayApplication: Sendable {
             state: state, upstreamClient: engine,
             rateLimits: RateLimitGate(store: rateLimitStore.store, metrics: metrics), metrics: metrics,
             logger: self.logger,
-            scheme: configuration.server.tls == nil ? "http" : "https", accessLog: self.options.accessLog)
+            scheme: configuration.server.tls == nil ? "http" : "https", accessLog: self.options.accessLog,
+            quotaShield: QuotaShieldGate(store: rateLimitStore.quotaShieldStore, metrics: metrics))
+        if configuration.server.tracing?.otlpEndpoint != nil {
+            self.logger.warning(
+                """
+                server.tracing.otlp_endpoint is set, but this build does not export spans (README, "Trace context"): \
+                trace context is propagated upstream and the trace id is in the access log
+                """)
+        }
         let server = configuration.server
         let proxyServer = HTTPServer(
             configuration: HTTPServerConfiguration(

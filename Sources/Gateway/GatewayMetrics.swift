@@ -32,6 +32,7 @@ public final class GatewayMetrics: Sendable {
     private let rateLimitDecisions: MetricFamily<Counter>
     private let normalizedErrors: MetricFamily<Counter>
     private let configReloads: MetricFamily<Counter>
+    private let quotaShield: MetricFamily<Counter>
     private let inflight: Meter
     private let configLastReload: Gauge
     private let rateLimitStoreDegraded: Gauge
@@ -57,6 +58,7 @@ public final class GatewayMetrics: Sendable {
         self.rateLimitDecisions = counters("gateway_ratelimit_decisions_total", "policy", "decision")
         self.normalizedErrors = counters("gateway_normalized_errors_total", "source", "upstream", "code")
         self.configReloads = counters("gateway_config_reloads_total", "result")
+        self.quotaShield = counters("gateway_quota_shield_total", "upstream")
         self.inflight = Meter(label: "gateway_inflight_requests", dimensions: [], factory: factory)
         self.configLastReload = Gauge(
             label: "gateway_config_last_reload_success_timestamp_seconds", dimensions: [], factory: factory)
@@ -102,6 +104,11 @@ public final class GatewayMetrics: Sendable {
 
     public func errorNormalized(source: String, upstream: String, code: String) {
         self.normalizedErrors.handle(source, upstream, code).increment()
+    }
+
+    /// A request answered by the quota shield: the vendor's limit is spent, the upstream was not called.
+    public func quotaShielded(upstream: String) {
+        self.quotaShield.handle(upstream).increment()
     }
 
     public func requestStarted() { self.inflight.increment() }

@@ -21,6 +21,8 @@ struct ProxyResponder: HTTPResponder {
     let scheme: String
     /// Where access-log lines go (nil: none; `server.access_log` turns them off too).
     var accessLog: AccessLog? = nil
+    /// Answers for upstreams whose vendor said their limit is spent (`quota_shield`); nil: none has it.
+    var quotaShield: QuotaShieldGate? = nil
     let normalizer = ErrorNormalizer()
     /// How much of an upstream error body the normalizer reads.
     let errorBodyLimit = 64 * 1024
@@ -105,6 +107,9 @@ struct ProxyResponder: HTTPResponder {
         }
         if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "upstream"] = .string(upstream.name) }
         exchange.notes.upstream = upstream.name
+        let trace = TraceContext.of(request.head.headers, tracing: configuration.server.tracing)
+        exchange.notes.trace = trace
+        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "trace.id"] = .string(trace.traceIDHex) }
 
         let rateLimitStates: [RateLimitBucketState]
         switch await self.rateLimits.check(
@@ -121,6 +126,15 @@ struct ProxyResponder: HTTPResponder {
             try await self.problem(
                 .serviceUnavailable, detail: "The rate-limit store cannot be reached.", exchange: exchange,
                 writer: writer, retryAfter: 1)
+            return
+        }
+
+        if let answer = await self.quotaShield?.check(upstream: upstream, headers: request.head.headers) {
+            try await self.problem(
+                answer.block.code, status: 429, detail: answer.detail, exchange: exchange, writer: writer,
+                upstream: .init(name: upstream.name), retryAfter: answer.retryAfterSeconds,
+                headers: Self.rateLimitHeaders(
+                    upstream: HTTPFields(answer.block.fields), upstreamName: upstream.name, gateway: rateLimitStates))
             return
         }
 
@@ -143,7 +157,8 @@ struct ProxyResponder: HTTPResponder {
             connectTimeout: upstream.timeouts.connect,
             headTimeout: upstream.timeouts.perTry,
             idleTimeout: upstream.timeouts.idle,
-            tls: upstream.tls)
+            tls: upstream.tls, httpVersion: upstream.httpVersion, proxy: upstream.proxy, noProxy: upstream.noProxy,
+            trace: exchange.notes.trace)
 
         let forwarder = UpstreamExchange(
             client: self.upstreamClient, metrics: self.metrics, logger: exchange.logger,
@@ -155,6 +170,8 @@ struct ProxyResponder: HTTPResponder {
 
         switch result {
         case .response(let response):
+            await self.quotaShield?.observe(
+                upstream: upstream, clientHeaders: request.head.headers, head: response.head, code: nil)
             try await self.pass(
                 response, upstream: upstream, method: method, exchange: exchange, extraHeaders: extraHeaders,
                 rateLimitStates: rateLimitStates, writer: writer)
@@ -162,6 +179,8 @@ struct ProxyResponder: HTTPResponder {
             let document = self.normalizer.normalize(
                 status: head.status, headers: head.headers, body: body, bodyComplete: complete,
                 context: self.context(upstream: upstream, exchange: exchange))
+            await self.quotaShield?.observe(
+                upstream: upstream, clientHeaders: request.head.headers, head: head, code: document.code)
             extraHeaders.add(
                 contentsOf: Self.rateLimitHeaders(
                     upstream: head.headers, upstreamName: upstream.name, gateway: rateLimitStates))
@@ -170,8 +189,8 @@ struct ProxyResponder: HTTPResponder {
             exchange.logger.debug("upstream failed", metadata: ["error": "\(error)"])
             extraHeaders.add(contentsOf: RateLimitGate.headers(rateLimitStates))
             try await self.problem(
-                error.canonicalCode, exchange: exchange, writer: writer, upstream: .init(name: upstream.name),
-                headers: extraHeaders)
+                error.canonicalCode, detail: error.clientDetail, exchange: exchange, writer: writer,
+                upstream: .init(name: upstream.name), headers: extraHeaders)
         case .circuitOpen(let retryAfter):
             try await self.problem(
                 .upstreamUnavailable, status: 503, detail: "The upstream is failing; requests are not sent for now.",

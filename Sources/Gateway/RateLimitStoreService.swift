@@ -11,6 +11,8 @@ import ServiceLifecycle
 /// needing a restart.
 final class RateLimitStoreService: Service, Sendable {
     let store: any RateLimitStore
+    /// Where `quota_shield` blocks live: beside the buckets (in memory, or in the same Redis).
+    let quotaShieldStore: any QuotaShieldStore
     private let memory: MemoryRateLimitStore?
     private let redis: RedisRateLimitStore?
     let configuration: RateLimitStoreConfiguration
@@ -28,6 +30,7 @@ final class RateLimitStoreService: Service, Sendable {
             self.memory = memory
             self.redis = nil
             self.store = memory
+            self.quotaShieldStore = MemoryQuotaShieldStore()
         case .redis(let redisConfiguration):
             let redis = RedisRateLimitStore(
                 configuration: redisConfiguration, eventLoopGroup: eventLoopGroup, logger: logger,
@@ -35,6 +38,7 @@ final class RateLimitStoreService: Service, Sendable {
             self.memory = nil
             self.redis = redis
             self.store = redis
+            self.quotaShieldStore = RedisQuotaShieldStore(sharing: redis)
         }
         metrics.rateLimitStore(degraded: false)
     }

@@ -34,6 +34,7 @@ struct UpstreamExchange {
         let deadline = start + upstream.timeouts.request
         runtime.budget.recordRequest(now: start)
         var random = SystemRandomNumberGenerator()
+        var spanIDs = RequestIDRandom()  // a span id per try, without a system call (see `TraceContext.of`)
         var attempt = 0
         var request = request
 
@@ -69,9 +70,10 @@ struct UpstreamExchange {
                 }
             }
             request.headTimeout = max(.milliseconds(1), min(upstream.timeouts.perTry, deadline - tryStart))
+            request.beginTry(using: &spanIDs)
 
             do {
-                let response = try await self.client.execute(request)
+                let response = try await runtime.execute(request, on: self.client)
                 self.metrics.upstreamTryFinished(
                     upstream: upstream.name, outcome: .response, duration: ContinuousClock.now - tryStart)
                 self.finish(runtime, CircuitBreaker.Outcome(status: response.head.status), isProbe, upstream: upstream)

@@ -13,6 +13,8 @@ final class UpstreamRuntime: Sendable {
     /// The settings this runtime was made for.
     let retry: RetryConfiguration
     let breakerConfiguration: CircuitBreakerConfiguration?
+    /// `max_connections`, when the upstream sets it.
+    let connections: UpstreamConnectionSlots?
 
     init(upstream: UpstreamConfiguration, now: ContinuousClock.Instant) {
         self.retry = upstream.retry
@@ -20,12 +22,19 @@ final class UpstreamRuntime: Sendable {
         self.budget = SharedRetryBudget(configuration: upstream.retry, now: now)
         self.breaker = upstream.circuitBreaker.map { SharedCircuitBreaker(configuration: $0) }
         self.maxInFlight = upstream.maxInFlight
+        self.connections = upstream.maxConnections.map { UpstreamConnectionSlots(limit: $0) }
     }
 
     /// Whether this runtime still fits `upstream` after a reload.
     func fits(_ upstream: UpstreamConfiguration) -> Bool {
         self.retry == upstream.retry && self.breakerConfiguration == upstream.circuitBreaker
-            && self.maxInFlight == upstream.maxInFlight
+            && self.maxInFlight == upstream.maxInFlight && self.connections?.limit == upstream.maxConnections
+    }
+
+    /// Sends one try, within a connection slot when the upstream has `max_connections`.
+    func execute(_ request: UpstreamRequest, on client: any UpstreamClient) async throws -> UpstreamResponse {
+        guard let connections = self.connections else { return try await client.execute(request) }
+        return try await connections.execute(request, on: client)
     }
 
     /// Takes a slot for a request; false when `max_in_flight` requests are already in flight.

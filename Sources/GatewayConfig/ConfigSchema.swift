@@ -10,6 +10,7 @@ public enum ConfigSchema {
         GatewayConfigurationReader.keys,
         under("server", ServerSection.keys),
         under("server.tls", ServerSection.tlsKeys),
+        under("server.tracing", ServerSection.tracingKeys),
         under("errors", ServerSection.errorsKeys),
         under("rate_limit_store", RateLimitSection.storeKeys),
         under("rate_limits.<name>", RateLimitSection.policyKeys),
@@ -22,6 +23,7 @@ public enum ConfigSchema {
         under("upstreams.<name>.circuit_breaker", UpstreamSection.circuitBreakerKeys),
         under("upstreams.<name>.tls", UpstreamSection.tlsKeys),
         under("upstreams.<name>.headers", UpstreamSection.headerKeys),
+        under("upstreams.<name>.quota_shield", EgressSection.quotaShieldKeys),
         under("routes[]", RouteSection.keys),
     ].flatMap { $0 }
 

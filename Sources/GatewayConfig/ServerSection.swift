@@ -5,9 +5,10 @@ enum ServerSection {
     static let keys = [
         "listen", "admin_listen", "max_header_bytes", "max_header_count", "max_body_bytes", "idle_timeout",
         "request_header_timeout", "request_body_timeout", "min_request_body_rate", "drain_timeout", "trusted_proxies",
-        "access_log", "max_connections", "tls",
+        "access_log", "max_connections", "tls", "tracing",
     ]
     static let tlsKeys = ["certificate", "private_key", "handshake_timeout"]
+    static let tracingKeys = ["otlp_endpoint", "sample_ratio"]
     static let errorsKeys = ["type_base", "expose_upstream_messages"]
 
     static func read(_ node: ConfigNode) -> ServerConfiguration {
@@ -44,6 +45,14 @@ enum ServerSection {
                 server.tls = ServerTLSConfiguration(
                     certificate: certificate, privateKey: privateKey, handshakeTimeout: handshakeTimeout ?? .seconds(10))
             }
+        }
+        if let node = fields["tracing"], !node.isNull, let tracing = node.mapping(allowedKeys: self.tracingKeys) {
+            var configuration = TracingConfiguration()
+            configuration.otlpEndpoint = tracing["otlp_endpoint"]?.value(
+                expecting: "an OTLP/HTTP endpoint like http://127.0.0.1:4318"
+            ) { text in UpstreamURL(text).map { _ in text } }
+            if let value = tracing["sample_ratio"]?.double(in: 0...1) { configuration.sampleRatio = value }
+            server.tracing = configuration
         }
         return server
     }

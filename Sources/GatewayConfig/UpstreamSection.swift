@@ -11,7 +11,7 @@ struct UpstreamSection {
 
     static let keys = [
         "url", "dialect", "codes", "timeouts", "retry", "circuit_breaker", "max_in_flight", "tls", "headers",
-        "preserve_host", "errors_in_success",
+        "preserve_host", "errors_in_success", "http_version", "max_connections", "proxy", "no_proxy", "quota_shield",
     ]
     static let timeoutKeys = ["connect", "per_try", "request", "idle"]
     static let retryKeys = ["attempts", "backoff", "retry_on", "max_retry_after", "budget", "idempotent_only"]
@@ -65,6 +65,7 @@ struct UpstreamSection {
         if let node = fields["headers"] { upstream.headers = Self.readHeaders(node) }
         if let value = fields["preserve_host"]?.bool() { upstream.preserveHost = value }
         if let value = fields["errors_in_success"]?.bool() { upstream.errorsInSuccess = value }
+        EgressSection.read(fields, into: &upstream)
         return upstream
     }
 

@@ -47,9 +47,9 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
         }
     }
 
-    private let pool: RedisConnectionPool
-    private let timeout: TimeAmount
-    private let logger: Logger
+    let pool: RedisConnectionPool
+    let timeout: TimeAmount
+    let logger: Logger
     private let breaker: Mutex<RedisStoreBreaker>
     private let scriptSHA = Mutex<String?>(nil)
     private let lastErrorBox = Mutex<RedisClientError?>(nil)

@@ -5,6 +5,26 @@ import Testing
 @testable import CurlTransport
 
 @Suite struct CurlErrorClassificationTests {
+    /// SOCKS failures (`CURLE_PROXY`): the proxy could not reach the upstream, or it refused us.
+    @Test func socksFailuresAreToldApart() {
+        let table: [(CURLproxycode, UpstreamError.Code)] = [
+            (CURLPX_REPLY_CONNECTION_REFUSED, .connectFailed),
+            (CURLPX_REPLY_HOST_UNREACHABLE, .connectFailed),
+            (CURLPX_REPLY_NETWORK_UNREACHABLE, .connectFailed),
+            (CURLPX_REPLY_TTL_EXPIRED, .connectFailed),
+            (CURLPX_RESOLVE_HOST, .connectFailed),
+            (CURLPX_USER_REJECTED, .proxyRefused),
+            (CURLPX_NO_AUTH, .proxyRefused),
+            (CURLPX_REPLY_NOT_ALLOWED, .proxyRefused),
+            (CURLPX_REQUEST_FAILED, .proxyRefused),
+            (CURLPX_BAD_VERSION, .protocolError),
+            (CURLPX_CLOSED, .protocolError),
+        ]
+        for (error, code) in table {
+            #expect(CurlErrorClassification.code(forProxyError: error) == code, "\(error)")
+        }
+    }
+
     @Test func theTableHolds() {
         let table: [(CURLcode, UpstreamError.Code)] = [
             (CURLE_COULDNT_CONNECT, .connectFailed),

@@ -46,6 +46,29 @@ import Testing
         #expect(self.parse(["HTTP/1.1 204\n", "\n"]) == .complete(status: 204, reason: "", fields: []))
     }
 
+    /// Over HTTP/2 curl writes `HTTP/2 200 ` (no reason phrase; RFC 9113 has no status line), shorter than any
+    /// HTTP/1.1 status line: it must parse, and say HTTP/2.
+    @Test func anHTTP2StatusLineParsesAndIsMarked() {
+        var parser = ResponseHeadParser()
+        var head: UpstreamResponseHead?
+        for line in ["HTTP/2 200 \r\n", "content-type: text/plain\r\n", "\r\n"] {
+            if case .complete(let complete) = Array(line.utf8).withUnsafeBytes({ parser.receive(line: $0) }) {
+                head = complete
+            }
+        }
+        #expect(head?.status == 200)
+        #expect(head?.isHTTP2 == true)
+        #expect(self.parse(["HTTP/2 404\r\n", "\r\n"]) == .complete(status: 404, reason: "", fields: []))
+        var http1 = ResponseHeadParser()
+        _ = Array("HTTP/1.1 200 OK\r\n".utf8).withUnsafeBytes { http1.receive(line: $0) }
+        guard case .complete(let plain) = Array("\r\n".utf8).withUnsafeBytes({ http1.receive(line: $0) }) else {
+            Issue.record("HTTP/1.1 head incomplete")
+            return
+        }
+        #expect(plain.isHTTP2 == false)
+        #expect(self.parse(["HTTP/2 20\r\n", "\r\n"]) == .invalid)
+    }
+
     @Test func interimHeadsAreDroppedWhole() {
         let outcome = self.parse([
             "HTTP/1.1 100 Continue\r\n", "\r\n",

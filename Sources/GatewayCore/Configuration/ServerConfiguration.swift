@@ -26,6 +26,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var maxConnections: Int
     /// Terminate TLS on `listen` when set.
     public var tls: ServerTLSConfiguration?
+    /// Trace sampling and the OTLP endpoint (trace context is propagated either way).
+    public var tracing: TracingConfiguration?
 
     public init(
         listen: ListenAddress = .init(host: "0.0.0.0", port: 8080),
@@ -41,7 +43,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         trustedProxies: [CIDRBlock] = [],
         accessLog: Bool = true,
         maxConnections: Int = 10_000,
-        tls: ServerTLSConfiguration? = nil
+        tls: ServerTLSConfiguration? = nil,
+        tracing: TracingConfiguration? = nil
     ) {
         self.listen = listen
         self.adminListen = adminListen
@@ -57,6 +60,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         self.accessLog = accessLog
         self.maxConnections = maxConnections
         self.tls = tls
+        self.tracing = tracing
     }
 }
 

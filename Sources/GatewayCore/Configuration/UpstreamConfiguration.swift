@@ -18,6 +18,16 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     public var preserveHost: Bool
     /// Rewrite 2xx responses whose body is unmistakably an error in a known dialect.
     public var errorsInSuccess: Bool
+    /// `http_version`: HTTP/1.1, HTTP/2, or HTTP/2 where TLS ALPN offers it.
+    public var httpVersion: UpstreamHTTPVersion
+    /// `max_connections`: connections open to the upstream at most (nil: no limit of the upstream's own).
+    public var maxConnections: Int?
+    /// `proxy`: the forward proxy calls go through (nil: direct).
+    public var proxy: EgressProxy?
+    /// `no_proxy`: hosts (or `.domain` suffixes, IPs) reached directly even with a proxy.
+    public var noProxy: [String]
+    /// `quota_shield`: answer locally while the vendor says its limit is spent (nil: off).
+    public var quotaShield: QuotaShieldConfiguration?
 
     public init(
         name: String,
@@ -31,7 +41,12 @@ public struct UpstreamConfiguration: Sendable, Equatable {
         tls: UpstreamTLSConfiguration = .init(),
         headers: HeaderRewrite = .init(),
         preserveHost: Bool = false,
-        errorsInSuccess: Bool = false
+        errorsInSuccess: Bool = false,
+        httpVersion: UpstreamHTTPVersion = .auto,
+        maxConnections: Int? = nil,
+        proxy: EgressProxy? = nil,
+        noProxy: [String] = [],
+        quotaShield: QuotaShieldConfiguration? = nil
     ) {
         self.name = name
         self.url = url
@@ -45,6 +60,11 @@ public struct UpstreamConfiguration: Sendable, Equatable {
         self.headers = headers
         self.preserveHost = preserveHost
         self.errorsInSuccess = errorsInSuccess
+        self.httpVersion = httpVersion
+        self.maxConnections = maxConnections
+        self.proxy = proxy
+        self.noProxy = noProxy
+        self.quotaShield = quotaShield
     }
 }
 

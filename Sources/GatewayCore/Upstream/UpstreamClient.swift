@@ -16,11 +16,19 @@ public struct UpstreamRequest: Sendable {
     /// A body without progress for this long aborts the transfer.
     public var idleTimeout: Duration
     public var tls: UpstreamTLSConfiguration
+    public var httpVersion: UpstreamHTTPVersion
+    /// The forward proxy to go through, and the hosts that bypass it.
+    public var proxy: EgressProxy?
+    public var noProxy: [String]
+    /// The request's W3C trace context; each try sends it with a span id of its own (``beginTry(using:)``).
+    public var trace: TraceContext?
 
     public init(
         method: HTTPRequest.Method, url: String, headers: HTTPFields, body: ByteBuffer? = nil,
         connectTimeout: Duration = .seconds(2), headTimeout: Duration = .seconds(30),
-        idleTimeout: Duration = .seconds(60), tls: UpstreamTLSConfiguration = .init()
+        idleTimeout: Duration = .seconds(60), tls: UpstreamTLSConfiguration = .init(),
+        httpVersion: UpstreamHTTPVersion = .auto, proxy: EgressProxy? = nil, noProxy: [String] = [],
+        trace: TraceContext? = nil
     ) {
         self.method = method
         self.url = url
@@ -30,6 +38,10 @@ public struct UpstreamRequest: Sendable {
         self.headTimeout = headTimeout
         self.idleTimeout = idleTimeout
         self.tls = tls
+        self.httpVersion = httpVersion
+        self.proxy = proxy
+        self.noProxy = noProxy
+        self.trace = trace
     }
 }
 
@@ -39,11 +51,14 @@ public struct UpstreamResponseHead: Sendable {
     public var reason: String
     /// End-to-end and hop-by-hop headers as received; the proxy filters them.
     public var headers: HTTPFields
+    /// Whether the response came over HTTP/2 (its status line read `HTTP/2`).
+    public var isHTTP2: Bool
 
-    public init(status: Int, reason: String = "", headers: HTTPFields) {
+    public init(status: Int, reason: String = "", headers: HTTPFields, isHTTP2: Bool = false) {
         self.status = status
         self.reason = reason
         self.headers = headers
+        self.isHTTP2 = isHTTP2
     }
 }
 

@@ -15,6 +15,7 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
             case protocolError = "protocol_error"
             case cancelled
             case overloaded
+            case proxyRefused = "proxy_refused"
         }
 
         private let base: Base
@@ -38,13 +39,15 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let cancelled = Code(.cancelled)
         /// The transport refused to start another transfer.
         public static let overloaded = Code(.overloaded)
+        /// The egress proxy refused to open the tunnel (407, 403, …): the request never reached the upstream.
+        public static let proxyRefused = Code(.proxyRefused)
 
         public var description: String { self.base.rawValue }
 
         /// Every code, for tests and documentation.
         public static let all: [Code] = [
             .connectFailed, .dnsFailed, .tlsFailed, .timedOut, .connectionReset, .gotNothing, .protocolError,
-            .cancelled, .overloaded,
+            .cancelled, .overloaded, .proxyRefused,
         ]
 
         /// How the gateway treats this failure: the one table every decision reads (the retry policy, the circuit
@@ -61,6 +64,7 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
         /// | `protocol_error` | never | failure | `protocol_error` | `upstream_unavailable` |
         /// | `cancelled` | never | neutral | `cancelled` | `internal_error` |
         /// | `overloaded` | never | neutral | `overloaded` | `upstream_unavailable` |
+        /// | `proxy_refused` | never | failure | `proxy_refused` | `upstream_unavailable` |
         ///
         /// `cancelled` and `overloaded` are the gateway's own doing (its client went away, it shut down, it would
         /// not start another transfer): they say nothing about the upstream's health.
@@ -80,6 +84,8 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
                 return Handling(nil, .neutral, "cancelled", .internalError)
             case .overloaded:
                 return Handling(nil, .neutral, "overloaded", .upstreamUnavailable)
+            case .proxyRefused:
+                return Handling(nil, .failure, "proxy_refused", .upstreamUnavailable)
             }
         }
     }
@@ -111,7 +117,13 @@ public struct UpstreamError: Error, Sendable, Hashable, CustomStringConvertible 
     public var detail: String
     /// Whether anything of the request may have reached the upstream.
     public var requestMayHaveBeenSent: Bool {
-        self.code != .connectFailed && self.code != .dnsFailed
+        self.code != .connectFailed && self.code != .dnsFailed && self.code != .proxyRefused
+    }
+
+    /// The envelope's `detail` for this failure when the code's neutral sentence would mislead; nil otherwise. Never
+    /// the transport's own text (a proxy's page, host names).
+    public var clientDetail: String? {
+        self.code == .proxyRefused ? "The egress proxy refused to connect the gateway to the upstream." : nil
     }
 
     public init(_ code: Code, detail: String = "") {

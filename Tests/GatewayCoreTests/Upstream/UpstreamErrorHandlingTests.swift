@@ -23,6 +23,7 @@ import Testing
         Row(code: .protocolError, retry: nil, breaker: .failure, label: "protocol_error", canonical: .upstreamUnavailable),
         Row(code: .cancelled, retry: nil, breaker: .neutral, label: "cancelled", canonical: .internalError),
         Row(code: .overloaded, retry: nil, breaker: .neutral, label: "overloaded", canonical: .upstreamUnavailable),
+        Row(code: .proxyRefused, retry: nil, breaker: .failure, label: "proxy_refused", canonical: .upstreamUnavailable),
     ]
 
     @Test func everyCodeHasARow() {
