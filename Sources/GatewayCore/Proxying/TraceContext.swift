@@ -33,13 +33,40 @@ public struct TraceContext: Sendable, Hashable {
 
     /// The trace id as 32 lowercase hex digits, as the access log and `traceparent` write it.
     public var traceIDHex: String {
-        Self.hex(self.traceIDHigh) + Self.hex(self.traceIDLow)
+        String(unsafeUninitializedCapacity: 32) { buffer in
+            Self.writeHex(self.traceIDHigh, digits: 16, into: buffer, at: 0)
+            Self.writeHex(self.traceIDLow, digits: 16, into: buffer, at: 16)
+            return 32
+        }
     }
 
     /// The `traceparent` value for one span of this trace: `00-<trace id>-<span id>-<flags>`.
+    ///
+    /// Written into one string (it is made for every try of every request).
     public func traceparent(spanID: UInt64) -> String {
-        let flags = Self.hex(UInt64(self.flags))
-        return "00-\(self.traceIDHex)-\(Self.hex(spanID))-\(flags.suffix(2))"
+        String(unsafeUninitializedCapacity: 55) { buffer in
+            buffer[0] = UInt8(ascii: "0")
+            buffer[1] = UInt8(ascii: "0")
+            buffer[2] = UInt8(ascii: "-")
+            Self.writeHex(self.traceIDHigh, digits: 16, into: buffer, at: 3)
+            Self.writeHex(self.traceIDLow, digits: 16, into: buffer, at: 19)
+            buffer[35] = UInt8(ascii: "-")
+            Self.writeHex(spanID, digits: 16, into: buffer, at: 36)
+            buffer[52] = UInt8(ascii: "-")
+            Self.writeHex(UInt64(self.flags), digits: 2, into: buffer, at: 53)
+            return 55
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `value`'s lowest `digits` hex digits, lowercase and zero-padded, at `offset`.
+    private static func writeHex(_ value: UInt64, digits: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+        var rest = value
+        for index in stride(from: offset + digits - 1, through: offset, by: -1) {
+            buffer[index] = Self.hexDigits[Int(rest & 0xF)]
+            rest >>= 4
+        }
     }
 
     /// The context of a request: the client's when its `traceparent` is valid, else a new trace, sampled with
@@ -99,12 +126,6 @@ public struct TraceContext: Sendable, Hashable {
             value = value << 4 | UInt64(nibble)
         }
         return value
-    }
-
-    /// 16 lowercase hex digits.
-    private static func hex(_ value: UInt64) -> String {
-        let text = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - text.utf8.count) + text
     }
 }
 
