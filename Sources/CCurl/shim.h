@@ -7,6 +7,7 @@
 #define GATEWAY_CCURL_SHIM_H
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -51,6 +52,22 @@ static inline CURLcode ccurl_easy_getinfo_off_t(CURL *handle, CURLINFO info, cur
 
 static inline CURLMcode ccurl_multi_setopt_long(CURLM *handle, CURLMoption option, long value) {
     return curl_multi_setopt(handle, option, value);
+}
+
+/// `CURLOPT_SOCKOPTFUNCTION`: marks every socket curl opens close-on-exec (curl does not), so a process the
+/// gateway's process starts never inherits an upstream connection and keeps it open after curl closed it.
+static int ccurl_sockopt_close_on_exec(void *clientp, curl_socket_t socket, curlsocktype purpose) {
+    (void)clientp;
+    (void)purpose;
+    int flags = fcntl(socket, F_GETFD);
+    if (flags >= 0) {
+        (void)fcntl(socket, F_SETFD, flags | FD_CLOEXEC);
+    }
+    return CURL_SOCKOPT_OK;
+}
+
+static inline CURLcode ccurl_easy_set_close_on_exec(CURL *handle) {
+    return curl_easy_setopt(handle, CURLOPT_SOCKOPTFUNCTION, ccurl_sockopt_close_on_exec);
 }
 
 /// Names the calling thread (shown by `top -H`, `gdb`, `/proc/<pid>/task/*/comm`); Linux only, a no-op elsewhere.

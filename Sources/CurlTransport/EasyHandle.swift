@@ -57,6 +57,8 @@ struct EasyHandle {
         check(ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
         check(ccurl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteCallback))
         check(ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
+        // Upstream sockets are close-on-exec: a child process must not hold a connection open after curl closed it.
+        check(ccurl_easy_set_close_on_exec(handle))
 
         setString(CURLOPT_URL, request.url)
         setLong(CURLOPT_NOSIGNAL, 1)

@@ -312,6 +312,47 @@ import Testing
         }
     }
 
+    @Test func upstreamSocketsAreCloseOnExec() async throws {
+        // A child process started while the socket is open must not inherit it: it would keep the connection open
+        // after curl closed it (the peer sees no FIN until the child exits).
+        let fixture = try await HTTPFixture.start(.never)
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine { engine in
+            let request = Task { try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:])) }
+            defer { request.cancel() }
+            let found = try await eventually(within: .seconds(5)) {
+                Self.descriptorFlags(ofConnectionTo: fixture.port) != nil
+            }
+            #expect(found, "no socket of this process is connected to the fixture")
+            let flags = Self.descriptorFlags(ofConnectionTo: fixture.port)
+            #expect((flags ?? 0) & 0o2_000_000 != 0, "O_CLOEXEC is not set: flags \(String(flags ?? 0, radix: 8))")
+        }
+    }
+
+    /// The `flags` (octal in /proc, as `open(2)` flags) of this process's socket connected to `port` on loopback.
+    private static func descriptorFlags(ofConnectionTo port: Int) -> UInt32? {
+        let remote = String(format: ":%04X", port)
+        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
+        let inodes = table.split(separator: "\n").dropFirst().compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 9, fields[2].hasSuffix(remote), fields[3] == "01" else { return nil }
+            return String(fields[9])
+        }
+        let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        for descriptor in descriptors {
+            var link = [CChar](repeating: 0, count: 64)
+            let length = readlink("/proc/self/fd/\(descriptor)", &link, link.count - 1)
+            guard length > 0 else { continue }
+            let target = String(decoding: link[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard inodes.contains(where: { target == "socket:[\($0)]" }),
+                let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(descriptor)", encoding: .utf8),
+                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") })
+            else { continue }
+            return UInt32(line.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+        }
+        return nil
+    }
+
     @Test func taskCancellationBeforeTheHeadThrowsCancelled() async throws {
         let fixture = try await HTTPFixture.start(.never)
         defer { Task { await fixture.stop() } }

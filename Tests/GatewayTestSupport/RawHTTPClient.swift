@@ -1,5 +1,5 @@
 import NIOConcurrencyHelpers
-public import NIOCore
+import NIOCore
 import NIOPosix
 
 /// A test client that speaks raw bytes over TCP, so tests can send what a well-behaved client never would
@@ -43,12 +43,9 @@ public final class RawHTTPClient: @unchecked Sendable {
         self.collector = collector
     }
 
-    /// - Parameter group: the event loops of the client (default: NIO's shared singleton).
-    public static func connect(
-        host: String = "127.0.0.1", port: Int, group: (any EventLoopGroup)? = nil
-    ) async throws -> RawHTTPClient {
+    public static func connect(host: String = "127.0.0.1", port: Int) async throws -> RawHTTPClient {
         let collector = ByteCollector()
-        let channel = try await ClientBootstrap(group: group ?? MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {

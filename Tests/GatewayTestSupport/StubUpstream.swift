@@ -1,6 +1,6 @@
 import Glibc
 import NIOConcurrencyHelpers
-public import NIOCore
+import NIOCore
 import NIOPosix
 
 /// A tiny raw-TCP upstream for end-to-end tests that need what a well-behaved HTTP server never sends (hop-by-hop
@@ -65,12 +65,9 @@ public final class StubUpstream: Sendable {
     }
 
     /// Binds 127.0.0.1:0 and serves with `behaviour`.
-    /// - Parameter group: the event loops of the stub (default: NIO's shared singleton).
-    public static func start(
-        group: (any EventLoopGroup)? = nil, _ behaviour: @escaping @Sendable (Request) -> Behaviour
-    ) async throws -> StubUpstream {
+    public static func start(_ behaviour: @escaping @Sendable (Request) -> Behaviour) async throws -> StubUpstream {
         let box = NIOLockedValueBox<StubUpstream?>(nil)
-        let channel = try await ServerBootstrap(group: group ?? MultiThreadedEventLoopGroup.singleton)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { child in
                 child.eventLoop.makeCompletedFuture {

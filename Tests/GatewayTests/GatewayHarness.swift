@@ -1,5 +1,4 @@
 import Foundation
-import NIOCore
 import Gateway
 import GatewayCore
 import GatewayTestSupport
@@ -111,8 +110,7 @@ func removeTemporaryConfig(_ path: String) {
 /// Runs a real `GatewayApplication` from `yaml` with both listeners on 127.0.0.1:0, runs `body` with the bound
 /// ports, then cancels the gateway's service group and waits for it to stop.
 func withGateway<T: Sendable>(
-    yaml: String, environment: [String: String] = [:], proxyEventLoopGroup: (any EventLoopGroup)? = nil,
-    _ body: @Sendable (RunningGateway) async throws -> T
+    yaml: String, environment: [String: String] = [:], _ body: @Sendable (RunningGateway) async throws -> T
 ) async throws -> T {
     let path = try writeTemporaryConfig(yaml)
     defer { removeTemporaryConfig(path) }
@@ -122,7 +120,7 @@ func withGateway<T: Sendable>(
             configPath: path, environment: environment, listenOverride: loopback, adminListenOverride: loopback,
             // Access-log lines are asserted in Operations/AccessLogTests with a capturing sink; here they would
             // only flood the test output.
-            accessLog: AccessLog(sink: { _ in }), proxyEventLoopGroup: proxyEventLoopGroup),
+            accessLog: AccessLog(sink: { _ in })),
         logger: testLogger())
     let portsOrFailure = PortsOrFailure()
     return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -201,11 +199,10 @@ func withSimulator<T: Sendable>(_ body: @Sendable (VendorSimulator) async throws
 
 /// Runs a stub upstream for the duration of `body`.
 func withStub<T: Sendable>(
-    group: (any EventLoopGroup)? = nil,
     _ behaviour: @escaping @Sendable (StubUpstream.Request) -> StubUpstream.Behaviour,
     _ body: @Sendable (StubUpstream) async throws -> T
 ) async throws -> T {
-    let stub = try await StubUpstream.start(group: group, behaviour)
+    let stub = try await StubUpstream.start(behaviour)
     do {
         let result = try await body(stub)
         await stub.shutdown()

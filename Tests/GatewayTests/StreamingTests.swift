@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 import GatewayTestSupport
 import Testing
 import VendorSimulator
@@ -93,25 +92,11 @@ import VendorSimulator
     /// section.)
     @Test func clientDisconnectBeforeTheHeadCancelsTheUpstreamRequest() async throws {
         let ok = Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8)
-        // The gateway, the stub and the client get event loops of their own: when the whole suite runs in parallel in
-        // one process, NIO's shared loops are saturated by other suites (thousands of connections, 200 MiB bodies),
-        // and a client's close then waited seconds in their queues before anything here could see it.
-        let loops = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        do {
-            try await self.disconnectRounds(loops: loops, ok: ok)
-        } catch {
-            try? await loops.shutdownGracefully()
-            throw error
-        }
-        try? await loops.shutdownGracefully()
-    }
-
-    private func disconnectRounds(loops: MultiThreadedEventLoopGroup, ok: [UInt8]) async throws {
-        try await withStub(group: loops, { $0.requestLine.contains("/waiting") ? .hold : .respond(ok) }) { stub in
+        try await withStub({ $0.requestLine.contains("/waiting") ? .hold : .respond(ok) }) { stub in
             let yaml = simpleConfig(url: "http://127.0.0.1:\(stub.port)", upstream: "    max_in_flight: 1")
-            try await withGateway(yaml: yaml, proxyEventLoopGroup: loops) { gateway in
+            try await withGateway(yaml: yaml) { gateway in
                 for round in 1...50 {
-                    let client = try await RawHTTPClient.connect(port: gateway.proxyPort, group: loops)
+                    let client = try await RawHTTPClient.connect(port: gateway.proxyPort)
                     try await client.send(RunningGateway.requestBytes("GET", "/api/waiting"))
                     let expected = round
                     let arrived = await eventually { stub.requests.count == expected && stub.openConnections == 1 }
