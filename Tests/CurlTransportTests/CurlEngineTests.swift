@@ -325,30 +325,23 @@ import Testing
             }
             #expect(found, "no socket of this process is connected to the fixture")
             let flags = Self.descriptorFlags(ofConnectionTo: fixture.port)
-            #expect((flags ?? 0) & 0o2_000_000 != 0, "O_CLOEXEC is not set: flags \(String(flags ?? 0, radix: 8))")
+            #expect((flags ?? 0) & FD_CLOEXEC != 0, "FD_CLOEXEC is not set: descriptor flags \(flags ?? -1)")
         }
     }
 
-    /// The `flags` (octal in /proc, as `open(2)` flags) of this process's socket connected to `port` on loopback.
-    private static func descriptorFlags(ofConnectionTo port: Int) -> UInt32? {
-        let remote = String(format: ":%04X", port)
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return nil }
-        let inodes = table.split(separator: "\n").dropFirst().compactMap { line -> String? in
-            let fields = line.split(separator: " ")
-            guard fields.count > 9, fields[2].hasSuffix(remote), fields[3] == "01" else { return nil }
-            return String(fields[9])
-        }
+    /// The descriptor flags (`F_GETFD`) of this process's socket whose peer is 127.0.0.1:`port`.
+    private static func descriptorFlags(ofConnectionTo port: Int) -> Int32? {
         let descriptors = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        for descriptor in descriptors {
-            var link = [CChar](repeating: 0, count: 64)
-            let length = readlink("/proc/self/fd/\(descriptor)", &link, link.count - 1)
-            guard length > 0 else { continue }
-            let target = String(decoding: link[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard inodes.contains(where: { target == "socket:[\($0)]" }),
-                let info = try? String(contentsOfFile: "/proc/self/fdinfo/\(descriptor)", encoding: .utf8),
-                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags:") })
+        for name in descriptors {
+            guard let descriptor = Int32(name) else { continue }
+            var address = sockaddr_in()
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let found = withUnsafeMutablePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(descriptor, $0, &length) == 0 }
+            }
+            guard found, address.sin_family == sa_family_t(AF_INET), Int(UInt16(bigEndian: address.sin_port)) == port
             else { continue }
-            return UInt32(line.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8)
+            return fcntl(descriptor, F_GETFD)
         }
         return nil
     }
