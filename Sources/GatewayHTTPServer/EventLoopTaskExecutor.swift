@@ -2,9 +2,9 @@ import NIOCore
 
 /// A `TaskExecutor` that runs jobs on one NIO event loop.
 ///
-/// Each connection's task prefers its channel's event loop, so reading the request, running the responder and
-/// writing the response happen on one thread instead of hopping between the global executor and the loop for every
-/// write (the load benchmark showed the hops as a quarter of the gateway's CPU).
+/// Each request's task prefers its connection's event loop, so running the responder and writing the response happen
+/// on the thread that read the request, instead of hopping between the global executor and the loop for every write
+/// (the load benchmark showed the hops as a quarter of the gateway's CPU).
 final class EventLoopTaskExecutor: TaskExecutor {
     private let eventLoop: any EventLoop
 
