@@ -1,6 +1,4 @@
 import ArgumentParser
-import CurlTransport
-import ErrorNormalization
 import Gateway
 import Logging
 
@@ -55,7 +53,7 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         // First thing, before any thread starts (DESIGN.md, "The libcurl engine").
-        CurlEngine.globalInit()
+        GatewayEnvironment.prepareProcess()
         let level = ProcessEnvironment.current["GATEWAY_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -119,8 +117,8 @@ struct Dialects: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the built-in dialects and vendor presets.")
 
     func run() {
-        let width = ErrorNormalizer.catalog.map(\.name.count).max() ?? 0
-        for entry in ErrorNormalizer.catalog {
+        let width = GatewayEnvironment.dialects.map(\.name.count).max() ?? 0
+        for entry in GatewayEnvironment.dialects {
             print(entry.name.padding(to: width) + "  " + entry.summary)
         }
     }
@@ -202,7 +200,7 @@ struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the version.")
 
     func run() {
-        print("gateway \(GatewayVersion.current) (\(CurlEngine.versionDescription))")
+        print("gateway \(GatewayVersion.current) (\(GatewayEnvironment.libcurlDescription))")
     }
 }
 
