@@ -49,8 +49,6 @@ final class UpstreamRuntime: Sendable {
     func leave() {
         self.inFlight.withLockedValue { $0 -= 1 }
     }
-
-    var requestsInFlight: Int { self.inFlight.withLockedValue { $0 } }
 }
 
 /// The runtimes of every upstream of a snapshot, carried over from the previous snapshot where they still fit.

@@ -70,9 +70,6 @@ struct RequestFramingScanner {
     /// Whether the scanner stopped following the stream.
     var isDormant: Bool { self.state == .dormant }
 
-    /// Whether a head ended and ``bodyStarted(_:)`` is due.
-    var isAwaitingFraming: Bool { self.state == .awaitingFraming }
-
     /// Reports the framing of the body that follows the head just handed to the decoder.
     mutating func bodyStarted(_ framing: BodyFraming) {
         guard self.state == .awaitingFraming else { return }

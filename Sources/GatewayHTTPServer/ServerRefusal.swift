@@ -1,7 +1,8 @@
 /// A request the listener answers itself, before (or instead of) handing it to the responder.
 ///
 /// Each case names the rule it enforces; the responder renders it as the canonical envelope, so the listener
-/// stays ignorant of the envelope's format.
+/// stays ignorant of the envelope's format. Every refusal closes the connection after it (`Connection: close`): the
+/// request's framing is in doubt, or the connection is over a limit.
 public enum ServerRefusal: Sendable, Hashable, CustomStringConvertible {
     /// The bytes are not valid HTTP/1.1 (llhttp refused them), or a rule of RFC 9112 is broken: 400.
     case malformedRequest(String)
@@ -36,16 +37,6 @@ public enum ServerRefusal: Sendable, Hashable, CustomStringConvertible {
         case .expectationFailed: return 417
         case .tooManyConnections: return 503
         case .internalError: return 500
-        }
-    }
-
-    /// Whether the connection must be closed after the answer: true whenever the request's framing is in doubt.
-    public var closesConnection: Bool {
-        switch self {
-        case .bodyTooLarge, .malformedRequest, .headerTooLarge, .uriTooLong, .requestTimeout,
-            .unsupportedTransferEncoding, .methodNotImplemented, .tooManyConnections, .internalError,
-            .expectationFailed:
-            return true
         }
     }
 
