@@ -33,25 +33,9 @@ for tool in nginx wrk curl python3 taskset; do
     command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps installs it)" >&2; exit 1; }
 done
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/gateway-ab.XXXXXX")"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-wait_http() {
-    local deadline=$((SECONDS + 30))
-    until curl -s -o /dev/null --max-time 1 "$1"; do
-        [ $SECONDS -lt $deadline ] || { echo "no answer from $1" >&2; return 1; }
-        sleep 0.1
-    done
-}
+source "$(dirname "$0")/lib.sh"
+bench_setup ab
+
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
 # --- upstream: 1 KiB, 16 KiB and a Laravel 422 ---------------------------------------------------------------------
@@ -60,8 +44,6 @@ ERROR_PORT="$(free_port)"
 mkdir -p "$TMP/upstream/logs" "$TMP/upstream/tmp" "$TMP/files"
 python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (1024 - 12) + "\"}")' >"$TMP/files/data.json"
 python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (16384 - 12) + "\"}")' >"$TMP/files/16k.json"
-NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER="user $(id -un) $(id -gn);"
 cat >"$TMP/upstream/nginx.conf" <<EOF
 $NGINX_USER
 daemon off;

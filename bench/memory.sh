@@ -48,26 +48,9 @@ if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && swift build -c release --product gateway) >&2
 fi
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/gateway-memory.XXXXXX")"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source "$ROOT/bench/lib.sh"
+bench_setup memory
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-wait_http() {
-    local deadline=$((SECONDS + 30))
-    until curl -s -o /dev/null --max-time 1 "$1"; do
-        [ $SECONDS -lt $deadline ] || { echo "no answer from $1" >&2; return 1; }
-        sleep 0.1
-    done
-}
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 # --- upstream: a 1 KiB answer and a sparse file of SIZE --------------------------------------------------------------
@@ -75,8 +58,6 @@ UPSTREAM_PORT="$(free_port)"
 mkdir -p "$TMP/upstream/logs" "$TMP/upstream/tmp" "$TMP/files"
 truncate -s "$SIZE" "$TMP/files/big.bin"
 BYTES="$(stat -c %s "$TMP/files/big.bin")"
-NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER="user $(id -un) $(id -gn);"
 cat >"$TMP/upstream/nginx.conf" <<EOF
 $NGINX_USER
 daemon off;

@@ -107,36 +107,8 @@ if wants d || wants e || wants f || wants h || wants i; then
 fi
 
 # --- temp dir and cleanup ------------------------------------------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")"
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-
-# Polls URL until it answers (any HTTP status) or the deadline passes; then shows LOG (if given) and fails.
-wait_http() {
-    local url="$1" log="${2:-}" deadline=$((SECONDS + 30))
-    while [ $SECONDS -lt $deadline ]; do
-        if curl -s -o /dev/null --max-time 1 "$url"; then return 0; fi
-        sleep 0.1
-    done
-    echo "no answer from $url within 30 s" >&2
-    [ -n "$log" ] && [ -f "$log" ] && tail -n 30 "$log" >&2
-    return 1
-}
+source "$ROOT/bench/lib.sh"
+bench_setup bench
 
 # Checks that URL answers STATUS with a body containing TEXT, so a misconfigured case is not measured.
 expect_response() {
@@ -186,8 +158,6 @@ python3 -c 'import json,sys; t=json.dumps({"data":"x"}); sys.stdout.write(t[:-2]
     >"$TMP/files/16k.json"
 ERROR_BODY="$(make_body error)"
 
-NGINX_USER=""
-[ "$(id -u)" -eq 0 ] && NGINX_USER="user $(id -un) $(id -gn);"
 
 # Writes the common part of an nginx config into DIR/nginx.conf, then HTTP_BLOCK inside `http {}`.
 write_nginx_conf() {
