@@ -253,10 +253,8 @@ struct ProxyResponder: HTTPResponder {
             try await writer.writeHead(status: responseStatus, headers: headers, firstPart: nil, isLast: true)
             return
         }
-        if response.body.isBuffered, prefix.isEmpty {
+        if let parts = response.body.bufferedChunks, prefix.isEmpty {
             // The whole body came with its head: head, body and end leave in one write, whatever the framing.
-            var parts: [ByteBuffer] = []
-            for try await chunk in response.body { parts.append(chunk) }
             try await writer.writeHead(status: responseStatus, headers: headers, parts: parts)
             return
         }

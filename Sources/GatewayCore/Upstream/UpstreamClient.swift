@@ -113,11 +113,14 @@ public struct UpstreamResponseBody: AsyncSequence, Sendable {
         UpstreamResponseBody(storage: .buffered(chunks))
     }
 
-    /// Whether the whole body is already held: reading it never waits for the upstream.
-    public var isBuffered: Bool {
-        if case .buffered = self.storage { return true }
-        return false
+    /// The whole body, when it is already held (reading it would never wait for the upstream); nil for a stream.
+    public var bufferedChunks: [ByteBuffer]? {
+        if case .buffered(let chunks) = self.storage { return chunks }
+        return nil
     }
+
+    /// Whether the whole body is already held.
+    public var isBuffered: Bool { self.bufferedChunks != nil }
 
     public func makeAsyncIterator() -> AsyncIterator {
         switch self.storage {
