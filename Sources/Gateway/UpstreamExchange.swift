@@ -16,7 +16,8 @@ enum ExchangeResult {
 }
 
 /// Sends a request to an upstream and retries per its policy (SPEC section 2 `retry`, `timeouts`,
-/// `circuit_breaker`): the loop `GatewayCore.RetryPolicy` documents, with the I/O filled in.
+/// `circuit_breaker`): the I/O shell of `GatewayCore.RetryStateMachine`, which decides every step; this carries the
+/// steps out (calls, waits, reading an error body's prefix), reads the clock, and counts and logs what happened.
 struct UpstreamExchange {
     let client: any UpstreamClient
     let metrics: GatewayMetrics
@@ -28,91 +29,91 @@ struct UpstreamExchange {
     func run(
         _ request: UpstreamRequest, upstream: UpstreamConfiguration, runtime: UpstreamRuntime
     ) async -> (ExchangeResult, attempts: Int) {
-        let policy = RetryPolicy(upstream: upstream)
-        let hasIdempotencyKey = request.headers[RetryPolicy.idempotencyKey] != nil
-        let start = ContinuousClock.now
-        let deadline = start + upstream.timeouts.request
-        runtime.budget.recordRequest(now: start)
-        var random = SystemRandomNumberGenerator()
+        var machine = RetryStateMachine(
+            policy: RetryPolicy(upstream: upstream), perTryTimeout: upstream.timeouts.perTry,
+            method: request.method, hasIdempotencyKey: request.headers[RetryPolicy.idempotencyKey] != nil,
+            budget: runtime.budget, breaker: runtime.breaker, generator: SystemRandomNumberGenerator())
         var spanIDs = RequestIDRandom()  // a span id per try, without a system call (see `TraceContext.of`)
-        var attempt = 0
         var request = request
-
-        /// Asks the policy about the try that just ended; on `.retry`, counts it and waits. True when the caller
-        /// should try again (false after giving up, or when the wait was cancelled because the client went away).
-        func shouldRetry(after outcome: RetryOutcome, attempt: Int, described: @autoclosure () -> String) async -> Bool {
-            let decision = policy.decide(
-                method: request.method, hasIdempotencyKey: hasIdempotencyKey, finishedAttempt: attempt,
-                outcome: outcome, responseStarted: false, elapsed: ContinuousClock.now - start, using: &random,
-                spendBudget: { runtime.budget.spendRetry(now: .now) })
-            switch decision {
-            case .retry(let wait, let reason):
-                self.logger.debug(
-                    "retrying", metadata: ["attempt": "\(attempt)", "outcome": "\(described())", "wait": "\(wait)"])
-                self.metrics.retried(upstream: upstream.name, reason: reason.description)
-                return await Self.sleep(wait)
-            case .giveUp(let why):
-                self.logger.debug("giving up", metadata: ["attempt": "\(attempt)", "reason": "\(why)"])
-                return false
-            }
-        }
+        /// The last try's response, or its transport failure.
+        var response: UpstreamResponse?
+        var failure = UpstreamError(.cancelled, detail: "no try was made")
+        var action = machine.start(now: .now)
 
         while true {
-            attempt += 1
-            let tryStart = ContinuousClock.now
-            var isProbe = false
-            if let breaker = runtime.breaker {
-                switch breaker.requestStarting(now: tryStart) {
-                case .proceed: break
-                case .proceedAsProbe: isProbe = true
-                case .failFast(let retryAfter):
-                    return (.circuitOpen(retryAfter: retryAfter), attempt - 1)
+            switch action {
+            case .callUpstream(let attempt, let headTimeout):
+                request.headTimeout = headTimeout
+                request.beginTry(using: &spanIDs)
+                let tryStart = ContinuousClock.now
+                let result: RetryStateMachine<SystemRandomNumberGenerator>.TryResult
+                do {
+                    let received = try await runtime.execute(request, on: self.client)
+                    response = received
+                    result = .response(
+                        status: received.head.status,
+                        retryHintSeconds: RetryHint.seconds(
+                            status: received.head.status, headers: received.head.headers,
+                            nowUnixSeconds: DateHeader.unixSeconds()))
+                    self.metrics.upstreamTryFinished(
+                        upstream: upstream.name, outcome: .response, duration: ContinuousClock.now - tryStart)
+                } catch let error as UpstreamError {
+                    failure = error
+                    result = error.code == .cancelled || Task.isCancelled ? .cancelled : .failed(error.code)
+                    self.metrics.upstreamTryFinished(
+                        upstream: upstream.name, outcome: .failed(error.code), duration: ContinuousClock.now - tryStart)
+                } catch {
+                    failure = UpstreamError(.cancelled, detail: "\(error)")
+                    result = .cancelled
                 }
-            }
-            request.headTimeout = max(.milliseconds(1), min(upstream.timeouts.perTry, deadline - tryStart))
-            request.beginTry(using: &spanIDs)
+                let circuit: CircuitBreaker.FinishAction
+                (action, circuit) = machine.tryEnded(result, now: .now)
+                self.log(circuit, upstream: upstream.name)
+                if case .wait(let duration, _) = action, self.logger.logLevel <= .debug {
+                    let outcome = response.map { "status \($0.head.status)" } ?? "\(failure)"
+                    self.logger.debug(
+                        "retrying", metadata: ["attempt": "\(attempt)", "outcome": "\(outcome)", "wait": "\(duration)"])
+                }
 
-            do {
-                let response = try await runtime.execute(request, on: self.client)
-                self.metrics.upstreamTryFinished(
-                    upstream: upstream.name, outcome: .response, duration: ContinuousClock.now - tryStart)
-                self.finish(runtime, CircuitBreaker.Outcome(status: response.head.status), isProbe, upstream: upstream)
-                if response.head.status < 400 {
-                    return (.response(response), attempt)
+            case .wait(let duration, let reason):
+                self.metrics.retried(upstream: upstream.name, reason: reason.description)
+                // Dropping the response drops its body, which cancels its transfer.
+                response = nil
+                guard await Self.sleep(duration) else {
+                    let cancelled = UpstreamError(.cancelled, detail: "the client went away during a retry's wait")
+                    return (.transportFailure(cancelled), machine.attempts)
                 }
-                let outcome = RetryOutcome.response(
-                    status: response.head.status, headers: response.head.headers,
-                    nowUnixSeconds: DateHeader.unixSeconds())
-                // Retrying drops `response`, and with it its body, which cancels its transfer.
-                if await shouldRetry(after: outcome, attempt: attempt, described: "status \(response.head.status)") {
-                    continue
-                }
+                action = machine.waitEnded(now: .now)
+
+            case .failFast(let retryAfter):
+                return (.circuitOpen(retryAfter: retryAfter), machine.attempts)
+
+            case .deliverResponse:
+                guard let response else { preconditionFailure("deliverResponse without a response") }
+                return (.response(response), machine.attempts)
+
+            case .deliverErrorResponse(let why):
+                guard let response else { preconditionFailure("deliverErrorResponse without a response") }
+                self.logger.debug("giving up", metadata: ["attempt": "\(machine.attempts)", "reason": "\(why)"])
                 let (body, complete) = await self.readPrefix(of: response.body, upstream: upstream.name)
-                return (.errorResponse(response.head, body: body, complete: complete), attempt)
-            } catch let error as UpstreamError {
-                self.metrics.upstreamTryFinished(
-                    upstream: upstream.name, outcome: .failed(error.code), duration: ContinuousClock.now - tryStart)
-                self.finish(runtime, CircuitBreaker.Outcome(errorCode: error.code), isProbe, upstream: upstream)
-                if error.code == .cancelled || Task.isCancelled { return (.transportFailure(error), attempt) }
-                if await shouldRetry(after: .transportFailure(error.code), attempt: attempt, described: "\(error)") {
-                    continue
+                return (.errorResponse(response.head, body: body, complete: complete), machine.attempts)
+
+            case .deliverFailure(let why):
+                if let why {
+                    self.logger.debug("giving up", metadata: ["attempt": "\(machine.attempts)", "reason": "\(why)"])
                 }
-                return (.transportFailure(error), attempt)
-            } catch {
-                self.finish(runtime, .neutral, isProbe, upstream: upstream)
-                return (.transportFailure(UpstreamError(.cancelled, detail: "\(error)")), attempt)
+                return (.transportFailure(failure), machine.attempts)
             }
         }
     }
 
-    private func finish(_ runtime: UpstreamRuntime, _ outcome: CircuitBreaker.Outcome, _ isProbe: Bool, upstream: UpstreamConfiguration) {
-        guard let breaker = runtime.breaker else { return }
-        switch breaker.requestFinished(outcome, wasProbe: isProbe, now: .now) {
+    private func log(_ circuit: CircuitBreaker.FinishAction, upstream: String) {
+        switch circuit {
         case .none: break
         case .opened(let duration):
-            self.logger.warning("circuit opened", metadata: ["upstream": "\(upstream.name)", "for": "\(duration)"])
+            self.logger.warning("circuit opened", metadata: ["upstream": "\(upstream)", "for": "\(duration)"])
         case .closed:
-            self.logger.notice("circuit closed", metadata: ["upstream": "\(upstream.name)"])
+            self.logger.notice("circuit closed", metadata: ["upstream": "\(upstream)"])
         }
     }
 

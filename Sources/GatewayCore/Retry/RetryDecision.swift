@@ -59,7 +59,6 @@ public enum RetryReason: String, Sendable, Hashable, CaseIterable, CustomStringC
 ///
 /// - `not_retryable` (``notRetryable``): not in `retry_on`, or never retried (TLS failure, protocol error,
 ///   cancelled or refused transfer, status below 400).
-/// - `response_started` (``responseStarted``): bytes of a response were already sent to the client.
 /// - `unsafe_method` (``unsafeMethod``): `idempotent_only`, a non-idempotent method, no `Idempotency-Key`, and the
 ///   request may have reached the upstream.
 /// - `attempts_exhausted` (``attemptsExhausted``): `attempts` tries were made.
@@ -69,7 +68,6 @@ public enum RetryReason: String, Sendable, Hashable, CaseIterable, CustomStringC
 /// - `budget_exhausted` (``budgetExhausted``): the upstream's retry budget is spent.
 public enum GiveUpReason: Sendable, Hashable, CustomStringConvertible {
     case notRetryable
-    case responseStarted
     case unsafeMethod
     case attemptsExhausted
     case retryAfterTooLong(seconds: Int)
@@ -78,7 +76,7 @@ public enum GiveUpReason: Sendable, Hashable, CustomStringConvertible {
 
     /// Every label ``description`` can take.
     public static let labels = [
-        "not_retryable", "response_started", "unsafe_method", "attempts_exhausted", "retry_after_too_long",
+        "not_retryable", "unsafe_method", "attempts_exhausted", "retry_after_too_long",
         "deadline_exceeded", "budget_exhausted",
     ]
 
@@ -86,7 +84,6 @@ public enum GiveUpReason: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .notRetryable: return "not_retryable"
-        case .responseStarted: return "response_started"
         case .unsafeMethod: return "unsafe_method"
         case .attemptsExhausted: return "attempts_exhausted"
         case .retryAfterTooLong: return "retry_after_too_long"

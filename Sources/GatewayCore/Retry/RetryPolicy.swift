@@ -6,44 +6,27 @@ public import HTTPTypes
 /// Pure: the elapsed time, the randomness and the budget are passed in, so every rule is tested without waiting.
 ///
 /// The rules, checked in this order (the first that applies gives up):
-///  1. Once any byte of a response went to the client, never (``GiveUpReason/responseStarted``).
-///  2. The outcome must be retryable and listed in `retry_on` (``GiveUpReason/notRetryable``):
+///  1. The outcome must be retryable and listed in `retry_on` (``GiveUpReason/notRetryable``):
 ///     - `connect_failure`: ``UpstreamError/Code/connectFailed``, ``UpstreamError/Code/dnsFailed``;
 ///     - `timeout`: ``UpstreamError/Code/timedOut``;
 ///     - `reset`: ``UpstreamError/Code/connectionReset``, ``UpstreamError/Code/gotNothing``;
 ///     - a status `>= 400` listed as such.
 ///     A TLS failure, a protocol error, a cancelled or refused transfer and a status below 400 are never retried.
-///  3. With `idempotent_only`, the method must be idempotent (RFC 9110 section 9.2.2: GET, HEAD, OPTIONS, TRACE,
+///  2. With `idempotent_only`, the method must be idempotent (RFC 9110 section 9.2.2: GET, HEAD, OPTIONS, TRACE,
 ///     PUT, DELETE), or the request must carry `Idempotency-Key`, or the failure must prove the request never left
 ///     (connect or DNS failure) (``GiveUpReason/unsafeMethod``).
-///  4. Fewer than `attempts` tries so far (``GiveUpReason/attemptsExhausted``).
-///  5. The wait: the upstream's own hint when it gave one (`Retry-After` and friends, see ``RetryOutcome``) — given
+///  3. Fewer than `attempts` tries so far (``GiveUpReason/attemptsExhausted``).
+///  4. The wait: the upstream's own hint when it gave one (`Retry-After` and friends, see ``RetryOutcome``) — given
 ///     up at once if above `max_retry_after` (``GiveUpReason/retryAfterTooLong(seconds:)``) — else
 ///     ``Backoff/delay(retry:base:max:using:)`` for retry number `finishedAttempt`.
-///  6. The wait must end before the `timeouts.request` deadline (``GiveUpReason/deadlineExceeded``).
-///  7. The upstream's ``RetryBudget`` must allow one more retry (``GiveUpReason/budgetExhausted``). It is asked last,
-///     and only then, so a retry that rules 1–6 refuse never spends budget.
+///  5. The wait must end before the `timeouts.request` deadline (``GiveUpReason/deadlineExceeded``).
+///  6. The upstream's ``RetryBudget`` must allow one more retry (``GiveUpReason/budgetExhausted``). It is asked last,
+///     and only then, so a retry that rules 1–5 refuse never spends budget.
 ///
-/// **How the proxy drives it** (one request; `budget` and `breaker` are the upstream's shared objects):
+/// A try is only ever retried before any byte of its response went to the client: the gateway decides on a
+/// response head and streams nothing of a response it may still retry.
 ///
-///     let start = clock.now
-///     budget.recordRequest(now: start)
-///     var attempt = 0
-///     while true {
-///         attempt += 1
-///         // breaker.requestStarting(now: clock.now) → failFast: answer 503 and stop
-///         let outcome = … one try, bounded by min(per_try, deadline - now) …
-///         // breaker.requestFinished(…) with CircuitBreaker.Outcome(status:) / (errorCode:)
-///         if the outcome is a final answer (status < 400, or an error not worth reading further) { respond; stop }
-///         let decision = policy.decide(
-///             method: request.method, hasIdempotencyKey: request.headerFields[RetryPolicy.idempotencyKey] != nil,
-///             finishedAttempt: attempt, outcome: outcome, responseStarted: false,
-///             elapsed: clock.now - start, using: &rng, spendBudget: { budget.spendRetry(now: clock.now) })
-///         switch decision {
-///         case .retry(let wait, let reason): count the retry (reason label); try await clock.sleep(for: wait)
-///         case .giveUp(let why): answer with the last outcome (502/504 envelope or the normalized error) and stop
-///         }
-///     }
+/// ``RetryStateMachine`` drives it, one request at a time, together with the upstream's budget and circuit breaker.
 public struct RetryPolicy: Sendable, Hashable {
     /// The `Idempotency-Key` request header (draft-ietf-httpapi-idempotency-key-header): the client promises the
     /// upstream deduplicates, so a non-idempotent request may be sent again.
@@ -112,7 +95,6 @@ public struct RetryPolicy: Sendable, Hashable {
     ///   - finishedAttempt: The number of the try that just ended (1 = the first try). A retry after it is retry
     ///     number `finishedAttempt` for the backoff.
     ///   - outcome: How that try ended.
-    ///   - responseStarted: Whether any byte of a response was already sent to the client.
     ///   - elapsed: Time since the first try started (the `timeouts.request` clock).
     ///   - generator: Randomness for the backoff jitter.
     ///   - spendBudget: Asks the upstream's retry budget for one retry and counts it if granted (normally
@@ -124,14 +106,10 @@ public struct RetryPolicy: Sendable, Hashable {
         hasIdempotencyKey: Bool,
         finishedAttempt: Int,
         outcome: RetryOutcome,
-        responseStarted: Bool,
         elapsed: Duration,
         using generator: inout some RandomNumberGenerator,
         spendBudget: () -> Bool
     ) -> RetryDecision {
-        if responseStarted {
-            return .giveUp(reason: .responseStarted)
-        }
         guard let condition = Self.condition(of: outcome), self.configuration.retryOn.contains(condition) else {
             return .giveUp(reason: .notRetryable)
         }

@@ -29,7 +29,6 @@ struct PolicyCase: Sendable, CustomTestStringConvertible {
     var idempotencyKey = false
     var attempt = 1
     var outcome: RetryOutcome
-    var responseStarted = false
     var elapsed: Duration = .zero
     var budget = true
     var expected: ExpectedDecision
@@ -119,20 +118,6 @@ struct RetryPolicyTests {
             configuration: .init(retryOn: [.status(503)]),
             outcome: status(429, hint: 1),
             expected: .giveUp(.notRetryable)
-        ),
-        // bytes already sent to the client
-        .init(
-            name: "response started: never, even for GET after a connect failure",
-            outcome: connectFailed,
-            responseStarted: true,
-            expected: .giveUp(.responseStarted)
-        ),
-        .init(
-            name: "response started: never, for a reset mid-body",
-            method: .put,
-            outcome: reset,
-            responseStarted: true,
-            expected: .giveUp(.responseStarted)
         ),
         // attempts
         .init(name: "second try failed of 3", attempt: 2, outcome: status(503),
@@ -307,19 +292,18 @@ struct RetryPolicyTests {
         let policy = RetryPolicy(configuration: .init(), requestTimeout: .seconds(30))
         var generator = SplitMix64(seed: 7)
         var asked = 0
-        let refusals: [(HTTPRequest.Method, Int, RetryOutcome, Bool, Duration)] = [
-            (.get, 1, Self.tlsFailed, false, .zero),
-            (.get, 1, Self.status(404), false, .zero),
-            (.post, 1, Self.status(503), false, .zero),
-            (.get, 3, Self.status(503), false, .zero),
-            (.get, 1, Self.status(429, hint: 60), false, .zero),
-            (.get, 1, Self.status(429, hint: 5), false, .seconds(29)),
-            (.get, 1, Self.connectFailed, true, .zero),
+        let refusals: [(HTTPRequest.Method, Int, RetryOutcome, Duration)] = [
+            (.get, 1, Self.tlsFailed, .zero),
+            (.get, 1, Self.status(404), .zero),
+            (.post, 1, Self.status(503), .zero),
+            (.get, 3, Self.status(503), .zero),
+            (.get, 1, Self.status(429, hint: 60), .zero),
+            (.get, 1, Self.status(429, hint: 5), .seconds(29)),
         ]
-        for (method, attempt, outcome, started, elapsed) in refusals {
+        for (method, attempt, outcome, elapsed) in refusals {
             let decision = policy.decide(
                 method: method, hasIdempotencyKey: false, finishedAttempt: attempt, outcome: outcome,
-                responseStarted: started, elapsed: elapsed, using: &generator,
+                elapsed: elapsed, using: &generator,
                 spendBudget: {
                     asked += 1
                     return true
@@ -333,7 +317,7 @@ struct RetryPolicyTests {
         #expect(asked == 0)
         let decision = policy.decide(
             method: .get, hasIdempotencyKey: false, finishedAttempt: 1, outcome: Self.status(503),
-            responseStarted: false, elapsed: .zero, using: &generator,
+            elapsed: .zero, using: &generator,
             spendBudget: {
                 asked += 1
                 return true
@@ -355,7 +339,7 @@ struct RetryPolicyTests {
         while true {
             let decision = policy.decide(
                 method: .get, hasIdempotencyKey: false, finishedAttempt: attempt, outcome: Self.timedOut,
-                responseStarted: false, elapsed: elapsed, using: &generator, spendBudget: { true }
+                elapsed: elapsed, using: &generator, spendBudget: { true }
             )
             switch decision {
             case .retry(let wait, let reason):
@@ -419,7 +403,7 @@ struct RetryPolicyTests {
                 == ["connect_failure", "timeout", "reset", "rate_limited", "status_5xx", "status_other"]
         )
         let giveUps: [GiveUpReason] = [
-            .notRetryable, .responseStarted, .unsafeMethod, .attemptsExhausted, .retryAfterTooLong(seconds: 42),
+            .notRetryable, .unsafeMethod, .attemptsExhausted, .retryAfterTooLong(seconds: 42),
             .deadlineExceeded, .budgetExhausted,
         ]
         #expect(giveUps.map(\.description) == GiveUpReason.labels)
@@ -436,7 +420,6 @@ struct RetryPolicyTests {
             hasIdempotencyKey: row.idempotencyKey,
             finishedAttempt: row.attempt,
             outcome: row.outcome,
-            responseStarted: row.responseStarted,
             elapsed: row.elapsed,
             using: &generator,
             spendBudget: {
