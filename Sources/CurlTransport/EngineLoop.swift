@@ -21,7 +21,7 @@ final class EngineLoop {
     private var heldHeads: [Transfer] = []
     private var heldHeadsBuffer: [Transfer] = []
     /// No engine-enforced deadline (head, idle) falls before this; a lower bound, rescanned when reached.
-    private var nextDeadline = NIODeadline.distantFuture
+    private var nextDeadline: ContinuousClock.Instant?
 
     init(queue: CommandQueue, configuration: CurlEngine.Configuration, logger: Logger) {
         self.queue = queue
@@ -58,8 +58,8 @@ final class EngineLoop {
             _ = curl_multi_perform(self.multi, &running)
             self.collectFinished()
             self.handOutHeldHeads()
-            let now = NIODeadline.now()
-            if now >= self.nextDeadline {
+            let now = ContinuousClock.now
+            if let deadline = self.nextDeadline, now >= deadline {
                 self.enforceDeadlines(now: now)
             }
             if self.queue.prepareToSleep() {
@@ -116,17 +116,17 @@ final class EngineLoop {
         }
         transfer.easy = easy
         transfer.loop = self
-        transfer.headDeadline = .now() + TimeAmount(transfer.request.headTimeout)
+        transfer.headDeadline = .now + transfer.request.headTimeout
         transfer.activeIndex = self.active.count
         self.active.append(transfer)
-        self.nextDeadline = min(self.nextDeadline, transfer.headDeadline)
+        self.noteDeadline(transfer.headDeadline)
     }
 
     private func resume(_ transfer: Transfer) {
         guard let easy = transfer.easy, transfer.curlPaused else { return }
         transfer.curlPaused = false
-        transfer.lastProgress = .now()
-        self.nextDeadline = min(self.nextDeadline, transfer.currentDeadline)
+        transfer.lastProgress = .now
+        self.noteDeadline(transfer.currentDeadline)
         // May call the write callback again before it returns (it re-delivers the refused chunk): no lock is held.
         let code = curl_easy_pause(easy.raw, CCURL_PAUSE_CONT)
         if code != CURLE_OK {
@@ -229,24 +229,25 @@ final class EngineLoop {
     // MARK: deadlines
 
     /// A transfer's deadline moved earlier (its head arrived: the idle timeout now applies).
-    func noteDeadline(_ deadline: NIODeadline) {
-        self.nextDeadline = min(self.nextDeadline, deadline)
+    func noteDeadline(_ deadline: ContinuousClock.Instant?) {
+        guard let deadline else { return }
+        self.nextDeadline = min(self.nextDeadline ?? deadline, deadline)
     }
 
     /// Fails transfers whose head or idle deadline passed, and computes the next deadline.
-    private func enforceDeadlines(now: NIODeadline) {
-        var next = NIODeadline.distantFuture
+    private func enforceDeadlines(now: ContinuousClock.Instant) {
+        var next: ContinuousClock.Instant?
         var index = 0
         while index < self.active.count {
             let transfer = self.active[index]
             let deadline = transfer.currentDeadline
-            if deadline <= now {
+            if let deadline, deadline <= now {
                 let what =
                     transfer.headDelivered ? "no body progress within the idle timeout" : "no response head in time"
                 self.abort(transfer, UpstreamError(.timedOut, detail: what))
                 // `abort` moved the last transfer into `index`: look at it next.
             } else {
-                next = min(next, deadline)
+                if let deadline { next = min(next ?? deadline, deadline) }
                 index += 1
             }
         }
@@ -255,10 +256,10 @@ final class EngineLoop {
 
     /// How long `curl_multi_poll` may sleep: until the next deadline, at most a second (curl caps it further by
     /// its own timers).
-    private func pollTimeout(now: NIODeadline) -> Int32 {
-        if self.nextDeadline == .distantFuture { return 1000 }
-        let nanoseconds = (self.nextDeadline - now).nanoseconds
-        if nanoseconds <= 0 { return 0 }
-        return Int32(min(1000, nanoseconds / 1_000_000 + 1))
+    private func pollTimeout(now: ContinuousClock.Instant) -> Int32 {
+        guard let deadline = self.nextDeadline else { return 1000 }
+        let left = now.duration(to: deadline)
+        if left <= .zero { return 0 }
+        return Int32(min(1000, left / .milliseconds(1) + 1))
     }
 }

@@ -20,7 +20,7 @@ final class Transfer: @unchecked Sendable {
     let request: UpstreamRequest
     let queue: CommandQueue
     private let watermarks: (low: Int, high: Int)
-    private let idleTimeout: TimeAmount
+    private let idleTimeout: Duration
     private let state = Mutex(StateMachine())
 
     // Engine thread only.
@@ -32,8 +32,10 @@ final class Transfer: @unchecked Sendable {
     var headDelivered = false
     /// The write callback answered PAUSE and curl waits for `curl_easy_pause(CONT)`.
     var curlPaused = false
-    var headDeadline = NIODeadline.distantFuture
-    var lastProgress = NIODeadline.distantPast
+    /// When the head must have arrived; set when the engine starts the transfer.
+    var headDeadline: ContinuousClock.Instant?
+    /// When body bytes last moved (the idle timeout counts from here once the head arrived).
+    var lastProgress: ContinuousClock.Instant?
     var activeIndex = -1
     /// The loop running this transfer, while it runs (to move its deadline earlier when the head arrives).
     var loop: EngineLoop?
@@ -52,7 +54,7 @@ final class Transfer: @unchecked Sendable {
         self.request = request
         self.queue = queue
         self.watermarks = watermarks
-        self.idleTimeout = TimeAmount(request.idleTimeout)
+        self.idleTimeout = request.idleTimeout
         self.holdLimit = watermarks.high * Int(CURL_MAX_WRITE_SIZE)
     }
 
@@ -112,10 +114,10 @@ final class Transfer: @unchecked Sendable {
     }
 
     /// The deadline the engine enforces now: the head's, then idleness (none while curl is paused for us).
-    var currentDeadline: NIODeadline {
+    var currentDeadline: ContinuousClock.Instant? {
         if !self.headDelivered { return self.headDeadline }
-        if self.curlPaused { return .distantFuture }
-        return self.lastProgress + self.idleTimeout
+        if self.curlPaused { return nil }
+        return self.lastProgress.map { $0 + self.idleTimeout }
     }
 
     /// The header callback: one line of some response head (or a trailer). Returns the bytes taken; fewer aborts.
@@ -137,7 +139,7 @@ final class Transfer: @unchecked Sendable {
                 _ = ccurl_easy_setopt_long(easy.raw, CURLOPT_FORBID_REUSE, 1)
             }
             self.headDelivered = true
-            self.lastProgress = .now()
+            self.lastProgress = .now
             self.loop?.noteDeadline(self.currentDeadline)
             self.heldHead = head
             self.loop?.holdHead(self)
@@ -196,7 +198,7 @@ final class Transfer: @unchecked Sendable {
             if self.heldBytes + chunk.count <= self.holdLimit {
                 self.heldChunks.append(self.allocator.buffer(bytes: chunk))
                 self.heldBytes += chunk.count
-                self.lastProgress = .now()
+                self.lastProgress = .now
                 return chunk.count
             }
             guard self.handOutHeldHead() else { return 0 }
@@ -214,7 +216,7 @@ final class Transfer: @unchecked Sendable {
             }
             return 0
         case .yield(let source):
-            self.lastProgress = .now()
+            self.lastProgress = .now
             let outcome = Self.outcome(of: source.yield(self.allocator.buffer(bytes: chunk)))
             switch self.state.withLock({ $0.didYield(outcome) }) {
             case .proceed:
