@@ -50,11 +50,14 @@ struct UpstreamExchange {
                 do {
                     let received = try await runtime.execute(request, on: self.client)
                     response = received
-                    result = .response(
-                        status: received.head.status,
-                        retryHintSeconds: RetryHint.seconds(
-                            status: received.head.status, headers: received.head.headers,
-                            nowUnixSeconds: DateHeader.unixSeconds()))
+                    let status = received.head.status
+                    // Only an error response may be retried: the headers of any other are not read for a hint.
+                    let hint =
+                        status < 400
+                        ? nil
+                        : RetryHint.seconds(
+                            status: status, headers: received.head.headers, nowUnixSeconds: DateHeader.unixSeconds())
+                    result = .response(status: status, retryHintSeconds: hint)
                     self.metrics.upstreamTryFinished(
                         upstream: upstream.name, outcome: .response, duration: ContinuousClock.now - tryStart)
                 } catch let error as UpstreamError {
