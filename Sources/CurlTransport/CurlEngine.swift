@@ -113,7 +113,8 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
         }
     }
 
-    /// Starts the engine thread; idempotent. `execute` starts it too when needed.
+    /// Starts the engine thread; idempotent. ``run()`` calls it: the engine is a `Service`, started with the others
+    /// (before the listener), never lazily by a request.
     public func start() throws {
         guard self.queue.beginRunning() else { return }
         let queue = self.queue
@@ -171,11 +172,13 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
 
     /// Sends one try and returns when the final response head has arrived and was valid.
     ///
+    /// A try sent before ``start()`` waits in the command queue until the engine runs; one sent after
+    /// ``shutdown()`` fails with ``UpstreamError/Code/cancelled``.
+    ///
     /// Cancelling the calling task before the head cancels the transfer and throws `.cancelled`; after the head,
     /// dropping or cancelling the body stream cancels it.
     /// - Throws: ``UpstreamError``.
     public func execute(_ request: UpstreamRequest) async throws -> UpstreamResponse {
-        try self.start()
         let transfer = Transfer(request: request, queue: self.queue, watermarks: self.configuration.chunkWatermarks)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
