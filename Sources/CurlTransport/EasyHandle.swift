@@ -85,7 +85,8 @@ struct EasyHandle {
             setString(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
         }
         if let body = request.body, request.method != .head {
-            // Size first: COPYPOSTFIELDS copies exactly that many bytes (binary-safe), so the kept body may go.
+            // Binary-safe with the size set. POSTFIELDS sends the kept body's own bytes, not a copy: the transfer
+            // holds `request` (and so the buffer, never written again) until curl is done with the handle.
             check(ccurl_easy_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.readableBytes)))
             if body.readableBytes == 0 {
                 check(ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, Self.emptyBody))
@@ -94,7 +95,7 @@ struct EasyHandle {
                     body.withUnsafeReadableBytes { bytes in
                         ccurl_easy_setopt_pointer(
                             handle,
-                            CURLOPT_COPYPOSTFIELDS,
+                            CURLOPT_POSTFIELDS,
                             UnsafeMutableRawPointer(mutating: bytes.baseAddress!)
                         )
                     }
