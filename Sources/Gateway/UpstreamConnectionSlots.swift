@@ -81,7 +81,7 @@ final class UpstreamConnectionSlots: Sendable {
                     break
                 }
                 // The timer is the one place a waiting try times out; a grant or a cancel first makes it a no-op.
-                MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(timeout.nanosecondsClamped)) {
+                MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: TimeAmount(timeout)) {
                     self.abandon(id, UpstreamError(.timedOut, detail: "no upstream connection free within the timeout"))
                 }
             }

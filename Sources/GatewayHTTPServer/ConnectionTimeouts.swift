@@ -1,6 +1,5 @@
-import NIOHTTP1
-import GatewayCore
 import NIOCore
+import NIOHTTP1
 
 /// The deadlines of one connection as a value: which timer runs in which phase of a request (a pure state machine).
 ///
@@ -385,11 +384,5 @@ final class RequestLifecycleObserver: ChannelDuplexHandler, RemovableChannelHand
         } else {
             context.write(data, promise: promise)
         }
-    }
-}
-
-extension TimeAmount {
-    init(_ duration: Duration) {
-        self = .nanoseconds(duration.nanosecondsClamped)
     }
 }

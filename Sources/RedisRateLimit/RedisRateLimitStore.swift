@@ -48,7 +48,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     }
 
     let pool: RedisConnectionPool
-    let timeout: TimeAmount
+    let timeout: Duration
     let logger: Logger
     private let breaker: Mutex<RedisStoreBreaker>
     private let scriptSHA = Mutex<String?>(nil)
@@ -69,18 +69,18 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
         var logger = logger
         logger[metadataKey: "redis.endpoint"] = "\(configuration.host):\(configuration.port)/\(configuration.database)"
         self.logger = logger
-        self.timeout = Self.timeAmount(configuration.timeout)
+        self.timeout = configuration.timeout
         self.pool = RedisConnectionPool(
             redis: configuration,
             configuration: .init(
-                connectionCount: max(1, tuning.connectionCount), connectTimeout: Self.timeAmount(tuning.connectTimeout),
-                backoffBase: Self.timeAmount(tuning.reconnectBackoffBase),
-                backoffMax: Self.timeAmount(tuning.reconnectBackoffMax)
+                connectionCount: max(1, tuning.connectionCount), connectTimeout: TimeAmount(tuning.connectTimeout),
+                backoffBase: TimeAmount(tuning.reconnectBackoffBase),
+                backoffMax: TimeAmount(tuning.reconnectBackoffMax)
             ),
             group: eventLoopGroup, logger: logger
         )
         self.breaker = Mutex(
-            RedisStoreBreaker(threshold: tuning.breakerThreshold, coolDown: Self.timeAmount(tuning.breakerCoolDown))
+            RedisStoreBreaker(threshold: tuning.breakerThreshold, coolDown: TimeAmount(tuning.breakerCoolDown))
         )
         self.onDegradedChange = onDegradedChange
     }
@@ -148,7 +148,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     /// `EVALSHA` with the loaded script; `SCRIPT LOAD` first when no SHA is known yet or Redis answers `NOSCRIPT`.
     /// Every step shares one deadline.
     private func runScript(_ buckets: [RateLimitBucket]) async throws -> RESPValue {
-        let deadline = ContinuousClock.now + Self.duration(self.timeout)
+        let deadline = ContinuousClock.now + self.timeout
         var arguments: [String] = []
         arguments.reserveCapacity(3 + buckets.count * 3)
         arguments.append("EVALSHA")
@@ -224,14 +224,6 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     private static func remaining(until deadline: ContinuousClock.Instant) throws -> TimeAmount {
         let left = ContinuousClock.now.duration(to: deadline)
         guard left > .zero else { throw RedisClientError(.timedOut, "no reply within the timeout") }
-        return Self.timeAmount(left)
-    }
-
-    private static func timeAmount(_ duration: Duration) -> TimeAmount {
-        .nanoseconds(duration.nanosecondsClamped)
-    }
-
-    private static func duration(_ amount: TimeAmount) -> Duration {
-        .nanoseconds(amount.nanoseconds)
+        return TimeAmount(left)
     }
 }

@@ -304,11 +304,3 @@ final class SimulatorConnectionHandler: ChannelInboundHandler {
         }
     }
 }
-
-extension TimeAmount {
-    /// The same span as a `Duration`, in nanoseconds.
-    fileprivate init(_ duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
-    }
-}
