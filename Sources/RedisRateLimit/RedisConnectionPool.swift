@@ -20,9 +20,10 @@ final class RedisConnectionPool: Sendable {
         var connectionCount = 2
         /// Bound on TCP connect plus `AUTH`/`SELECT`.
         var connectTimeout: TimeAmount = .seconds(1)
-        /// First reconnect delay after a failed connect; doubled per further failure up to `backoffMax`.
-        var backoffBase: TimeAmount = .milliseconds(50)
-        var backoffMax: TimeAmount = .seconds(2)
+        /// First reconnect delay after a failed connect; doubled per further failure up to `backoffMax`
+        /// (`Backoff.cap`, without jitter). With the defaults: 50 ms, 100 ms, 200 ms, 400 ms, 800 ms, 1.6 s, then 2 s.
+        var backoffBase: Duration = .milliseconds(50)
+        var backoffMax: Duration = .seconds(2)
     }
 
     private enum Slot {
@@ -60,15 +61,6 @@ final class RedisConnectionPool: Sendable {
             count: max(1, configuration.connectionCount)
         )
         self.state = Mutex(State(slots: slots))
-    }
-
-    /// The reconnect delay after `failures` consecutive failed connects: `base × 2^(failures-1)`, at most `max`.
-    /// With the defaults: 50 ms, 100 ms, 200 ms, 400 ms, 800 ms, 1.6 s, then 2 s.
-    static func backoff(failures: Int, base: TimeAmount, max: TimeAmount) -> TimeAmount {
-        guard failures > 0 else { return .zero }
-        let shift = Swift.min(failures - 1, 30)
-        let delay = base.nanoseconds.multipliedReportingOverflow(by: Int64(1) << shift)
-        return delay.overflow ? max : .nanoseconds(Swift.min(delay.partialValue, max.nanoseconds))
     }
 
     /// Sends one command and waits for its reply, for at most `timeout` (getting a connection included).
@@ -213,8 +205,8 @@ final class RedisConnectionPool: Sendable {
             }
         case .failure(let error):
             let failures = failures + 1
-            let delay = Self.backoff(
-                failures: failures, base: self.configuration.backoffBase, max: self.configuration.backoffMax
+            let delay = TimeAmount(
+                Backoff.cap(retry: failures, base: self.configuration.backoffBase, max: self.configuration.backoffMax)
             )
             self.state.withLock { state in
                 state.slots[slot] = .idle(failures: failures, notBefore: .now() + delay)

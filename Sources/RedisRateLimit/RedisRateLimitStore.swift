@@ -12,10 +12,11 @@ import Synchronization
 ///
 /// Failures never make a request wait longer than `timeout`: a call that does not complete in time, a refused
 /// connection or an error reply answers ``RateLimitDecision/storeUnavailable`` and the gateway applies
-/// `on_failure`. After ``Tuning/breakerThreshold`` consecutive failures a breaker opens: for
-/// ``Tuning/breakerCoolDown`` every call answers `storeUnavailable` at once without asking Redis, then one call
-/// probes, and the first success closes the breaker again. Opening and recovering are logged, and
-/// ``isDegraded`` (plus the optional `onDegradedChange` callback) lets the gateway export a metric.
+/// `on_failure`. After ``Tuning/breakerThreshold`` consecutive failures a breaker opens (GatewayCore's
+/// `CircuitBreaker`, the one upstreams have): for ``Tuning/breakerCoolDown`` every call answers `storeUnavailable` at
+/// once without asking Redis, then one call probes; its success closes the breaker, its failure keeps it open for
+/// another cool-down. Opening and recovering are logged, and ``isDegraded`` (plus the optional `onDegradedChange`
+/// callback) lets the gateway export a metric.
 ///
 /// A `Service`: ``run()`` opens the connections and waits for graceful shutdown, then closes them.
 public final class RedisRateLimitStore: RateLimitStore, Service {
@@ -25,7 +26,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
         public var connectionCount: Int
         /// Bound on TCP connect plus `AUTH`/`SELECT`.
         public var connectTimeout: Duration
-        /// Reconnect backoff: first delay, doubled per failure up to the maximum.
+        /// Reconnect backoff (`Backoff.cap`): first delay, doubled per failure up to the maximum.
         public var reconnectBackoffBase: Duration
         public var reconnectBackoffMax: Duration
         /// Consecutive failures that open the breaker.
@@ -50,7 +51,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     let pool: RedisConnectionPool
     let timeout: Duration
     let logger: Logger
-    private let breaker: Mutex<RedisStoreBreaker>
+    private let breaker: Mutex<CircuitBreaker>
     private let scriptSHA = Mutex<String?>(nil)
     private let lastErrorBox = Mutex<RedisClientError?>(nil)
     private let onDegradedChange: (@Sendable (Bool) -> Void)?
@@ -74,20 +75,21 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
             redis: configuration,
             configuration: .init(
                 connectionCount: max(1, tuning.connectionCount), connectTimeout: TimeAmount(tuning.connectTimeout),
-                backoffBase: TimeAmount(tuning.reconnectBackoffBase),
-                backoffMax: TimeAmount(tuning.reconnectBackoffMax)
+                backoffBase: tuning.reconnectBackoffBase, backoffMax: tuning.reconnectBackoffMax
             ),
             group: eventLoopGroup, logger: logger
         )
         self.breaker = Mutex(
-            RedisStoreBreaker(threshold: tuning.breakerThreshold, coolDown: TimeAmount(tuning.breakerCoolDown))
+            CircuitBreaker(
+                configuration: CircuitBreakerConfiguration(
+                    consecutiveFailures: tuning.breakerThreshold, openFor: tuning.breakerCoolDown))
         )
         self.onDegradedChange = onDegradedChange
     }
 
-    /// Whether the breaker is open or probing: Redis has been failing and calls answer `storeUnavailable`.
+    /// Whether the breaker is open or half-open (probing): Redis has been failing and calls answer `storeUnavailable`.
     public var isDegraded: Bool {
-        self.breaker.withLock { $0.isDegraded }
+        self.breaker.withLock { $0.phase != .closed }
     }
 
     /// The last error of a call to Redis (nil before any), for diagnostics and tests.
@@ -110,38 +112,44 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     /// Checks and consumes every bucket atomically in Redis: one script call, at most `timeout`.
     public func acquire(_ buckets: [RateLimitBucket]) async -> RateLimitDecision {
         if buckets.isEmpty { return .allowed([]) }
-        let permission = self.breaker.withLock { $0.permission(now: .now()) }
-        if permission == .failFast { return .storeUnavailable }
+        let isProbe: Bool
+        switch self.breaker.withLock({ $0.requestStarting(now: .now) }) {
+        case .proceed: isProbe = false
+        case .proceedAsProbe: isProbe = true
+        case .failFast: return .storeUnavailable
+        }
         do {
             let reply = try await self.runScript(buckets)
             let decision = try Self.decision(from: reply, buckets: buckets)
-            self.report(self.breaker.withLock { $0.succeeded() }, error: nil)
+            let action = self.breaker.withLock { $0.requestFinished(.success, wasProbe: isProbe, now: .now) }
+            self.report(action, wasProbe: isProbe, error: nil)
             return decision
         } catch {
             let error = error as? RedisClientError ?? RedisClientError(.protocolError, "\(type(of: error))")
             self.lastErrorBox.withLock { $0 = error }
-            let transition = self.breaker.withLock { $0.failed(now: .now(), wasProbe: permission == .probe) }
-            self.report(transition, error: error)
-            if transition == nil {
-                self.logger.debug("Redis rate-limit call failed", metadata: ["redis.error": "\(error)"])
-            }
+            let action = self.breaker.withLock { $0.requestFinished(.failure, wasProbe: isProbe, now: .now) }
+            self.report(action, wasProbe: isProbe, error: error)
             return .storeUnavailable
         }
     }
 
-    private func report(_ transition: RedisStoreBreaker.Transition?, error: RedisClientError?) {
-        switch transition {
-        case .opened:
+    /// Logs what a finished call changed: the store is degraded when the breaker opens from closed, recovered when
+    /// a probe closes it. A failed probe only reopens it (still degraded, logged at debug like any failed call).
+    private func report(_ action: CircuitBreaker.FinishAction, wasProbe: Bool, error: RedisClientError?) {
+        switch (action, wasProbe) {
+        case (.opened, false):
             self.logger.error(
                 "Redis rate-limit store degraded: requests get on_failure without asking Redis until it is back",
                 metadata: ["redis.error": "\(error.map { "\($0)" } ?? "")"]
             )
             self.onDegradedChange?(true)
-        case .recovered:
+        case (.closed, _):
             self.logger.notice("Redis rate-limit store recovered")
             self.onDegradedChange?(false)
-        case nil:
-            break
+        case (.opened, true), (.none, _):
+            if let error {
+                self.logger.debug("Redis rate-limit call failed", metadata: ["redis.error": "\(error)"])
+            }
         }
     }
 

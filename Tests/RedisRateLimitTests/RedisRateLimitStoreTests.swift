@@ -329,29 +329,4 @@ extension RedisRateLimitStoreTests {
         RESPCommand(["GET", "{gw}:k"]).encode(into: &buffer)
         #expect(String(buffer: buffer) == "*2\r\n$3\r\nGET\r\n$6\r\n{gw}:k\r\n")
     }
-
-    @Test func backoffDoublesUpToTheMaximum() {
-        let delays = (0...8).map {
-            RedisConnectionPool.backoff(failures: $0, base: .milliseconds(50), max: .seconds(2)).nanoseconds / 1_000_000
-        }
-        #expect(delays == [0, 50, 100, 200, 400, 800, 1600, 2000, 2000])
-    }
-
-    @Test func breakerOpensProbesAndRecovers() {
-        var breaker = RedisStoreBreaker(threshold: 2, coolDown: .seconds(1))
-        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        #expect(breaker.permission(now: start) == .proceed)
-        #expect(breaker.failed(now: start, wasProbe: false) == nil)
-        #expect(breaker.failed(now: start, wasProbe: false) == .opened)
-        #expect(breaker.isDegraded)
-        #expect(breaker.permission(now: start + .milliseconds(999)) == .failFast)
-        #expect(breaker.permission(now: start + .seconds(1)) == .probe)
-        #expect(breaker.permission(now: start + .seconds(1)) == .failFast)
-        #expect(breaker.failed(now: start + .seconds(1), wasProbe: true) == nil)
-        #expect(breaker.permission(now: start + .milliseconds(1500)) == .failFast)
-        #expect(breaker.permission(now: start + .seconds(2)) == .probe)
-        #expect(breaker.succeeded() == .recovered)
-        #expect(!breaker.isDegraded)
-        #expect(breaker.permission(now: start + .seconds(2)) == .proceed)
-    }
 }
