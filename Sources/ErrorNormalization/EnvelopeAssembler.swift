@@ -129,7 +129,7 @@ enum EnvelopeAssembler {
             if let value = headers[.retryAfter], let seconds = RetryHint.retryAfter(value, nowUnixSeconds: now) {
                 return (seconds, .header("Retry-After"))
             }
-            if let value = headers[RetryHint.xQuotaReset], let seconds = RetryHint.reset(value, nowUnixSeconds: now) {
+            if let value = headers[.xQuotaReset], let seconds = RetryHint.reset(value, nowUnixSeconds: now) {
                 return (seconds, .header("X-Quota-Reset"))
             }
         }

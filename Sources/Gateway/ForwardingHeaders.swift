@@ -5,9 +5,6 @@ import NIOHTTP1
 
 /// The header rules of SPEC section 5 for both directions of the proxy.
 enum ForwardingHeaders {
-    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
-    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
-    static let xForwardedHost = HTTPField.Name("X-Forwarded-Host")!
     static let xRequestID = HTTPField.Name("X-Request-ID")!
     static let via = HTTPField.Name("Via")!
     /// `Host`; swift-http-types hides it behind `HTTPRequest.authority`, but a proxy sends HTTP/1.1 fields.
@@ -35,11 +32,11 @@ enum ForwardingHeaders {
             switch fieldName {
             case Self.host:
                 clientHost = value
-            case Self.xForwardedFor:
+            case .xForwardedFor:
                 forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value
             case Self.via:
                 via = via.map { "\($0), \(value)" } ?? value
-            case Self.xRequestID, Self.xForwardedProto, Self.xForwardedHost:
+            case Self.xRequestID, .xForwardedProto, .xForwardedHost:
                 continue
             case .maxForwards where method == .options || method == .trace:
                 // RFC 9110 section 7.6.2: a recipient that forwards OPTIONS or TRACE decrements Max-Forwards (the
@@ -58,12 +55,12 @@ enum ForwardingHeaders {
         HopByHopHeaders.remove(from: &fields)
 
         if let peerAddress {
-            fields[Self.xForwardedFor] = forwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress
+            fields[.xForwardedFor] = forwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress
         } else if let forwardedFor {
-            fields[Self.xForwardedFor] = forwardedFor
+            fields[.xForwardedFor] = forwardedFor
         }
-        fields[Self.xForwardedProto] = scheme
-        if let clientHost { fields[Self.xForwardedHost] = clientHost }
+        fields[.xForwardedProto] = scheme
+        if let clientHost { fields[.xForwardedHost] = clientHost }
         fields[Self.xRequestID] = requestID
         fields[Self.via] = via.map { "\($0), \(Self.viaValue)" } ?? Self.viaValue
 

@@ -303,7 +303,7 @@ struct ProxyResponder: HTTPResponder {
         upstream: HTTPFields, upstreamName: String, gateway: [RateLimitBucketState]
     ) -> HTTPHeaders {
         var fields = HTTPFields()
-        for field in upstream where RateLimitGate.upstreamRateLimitFields.contains(field.name.canonicalName) {
+        for field in upstream where RateLimitHeaders.upstreamFields.contains(field.name) {
             fields.append(field)
         }
         if !gateway.isEmpty {

@@ -38,8 +38,8 @@ struct RateLimitGate: Sendable {
                 fields.append(HTTPField(name: fieldName, value: value))
             }
         }
-        for value in headers["x-forwarded-for"] {
-            fields.append(HTTPField(name: ForwardingHeaders.xForwardedFor, value: value))
+        for value in headers[HTTPField.Name.xForwardedFor.canonicalName] {
+            fields.append(HTTPField(name: .xForwardedFor, value: value))
         }
         let peerText = peer?.ipAddress
         let buckets = policies.map { policy in
@@ -74,10 +74,4 @@ struct RateLimitGate: Sendable {
         }
         return headers
     }
-
-    /// The names of the rate-limit fields an upstream may send, which reach the client merged with the gateway's.
-    static let upstreamRateLimitFields: Set<String> = [
-        "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "ratelimit", "ratelimit-policy",
-        "x-quota-limit", "x-quota-remaining", "x-quota-reset",
-    ]
 }

@@ -31,7 +31,7 @@ enum HeaderSignals {
                 return (.rateLimited, .rateLimitHeaders(field: field.name.rawName))
             }
         }
-        if let value = headers[RetryHint.rateLimit], RetryHint.rateLimitField(value) != nil {
+        if let value = headers[.rateLimit], RetryHint.rateLimitField(value) != nil {
             return (.rateLimited, .rateLimitHeaders(field: "RateLimit"))
         }
         return nil

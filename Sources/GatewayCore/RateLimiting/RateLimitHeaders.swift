@@ -18,8 +18,8 @@ public enum RateLimitHeaders {
         guard let index = self.mostRestrictiveIndex(states) else { return [] }
         let state = states[index]
         return self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds) + [
-            HTTPField(name: RetryHint.rateLimitPolicy, value: self.policyList(states)),
-            HTTPField(name: RetryHint.rateLimit, value: self.rateLimitItem(state)),
+            HTTPField(name: .rateLimitPolicy, value: self.policyList(states)),
+            HTTPField(name: .rateLimit, value: self.rateLimitItem(state)),
         ]
     }
 
@@ -50,9 +50,9 @@ public enum RateLimitHeaders {
         let state = gateway[index]
         var fields = upstream
         let ietf = self.tightestItem(upstream)
-        let xRemainingText = upstream[RetryHint.xRateLimitRemaining]
+        let xRemainingText = upstream[.xRateLimitRemaining]
         let xRemaining = xRemainingText.flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
-        let xReset = upstream[RetryHint.xRateLimitReset].flatMap { RetryHint.reset($0, nowUnixSeconds: nowUnixSeconds) }
+        let xReset = upstream[.xRateLimitReset].flatMap { RetryHint.reset($0, nowUnixSeconds: nowUnixSeconds) }
 
         // The upstream's tightest picture: its X- triple, or its IETF item when that says fewer remain.
         var upstreamRemaining = xRemaining
@@ -72,31 +72,31 @@ public enum RateLimitHeaders {
             keepUpstream = true
         }
         if !keepUpstream || fromIETF {
-            fields[RetryHint.xRateLimitLimit] = nil
-            fields[RetryHint.xRateLimitRemaining] = nil
-            fields[RetryHint.xRateLimitReset] = nil
+            fields[.xRateLimitLimit] = nil
+            fields[.xRateLimitRemaining] = nil
+            fields[.xRateLimitReset] = nil
         }
         if !keepUpstream {
             fields.append(contentsOf: self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds))
         } else if fromIETF, let ietf {
-            if let limit = ietf.limit { fields.append(HTTPField(name: RetryHint.xRateLimitLimit, value: String(limit))) }
-            fields.append(HTTPField(name: RetryHint.xRateLimitRemaining, value: String(ietf.remaining)))
+            if let limit = ietf.limit { fields.append(HTTPField(name: .xRateLimitLimit, value: String(limit))) }
+            fields.append(HTTPField(name: .xRateLimitRemaining, value: String(ietf.remaining)))
             if let reset = ietf.reset {
-                fields.append(HTTPField(name: RetryHint.xRateLimitReset, value: String(nowUnixSeconds + reset)))
+                fields.append(HTTPField(name: .xRateLimitReset, value: String(nowUnixSeconds + reset)))
             }
         }
 
         if ietf == nil, let xRemaining {
             // An upstream limit known only from X- fields becomes an IETF item of its own.
             let name = self.quoted(upstreamName)
-            let limit = upstream[RetryHint.xRateLimitLimit].flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
-            if let limit { self.appendItems("\(name);q=\(limit)", to: RetryHint.rateLimitPolicy, in: &fields) }
+            let limit = upstream[.xRateLimitLimit].flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
+            if let limit { self.appendItems("\(name);q=\(limit)", to: .rateLimitPolicy, in: &fields) }
             self.appendItems(
-                "\(name);r=\(max(0, xRemaining))" + (xReset.map { ";t=\($0)" } ?? ""), to: RetryHint.rateLimit,
+                "\(name);r=\(max(0, xRemaining))" + (xReset.map { ";t=\($0)" } ?? ""), to: .rateLimit,
                 in: &fields)
         }
-        self.appendItems(self.policyList(gateway), to: RetryHint.rateLimitPolicy, in: &fields)
-        self.appendItems(self.rateLimitItem(state), to: RetryHint.rateLimit, in: &fields)
+        self.appendItems(self.policyList(gateway), to: .rateLimitPolicy, in: &fields)
+        self.appendItems(self.rateLimitItem(state), to: .rateLimit, in: &fields)
         return fields
     }
 
@@ -104,7 +104,7 @@ public enum RateLimitHeaders {
     /// `RateLimit-Policy` item of the same name when there is one. Nil when there is no readable item.
     static func tightestItem(_ fields: HTTPFields) -> (remaining: Int, reset: Int?, limit: Int?)? {
         var best: (name: Substring, remaining: Int, reset: Int?)?
-        for value in fields[fields: RetryHint.rateLimit].map(\.value) {
+        for value in fields[fields: .rateLimit].map(\.value) {
             for item in value.split(separator: ",") {
                 let parameters = self.parameters(of: item)
                 guard let remaining = parameters.values["r"] else { continue }
@@ -119,7 +119,7 @@ public enum RateLimitHeaders {
         }
         guard let best else { return nil }
         var limit: Int?
-        for value in fields[fields: RetryHint.rateLimitPolicy].map(\.value) {
+        for value in fields[fields: .rateLimitPolicy].map(\.value) {
             for item in value.split(separator: ",") {
                 let parameters = self.parameters(of: item)
                 if parameters.name == best.name, let quota = parameters.values["q"] { limit = quota }
@@ -166,10 +166,10 @@ public enum RateLimitHeaders {
 
     private static func xRateLimitFields(_ state: RateLimitBucketState, nowUnixSeconds: Int) -> [HTTPField] {
         [
-            HTTPField(name: RetryHint.xRateLimitLimit, value: String(state.policy.burst)),
-            HTTPField(name: RetryHint.xRateLimitRemaining, value: String(max(0, state.remaining))),
+            HTTPField(name: .xRateLimitLimit, value: String(state.policy.burst)),
+            HTTPField(name: .xRateLimitRemaining, value: String(max(0, state.remaining))),
             HTTPField(
-                name: RetryHint.xRateLimitReset,
+                name: .xRateLimitReset,
                 value: String(nowUnixSeconds + self.secondsRoundedUp(state.resetAfter))
             ),
         ]

@@ -21,8 +21,6 @@ public struct RateLimitKeyResolver: Sendable {
         self.trustedProxies = trustedProxies
     }
 
-    private static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
-
     /// The key `policyKey` counts this request by.
     /// - Parameters:
     ///   - policyKey: the policy's key kind.
@@ -62,7 +60,7 @@ public struct RateLimitKeyResolver: Sendable {
         guard let peer else { return "unknown" }
         var client = Self.canonical(peer)
         guard self.isTrusted(client) else { return Self.format(client) }
-        let entries = headers[fields: Self.xForwardedFor].flatMap { field in
+        let entries = headers[fields: .xForwardedFor].flatMap { field in
             field.value.split(separator: ",").map { $0.trimmingASCIIWhitespace() }
         }
         for entry in entries.reversed() {

@@ -11,7 +11,7 @@ public struct QuotaShieldBlock: Sendable, Hashable {
     /// Unix time in milliseconds when the vendor's limit resets.
     public var untilUnixMilliseconds: Int64
     public var kind: Kind
-    /// The vendor's rate-limit fields as last seen (``QuotaShield/reportedFields``), in the vendor's order.
+    /// The vendor's rate-limit fields as last seen (``RateLimitHeaders/upstreamFields``), in the vendor's order.
     public var fields: [HTTPField]
 
     public init(untilUnixMilliseconds: Int64, kind: Kind, fields: [HTTPField]) {
@@ -124,34 +124,23 @@ public enum QuotaShield {
         if status == 429 || status == 503, let value = headers[.retryAfter] {
             consider(RetryHint.retryAfter(value, nowUnixSeconds: nowSeconds))
         }
-        for value in headers[values: RetryHint.rateLimit] {
+        for value in headers[values: .rateLimit] {
             consider(RetryHint.rateLimitField(value))
         }
-        if Self.isZero(headers[Self.rateLimitRemaining]), let value = headers[Self.rateLimitReset] {
+        if Self.isZero(headers[.rateLimitRemaining]), let value = headers[.rateLimitReset] {
             consider(RetryHint.reset(value, nowUnixSeconds: nowSeconds))
         }
-        if Self.isZero(headers[RetryHint.xRateLimitRemaining]), let value = headers[RetryHint.xRateLimitReset] {
+        if Self.isZero(headers[.xRateLimitRemaining]), let value = headers[.xRateLimitReset] {
             consider(RetryHint.reset(value, nowUnixSeconds: nowSeconds))
         }
-        if Self.isZero(headers[RetryHint.xQuotaRemaining]), let value = headers[RetryHint.xQuotaReset] {
+        if Self.isZero(headers[.xQuotaRemaining]), let value = headers[.xQuotaReset] {
             consider(RetryHint.reset(value, nowUnixSeconds: nowSeconds), isQuota: true)
         }
         guard let wait, Duration.seconds(wait) <= maxWait else { return nil }
-        let fields = headers.filter { Self.reportedFields.contains($0.name) }
+        let fields = headers.filter { RateLimitHeaders.upstreamFields.contains($0.name) }
         return QuotaShieldBlock(
             untilUnixMilliseconds: now + Int64(wait) * 1000, kind: quota ? .quota : .rate, fields: Array(fields))
     }
-
-    /// The vendor's fields an answer of the shield repeats (`Retry-After` is the shield's own, counting down).
-    public static let reportedFields: Set<HTTPField.Name> = [
-        RetryHint.rateLimit, RetryHint.rateLimitPolicy, RetryHint.xRateLimitLimit, RetryHint.xRateLimitRemaining,
-        RetryHint.xRateLimitReset, RetryHint.xQuotaLimit, RetryHint.xQuotaRemaining, RetryHint.xQuotaReset,
-        Self.rateLimitLimit, Self.rateLimitRemaining, Self.rateLimitReset,
-    ]
-
-    static let rateLimitLimit = HTTPField.Name("RateLimit-Limit")!
-    static let rateLimitRemaining = HTTPField.Name("RateLimit-Remaining")!
-    static let rateLimitReset = HTTPField.Name("RateLimit-Reset")!
 
     private static func isZero(_ value: String?) -> Bool {
         guard let value else { return false }

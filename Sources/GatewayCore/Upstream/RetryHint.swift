@@ -81,31 +81,22 @@ public enum RetryHint {
         if let value = headers[.retryAfter], let seconds = Self.retryAfter(value, nowUnixSeconds: nowUnixSeconds) {
             return (seconds, "Retry-After")
         }
-        if let value = headers[Self.rateLimit], let seconds = Self.rateLimitField(value) {
+        if let value = headers[.rateLimit], let seconds = Self.rateLimitField(value) {
             return (seconds, "RateLimit")
         }
-        if let value = headers[Self.xRateLimitReset],
-            status == 429 || headers[Self.xRateLimitRemaining].flatMap({ Int($0) }) == 0,
+        if let value = headers[.xRateLimitReset],
+            status == 429 || headers[.xRateLimitRemaining].flatMap({ Int($0) }) == 0,
             let seconds = Self.reset(value, nowUnixSeconds: nowUnixSeconds)
         {
             return (seconds, "X-RateLimit-Reset")
         }
-        if let value = headers[Self.xQuotaReset], headers[Self.xQuotaRemaining].flatMap({ Int($0) }) == 0,
+        if let value = headers[.xQuotaReset], headers[.xQuotaRemaining].flatMap({ Int($0) }) == 0,
             let seconds = Self.reset(value, nowUnixSeconds: nowUnixSeconds)
         {
             return (seconds, "X-Quota-Reset")
         }
         return nil
     }
-
-    public static let rateLimit = HTTPField.Name("RateLimit")!
-    public static let rateLimitPolicy = HTTPField.Name("RateLimit-Policy")!
-    public static let xRateLimitLimit = HTTPField.Name("X-RateLimit-Limit")!
-    public static let xRateLimitRemaining = HTTPField.Name("X-RateLimit-Remaining")!
-    public static let xRateLimitReset = HTTPField.Name("X-RateLimit-Reset")!
-    public static let xQuotaLimit = HTTPField.Name("X-Quota-Limit")!
-    public static let xQuotaRemaining = HTTPField.Name("X-Quota-Remaining")!
-    public static let xQuotaReset = HTTPField.Name("X-Quota-Reset")!
 }
 
 /// HTTP-dates (RFC 9110 section 5.6.7): IMF-fixdate, and the obsolete RFC 850 and asctime forms a recipient must

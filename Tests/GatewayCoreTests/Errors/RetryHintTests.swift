@@ -37,17 +37,17 @@ struct RetryHintTests {
 
     @Test func precedenceAcrossHeaders() {
         var fields = HTTPFields()
-        fields[RetryHint.xRateLimitReset] = String(self.now + 90)
-        fields[RetryHint.xRateLimitRemaining] = "0"
+        fields[.xRateLimitReset] = String(self.now + 90)
+        fields[.xRateLimitRemaining] = "0"
         #expect(RetryHint.seconds(status: 429, headers: fields, nowUnixSeconds: self.now) == 90)
-        fields[RetryHint.rateLimit] = "\"a\";r=5;t=7, \"b\";r=0;t=12"
+        fields[.rateLimit] = "\"a\";r=5;t=7, \"b\";r=0;t=12"
         #expect(RetryHint.seconds(status: 429, headers: fields, nowUnixSeconds: self.now) == 12)
         fields[.retryAfter] = "4"
         #expect(RetryHint.seconds(status: 429, headers: fields, nowUnixSeconds: self.now) == 4)
         var quota = HTTPFields()
-        quota[RetryHint.xQuotaReset] = String(self.now + 3600)
+        quota[.xQuotaReset] = String(self.now + 3600)
         #expect(RetryHint.seconds(status: 429, headers: quota, nowUnixSeconds: self.now) == nil)
-        quota[RetryHint.xQuotaRemaining] = "0"
+        quota[.xQuotaRemaining] = "0"
         #expect(RetryHint.seconds(status: 429, headers: quota, nowUnixSeconds: self.now) == 3600)
     }
 

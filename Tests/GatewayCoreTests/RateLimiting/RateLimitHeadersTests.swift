@@ -159,27 +159,27 @@ import Testing
         let roomy = self.fields([("RateLimit", "\"day\";r=500;t=3600")])
         let gatewayWins = RateLimitHeaders.merge(
             upstream: roomy, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
-        #expect(gatewayWins[RetryHint.xRateLimitRemaining] == "7")
-        #expect(gatewayWins[RetryHint.rateLimit] == "\"day\";r=500;t=3600, \"per_client\";r=7;t=8")
+        #expect(gatewayWins[.xRateLimitRemaining] == "7")
+        #expect(gatewayWins[.rateLimit] == "\"day\";r=500;t=3600, \"per_client\";r=7;t=8")
     }
 
     @Test func onATieTheLaterResetWinsInEitherForm() {
         // Upstream: 7 left, full in 30 s (as a delta) — later than the gateway's 8 s: kept.
         let later = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "30")])
         let keptFields = RateLimitHeaders.merge(upstream: later, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
-        #expect(keptFields[fields: RetryHint.xRateLimitReset].map(\.value) == ["30"])
+        #expect(keptFields[fields: .xRateLimitReset].map(\.value) == ["30"])
         // Upstream: 7 left, reset as Unix time 2 s from now — sooner: the gateway's picture.
         let sooner = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "1700000002")])
         let replaced = RateLimitHeaders.merge(upstream: sooner, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
-        #expect(replaced[fields: RetryHint.xRateLimitReset].map(\.value) == ["1700000008"])
+        #expect(replaced[fields: .xRateLimitReset].map(\.value) == ["1700000008"])
     }
 
     @Test func unreadableUpstreamRemainingIsNotReplaced() {
         let upstream = self.fields([("X-RateLimit-Remaining", "lots")])
         let merged = RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
-        #expect(merged[fields: RetryHint.xRateLimitRemaining].map(\.value) == ["lots"])
-        #expect(merged[RetryHint.xRateLimitLimit] == nil)
-        #expect(merged[RetryHint.rateLimit] == "\"per_client\";r=7;t=8")
+        #expect(merged[fields: .xRateLimitRemaining].map(\.value) == ["lots"])
+        #expect(merged[.xRateLimitLimit] == nil)
+        #expect(merged[.rateLimit] == "\"per_client\";r=7;t=8")
     }
 }
 

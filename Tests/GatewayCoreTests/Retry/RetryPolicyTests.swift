@@ -370,12 +370,12 @@ struct RetryPolicyTests {
             == .response(status: 429, retryHintSeconds: 4))
 
         var rateLimited = HTTPFields()
-        rateLimited[RetryHint.xRateLimitReset] = String(now + 12)
+        rateLimited[.xRateLimitReset] = String(now + 12)
         #expect(RetryOutcome.response(status: 429, headers: rateLimited, nowUnixSeconds: now)
             == .response(status: 429, retryHintSeconds: 12))
 
         var ietf = HTTPFields()
-        ietf[RetryHint.rateLimit] = "\"default\";r=0;t=3"
+        ietf[.rateLimit] = "\"default\";r=0;t=3"
         #expect(RetryOutcome.response(status: 429, headers: ietf, nowUnixSeconds: now)
             == .response(status: 429, retryHintSeconds: 3))
 
