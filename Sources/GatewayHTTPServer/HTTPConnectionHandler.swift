@@ -226,22 +226,19 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     private func writeRefusal(_ refusal: ServerRefusal, head: HTTPRequestHead?, context: ChannelHandlerContext) {
         var response = self.responder.response(for: refusal, head: head, remoteAddress: self.remoteAddress)
-        response.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
         response.headers.replaceOrAdd(name: "connection", value: "close")
-        let responseHead = HTTPResponseHead(version: .http1_1, status: response.status, headers: response.headers)
+        let (headers, body) = response.framed(isHeadRequest: head?.method == .HEAD)
+        let responseHead = HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)
         if head?.method == .CONNECT {
             // NIO's encoder drops the body of every response to CONNECT, yet only a 2xx answer to CONNECT has none
             // (RFC 9110 section 9.3.6): the refusal goes out as bytes, below the encoder, so the client gets the
             // envelope like any other. The connection closes after it.
-            let bytes = RawResponse.serialize(responseHead, body: response.body)
+            let bytes = RawResponse.serialize(responseHead, body: body ?? ByteBuffer())
             context.triggerUserOutboundEvent(RawResponse(bytes: bytes), promise: nil)
             return
         }
-        context.write(self.wrapOutboundOut(.head(responseHead)), promise: nil)
-        if head?.method != .HEAD, response.body.readableBytes > 0 {
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil)
-        }
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        // Throws only when the client has gone already; the connection is closed after this either way.
+        try? self.send(responseHead, body, end: true)
     }
 
     /// Closes once what was written has left: the output first (its promise completes after pending writes), then

@@ -39,6 +39,18 @@ public struct ServerResponse: Sendable {
     }
 }
 
+extension ServerResponse {
+    /// What goes on the wire for this response, decided once for the responder's writes and the listener's refusals:
+    /// the fields with `Content-Length` set to the body's size, and the body to write, nil when it is empty or the
+    /// request was `HEAD` (whose head still announces the length a `GET` would get, RFC 9110 section 9.3.2).
+    func framed(isHeadRequest: Bool) -> (headers: HTTPHeaders, body: ByteBuffer?) {
+        var headers = self.headers
+        headers.replaceOrAdd(name: "content-length", value: String(self.body.readableBytes))
+        let body = isHeadRequest || self.body.readableBytes == 0 ? nil : self.body
+        return (headers, body)
+    }
+}
+
 /// What the listener calls for each request. It knows nothing of proxying; the gateway implements this.
 public protocol HTTPResponder: Sendable {
     /// Answers one request through `writer`. Throwing after the head was written aborts the connection (the client

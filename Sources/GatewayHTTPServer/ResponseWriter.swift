@@ -122,14 +122,9 @@ public final class ResponseWriter: @unchecked Sendable {
     /// Writes a complete response held in memory, with its `Content-Length`: head, body and end in one write, so
     /// one system call.
     public func write(_ response: ServerResponse) async throws {
-        var headers = response.headers
-        headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+        let (headers, body) = response.framed(isHeadRequest: self.isHeadRequest)
         let head = try self.takeHead(status: response.status, headers: headers, next: .ended)
-        if !self.isHeadRequest, response.body.readableBytes > 0 {
-            self.bodyBytesWritten += response.body.readableBytes
-            try await self.sink.send(head, response.body, end: true)
-        } else {
-            try await self.sink.send(head, nil, end: true)
-        }
+        self.bodyBytesWritten += body?.readableBytes ?? 0
+        try await self.sink.send(head, body, end: true)
     }
 }
