@@ -63,10 +63,13 @@ struct ProxyResponder: HTTPResponder {
                     notes: exchange.notes, writer: writer)
             }
         }
-        try await self.route(&exchange, query: query, writer: writer)
+        try await self.proxy(&exchange, query: query, writer: writer)
     }
 
-    private func route(_ exchange: inout Exchange, query: Substring?, writer: ResponseWriter) async throws {
+    /// Runs the request through the whole pipeline and answers it: method check, `Max-Forwards`, route match, rate
+    /// limit, quota shield, the upstream's concurrency limit, the upstream exchange (with retries), then the upstream's
+    /// response streamed through or an envelope.
+    private func proxy(_ exchange: inout Exchange, query: Substring?, writer: ResponseWriter) async throws {
         let request = exchange.request
         let configuration = exchange.snapshot.configuration
         guard let method = HTTPRequest.Method(request.head.method.rawValue) else {
@@ -172,7 +175,7 @@ struct ProxyResponder: HTTPResponder {
         case .response(let response):
             await self.quotaShield?.observe(
                 upstream: upstream, clientHeaders: request.head.headers, head: response.head, code: nil)
-            try await self.pass(
+            try await self.streamResponse(
                 response, upstream: upstream, method: method, exchange: exchange, extraHeaders: extraHeaders,
                 rateLimitStates: rateLimitStates, writer: writer)
         case .errorResponse(let head, let body, let complete):
@@ -206,9 +209,9 @@ struct ProxyResponder: HTTPResponder {
             nowUnixSeconds: DateHeader.unixSeconds(), bodyLimit: self.errorBodyLimit)
     }
 
-    /// Passes an upstream response through: head at once, body chunk by chunk with backpressure. With
+    /// Streams an upstream response to the client: head at once, body chunk by chunk with backpressure. With
     /// `errors_in_success`, a 2xx body prefix is read first and rewritten if it is an error in disguise.
-    private func pass(
+    private func streamResponse(
         _ response: UpstreamResponse, upstream: UpstreamConfiguration, method: HTTPRequest.Method,
         exchange: Exchange, extraHeaders: HTTPHeaders, rateLimitStates: [RateLimitBucketState],
         writer: ResponseWriter
@@ -294,7 +297,7 @@ struct ProxyResponder: HTTPResponder {
         if !ended { try await writer.writeEnd() }
     }
 
-    /// Responses with a `Content-Length` up to this are written head-with-body (see `pass`).
+    /// Responses with a `Content-Length` up to this are written head-with-body (see `streamResponse`).
     static let coalescedBodyLimit = 256 * 1024
 
     /// The rate-limit fields of a rewritten upstream error: the upstream's own (`X-RateLimit-*`, `RateLimit*`,
