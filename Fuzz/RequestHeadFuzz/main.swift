@@ -6,7 +6,7 @@
 // 2. the raw input goes through `RequestFramingScanner` whole and byte by byte: the steps must agree (the listener
 //    hands it reads of any size), and an over-long chunk extension is reported the same way;
 // 3. the raw input, read as a `ByteBuffer` in pieces, is split with `RequestFramingScanner.nextPiece` (what
-//    `ConnectionTimeoutHandler` hands the decoder): the pieces must be the input again, in order, with the same head
+//    `ConnectionGuardHandler` hands the decoder): the pieces must be the input again, in order, with the same head
 //    ends; and collected with `RequestBody.append` under a limit: the body is the input up to the limit, never more.
 // RequestBody.swift is compiled in too.
 import GatewayCore

@@ -58,7 +58,7 @@ public final class HTTPServer: Service, Sendable {
     public func run() async throws {
         let configuration = self.configuration
         let decoderLimits = {
-            // A backstop: the exact limits are checked by `ConnectionTimeoutHandler` while the head arrives and by
+            // A backstop: the exact limits are checked by `ConnectionGuardHandler` while the head arrives and by
             // `RequestHeadValidator` on the whole head, which can tell a long request target (414) from long fields
             // (431). llhttp counts the target against its field limits, so its own limit must be looser.
             var limits = NIOHTTPDecoderLimitConfiguration()
@@ -91,14 +91,14 @@ public final class HTTPServer: Service, Sendable {
                             try sync.addHandler(NIOSSLServerHandler(context: tls.current))
                             try sync.addHandler(TLSHandshakeTimeoutHandler(timeout: configuration.tlsHandshakeTimeout))
                         }
-                        let timeouts = ConnectionTimeoutHandler(
+                        let connectionGuard = ConnectionGuardHandler(
                             idleTimeout: configuration.idleTimeout,
                             requestTimeout: configuration.requestHeaderTimeout,
                             bodyTimeout: configuration.requestBodyTimeout,
                             minBodyBytesPerSecond: configuration.minRequestBodyBytesPerSecond,
                             maxHeadBytes: configuration.maxHeaderBytes,
                             maxChunkExtensionBytes: configuration.maxChunkExtensionBytes)
-                        try sync.addHandler(timeouts)
+                        try sync.addHandler(connectionGuard)
                         try sync.configureHTTPServerPipeline(
                             withPipeliningAssistance: false,
                             withServerUpgrade: nil,
@@ -106,7 +106,7 @@ public final class HTTPServer: Service, Sendable {
                             withOutboundHeaderValidation: true,
                             withEncoderConfiguration: .init(),
                             withDecoderLimitConfiguration: decoderLimits)
-                        try sync.addHandler(RequestLifecycleObserver(reportingTo: timeouts))
+                        try sync.addHandler(RequestLifecycleObserver(reportingTo: connectionGuard))
                         let entry = registry.register(child, limit: configuration.maxConnections)
                         try sync.addHandler(
                             HTTPConnectionHandler(

@@ -9,7 +9,7 @@ import Darwin
 import NIOCore
 
 /// Follows the framing of the request byte stream just far enough to bound what llhttp does not: the length of
-/// chunk extensions (NIO-AND-CURL-NOTES.md). A pure value; ``ConnectionTimeoutHandler`` feeds it every byte read.
+/// chunk extensions (NIO-AND-CURL-NOTES.md). A pure value; ``ConnectionGuardHandler`` feeds it every byte read.
 ///
 /// llhttp parses chunk extensions without keeping them, so they cost no memory, but a client can send an endless
 /// extension (`1;aaaa…`) that is neither data nor a new chunk: no body byte ever arrives, `max_body_bytes` never
