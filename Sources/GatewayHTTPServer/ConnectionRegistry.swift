@@ -28,8 +28,10 @@ final class ConnectionRegistry: Sendable {
             }
         }
 
-        /// Marks the connection as waiting for its next request; returns false if it is draining and must close.
-        func endRequest() -> Bool {
+        /// Marks the connection as waiting for its next request, after a response has ended and before anything
+        /// more is read (from then on a drain closes it at once); returns false if it is draining already and must
+        /// close instead.
+        func readyForNextRequest() -> Bool {
             self.state.withLockedValue { state in
                 state.waitingForRequest = true
                 return !state.draining

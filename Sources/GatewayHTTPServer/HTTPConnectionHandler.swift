@@ -210,7 +210,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         let next = self.machine.responseFinished(
             ended: writer.state == .ended, keepAlive: !writer.closeAfterResponse,
             draining: self.entry?.isDraining ?? true)
-        guard next == .readNext, self.entry?.endRequest() ?? false else {
+        guard next == .readNext, self.entry?.readyForNextRequest() ?? false else {
             self.machine.close()
             self.closeAfterFlush(context: context)
             return
