@@ -69,7 +69,6 @@ final class CommandQueue: @unchecked Sendable {
         return accepted
     }
 
-    /// Moves every pending command into `buffer` (whose capacity is reused); engine thread.
     /// Called by the engine before `curl_multi_poll`: false when commands are waiting (poll would delay them);
     /// true when the engine may sleep, after which a `push` wakes it.
     func prepareToSleep() -> Bool {
@@ -85,6 +84,8 @@ final class CommandQueue: @unchecked Sendable {
         self.state.withLock { $0.engineSleeping = false }
     }
 
+    /// Moves every pending command into `buffer`, which must be empty; engine thread. The two arrays are swapped, so
+    /// the queue goes on with the buffer's capacity and neither side allocates once both have grown.
     func takeAll(into buffer: inout [EngineCommand]) {
         self.state.withLock { state in
             swap(&state.pending, &buffer)

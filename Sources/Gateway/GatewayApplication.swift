@@ -11,8 +11,9 @@ import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
-/// Builds the whole gateway from a config file and runs it under one `ServiceGroup`: the curl engine, the proxy
-/// listener, the admin listener and the config reloader, started in that order and stopped in reverse.
+/// Builds the whole gateway from a config file and runs it under one `ServiceGroup`: the curl engine, the rate-limit
+/// store, the admin listener, the config reloader and the proxy listener. The group starts them together and stops
+/// them one by one in the reverse of that order, so the proxy listener drains first and the engine stops last.
 public struct GatewayApplication: Sendable {
     /// What `gateway serve` needs to start.
     public struct Options: Sendable {
@@ -154,8 +155,10 @@ public struct GatewayApplication: Sendable {
         let proxyService = DrainingListener(
             server: proxyServer, drainTimeout: server.drainTimeout, health: health, logger: self.logger)
 
-        // Started in this order, stopped in reverse: the proxy drains first while the admin listener still answers
-        // (`/readyz` says 503 meanwhile), and the engine stops last, once no request can use it.
+        // The group starts every service at once (it does not wait for one to be up before the next) and, on
+        // shutdown, stops them one by one from the last: the proxy drains first while the admin listener still
+        // answers (`/readyz` says 503 meanwhile); the reloader, the admin listener and the rate-limit store follow,
+        // and the engine stops last, once no request can use it.
         let group = ServiceGroup(
             configuration: .init(
                 services: [
