@@ -60,8 +60,8 @@ public enum Backoff {
 
 extension Duration {
     /// This duration in whole nanoseconds (truncated toward zero), saturating at `Int64.min` / `Int64.max`
-    /// (about ±292 years) instead of trapping. The one conversion the gateway's modules share (metrics, NIO
-    /// `TimeAmount`s, Redis timeouts).
+    /// (about ±292 years) instead of trapping. The one conversion the gateway's modules share (backoff, the retry
+    /// budget's buckets, metrics).
     package var nanosecondsClamped: Int64 {
         let (seconds, attoseconds) = self.components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
