@@ -66,124 +66,203 @@ struct ProxyResponder: HTTPResponder {
         try await self.proxy(&exchange, query: query, writer: writer)
     }
 
-    /// Runs the request through the whole pipeline and answers it: method check, `Max-Forwards`, route match, rate
-    /// limit, quota shield, the upstream's concurrency limit, the upstream exchange (with retries), then the upstream's
-    /// response streamed through or an envelope.
+    /// Runs the request through the whole pipeline and answers it, in four stages: resolve (method, `Max-Forwards`,
+    /// route, upstream) → admit (rate limit, quota shield, the upstream's in-flight cap) → forward (the upstream
+    /// exchange, with retries) → deliver (the upstream's response streamed through, or an envelope). A stage that
+    /// stops the request returns a ``Refusal``, and ``refuse(_:exchange:writer:)`` answers every one of them.
     private func proxy(_ exchange: inout Exchange, query: Substring?, writer: ResponseWriter) async throws {
-        let request = exchange.request
-        let configuration = exchange.snapshot.configuration
-        guard let method = HTTPRequest.Method(request.head.method.rawValue) else {
-            try await self.problem(
-                .badRequest, detail: "The request method is not valid.", exchange: exchange, writer: writer)
-            return
-        }
-
-        if (method == .options || method == .trace), request.head.headers.first(name: "max-forwards") == "0" {
-            // RFC 9110 section 7.6.2: the last recipient answers itself.
+        let target: Target
+        switch self.resolve(&exchange) {
+        case .forward(let resolved):
+            target = resolved
+        case .answerMaxForwards(let method):
             try await self.answerMaxForwards(method: method, exchange: exchange, writer: writer)
             return
+        case .refuse(let refusal):
+            try await self.refuse(refusal, exchange: exchange, writer: writer)
+            return
         }
 
-        let match: RouteTable.Match
-        switch exchange.snapshot.routeTable.match(path: exchange.path, method: method) {
-        case .success(let found):
-            match = found
-        case .failure(.noRoute):
-            try await self.problem(.notFound, detail: "No route matches this path.", exchange: exchange, writer: writer)
-            return
-        case .failure(.methodNotAllowed(let route, let allowed)):
-            exchange.routeName = route
-            try await self.problem(
-                .methodNotAllowed, detail: "The method \(method.rawValue) is not allowed on this route.",
-                exchange: exchange, writer: writer,
-                headers: ["allow": allowed.map(\.rawValue).joined(separator: ", ")])
+        let rateLimitStates: [RateLimitBucketState]
+        switch await self.admit(target, exchange: exchange) {
+        case .admitted(let states):
+            rateLimitStates = states
+        case .refused(let refusal):
+            try await self.refuse(refusal, exchange: exchange, writer: writer)
             return
         }
-        let route = match.route
+        defer { target.runtime.leave() }
+
+        let (result, attempts) = await self.forward(target, query: query, exchange: exchange)
+        exchange.notes.attempts = attempts
+        try await self.deliver(
+            result, attempts: attempts, target: target, rateLimitStates: rateLimitStates, exchange: exchange,
+            writer: writer)
+    }
+
+    // MARK: stages
+
+    /// Where a request goes, once resolved.
+    private struct Target {
+        let method: HTTPRequest.Method
+        let route: RouteConfiguration
+        let upstream: UpstreamConfiguration
+        let runtime: UpstreamRuntime
+        let trace: TraceContext
+    }
+
+    /// A gateway-made answer, before it becomes an envelope (see ``refuse(_:exchange:writer:)``).
+    private struct Refusal {
+        var code: ErrorCode
+        /// The status when it is not the code's own.
+        var status: Int? = nil
+        var detail: String? = nil
+        /// The upstream the answer is about, if any.
+        var upstream: String? = nil
+        /// `Retry-After` and the envelope's `retry_after`, in seconds.
+        var retryAfter: Int? = nil
+        var headers: HTTPHeaders = [:]
+    }
+
+    private enum Resolution {
+        case forward(Target)
+        /// `OPTIONS` or `TRACE` with `Max-Forwards: 0`: the gateway is the last recipient and answers itself.
+        case answerMaxForwards(HTTPRequest.Method)
+        case refuse(Refusal)
+    }
+
+    /// Stage 1: the method, `Max-Forwards`, the route and its upstream. Names the route, the upstream and the trace
+    /// in the access notes and the logger.
+    private func resolve(_ exchange: inout Exchange) -> Resolution {
+        let request = exchange.request
+        guard let method = HTTPRequest.Method(request.head.method.rawValue) else {
+            return .refuse(Refusal(code: .badRequest, detail: "The request method is not valid."))
+        }
+        if (method == .options || method == .trace), request.head.headers.first(name: "max-forwards") == "0" {
+            return .answerMaxForwards(method)  // RFC 9110 section 7.6.2
+        }
+
+        let route: RouteConfiguration
+        switch exchange.snapshot.routeTable.match(path: exchange.path, method: method) {
+        case .success(let match):
+            route = match.route
+        case .failure(.noRoute):
+            return .refuse(Refusal(code: .notFound, detail: "No route matches this path."))
+        case .failure(.methodNotAllowed(let name, let allowed)):
+            exchange.routeName = name
+            return .refuse(
+                Refusal(
+                    code: .methodNotAllowed, detail: "The method \(method.rawValue) is not allowed on this route.",
+                    headers: ["allow": allowed.map(\.rawValue).joined(separator: ", ")]))
+        }
         exchange.routeName = route.name
         if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "route"] = .string(route.name) }
-        guard let upstream = configuration.upstreams[route.upstream], let runtime = exchange.snapshot.runtimes[route.upstream]
+        guard let upstream = exchange.snapshot.configuration.upstreams[route.upstream],
+            let runtime = exchange.snapshot.runtimes[route.upstream]
         else {
             // The config validator guarantees this never happens; answer like any internal fault.
-            try await self.problem(.internalError, exchange: exchange, writer: writer)
-            return
+            return .refuse(Refusal(code: .internalError))
         }
         if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "upstream"] = .string(upstream.name) }
         exchange.notes.upstream = upstream.name
-        let trace = TraceContext.of(request.head.headers, tracing: configuration.server.tracing)
+        // The trace is the request's from here on: a refused request's access-log line carries it too.
+        let trace = TraceContext.of(request.head.headers, tracing: exchange.snapshot.configuration.server.tracing)
         exchange.notes.trace = trace
         if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "trace.id"] = .string(trace.traceIDHex) }
+        return .forward(Target(method: method, route: route, upstream: upstream, runtime: runtime, trace: trace))
+    }
 
-        let rateLimitStates: [RateLimitBucketState]
+    private enum Admission {
+        /// Admitted: the gateway's bucket states (for the rate-limit headers), and one of the upstream's in-flight
+        /// places taken (`runtime.leave()` gives it back).
+        case admitted([RateLimitBucketState])
+        case refused(Refusal)
+    }
+
+    /// Stage 2: the route's rate limits, the upstream's quota shield, then the upstream's in-flight cap. Nothing is
+    /// sent upstream for a refused request.
+    private func admit(_ target: Target, exchange: Exchange) async -> Admission {
+        let headers = exchange.request.head.headers
+        let states: [RateLimitBucketState]
         switch await self.rateLimits.check(
-            route: route, snapshot: exchange.snapshot, headers: request.head.headers, peer: request.remoteAddress)
+            route: target.route, snapshot: exchange.snapshot, headers: headers, peer: exchange.request.remoteAddress)
         {
-        case .proceed(let states):
-            rateLimitStates = states
-        case .deny(let states, let retryAfter):
-            try await self.problem(
-                .rateLimited, exchange: exchange, writer: writer, retryAfter: retryAfter,
-                headers: RateLimitGate.headers(states))
-            return
+        case .proceed(let granted):
+            states = granted
+        case .deny(let denied, let retryAfter):
+            return .refused(Refusal(code: .rateLimited, retryAfter: retryAfter, headers: RateLimitGate.headers(denied)))
         case .storeUnavailable:
-            try await self.problem(
-                .serviceUnavailable, detail: "The rate-limit store cannot be reached.", exchange: exchange,
-                writer: writer, retryAfter: 1)
-            return
+            return .refused(
+                Refusal(code: .serviceUnavailable, detail: "The rate-limit store cannot be reached.", retryAfter: 1))
         }
 
-        if let answer = await self.quotaShield?.check(upstream: upstream, headers: request.head.headers) {
-            try await self.problem(
-                answer.block.code, status: 429, detail: answer.detail, exchange: exchange, writer: writer,
-                upstream: .init(name: upstream.name), retryAfter: answer.retryAfterSeconds,
-                headers: Self.rateLimitHeaders(
-                    upstream: HTTPFields(answer.block.fields), upstreamName: upstream.name, gateway: rateLimitStates))
-            return
+        let upstream = target.upstream
+        if let answer = await self.quotaShield?.check(upstream: upstream, headers: headers) {
+            return .refused(
+                Refusal(
+                    code: answer.block.code, status: 429, detail: answer.detail, upstream: upstream.name,
+                    retryAfter: answer.retryAfterSeconds,
+                    headers: Self.rateLimitHeaders(
+                        upstream: HTTPFields(answer.block.fields), upstreamName: upstream.name, gateway: states)))
         }
-
-        guard runtime.enter() else {
-            try await self.problem(
-                .upstreamUnavailable, status: 503, detail: "Too many requests to this upstream are in flight.",
-                exchange: exchange, writer: writer, upstream: .init(name: upstream.name), retryAfter: 1,
-                headers: RateLimitGate.headers(rateLimitStates))
-            return
+        guard target.runtime.enter() else {
+            return .refused(
+                Refusal(
+                    code: .upstreamUnavailable, status: 503, detail: "Too many requests to this upstream are in flight.",
+                    upstream: upstream.name, retryAfter: 1, headers: RateLimitGate.headers(states)))
         }
-        defer { runtime.leave() }
+        return .admitted(states)
+    }
 
+    /// Stage 3: the upstream request (the forwarding headers, the request's trace context), sent with retries.
+    private func forward(
+        _ target: Target, query: Substring?, exchange: Exchange
+    ) async -> (ExchangeResult, attempts: Int) {
+        let request = exchange.request
+        let upstream = target.upstream
         let upstreamRequest = UpstreamRequest(
-            method: method,
-            url: PathRewriter.upstreamURL(upstream: upstream.url, route: route, path: exchange.path, query: query),
+            method: target.method,
+            url: PathRewriter.upstreamURL(upstream: upstream.url, route: target.route, path: exchange.path, query: query),
             headers: ForwardingHeaders.upstreamRequestHeaders(
-                client: request.head.headers, method: method, peerAddress: ForwardingHeaders.peerIP(request.remoteAddress),
-                requestID: exchange.requestID, scheme: self.scheme, upstream: upstream),
+                client: request.head.headers, method: target.method,
+                peerAddress: ForwardingHeaders.peerIP(request.remoteAddress), requestID: exchange.requestID,
+                scheme: self.scheme, upstream: upstream),
             body: request.body,
             connectTimeout: upstream.timeouts.connect,
             headTimeout: upstream.timeouts.perTry,
             idleTimeout: upstream.timeouts.idle,
             tls: upstream.tls, httpVersion: upstream.httpVersion, proxy: upstream.proxy, noProxy: upstream.noProxy,
-            trace: exchange.notes.trace)
-
+            trace: target.trace)
         let forwarder = UpstreamExchange(
             client: self.upstreamClient, metrics: self.metrics, logger: exchange.logger,
             errorBodyLimit: self.errorBodyLimit)
-        let (result, attempts) = await forwarder.run(upstreamRequest, upstream: upstream, runtime: runtime)
-        exchange.notes.attempts = attempts
+        return await forwarder.run(upstreamRequest, upstream: upstream, runtime: target.runtime)
+    }
+
+    /// Stage 4: what the exchange ended with, to the client: a response streamed through, an upstream error
+    /// normalized, or a gateway-made envelope for a transport failure or an open circuit.
+    private func deliver(
+        _ result: ExchangeResult, attempts: Int, target: Target, rateLimitStates: [RateLimitBucketState],
+        exchange: Exchange, writer: ResponseWriter
+    ) async throws {
+        let upstream = target.upstream
+        let clientHeaders = exchange.request.head.headers
         var extraHeaders = HTTPHeaders()
         if attempts > 1 { extraHeaders.add(name: "gateway-attempts", value: String(attempts)) }
 
         switch result {
         case .response(let response):
             await self.quotaShield?.observe(
-                upstream: upstream, clientHeaders: request.head.headers, head: response.head, code: nil)
+                upstream: upstream, clientHeaders: clientHeaders, head: response.head, code: nil)
             try await self.streamResponse(
-                response, upstream: upstream, method: method, exchange: exchange, extraHeaders: extraHeaders,
+                response, upstream: upstream, method: target.method, exchange: exchange, extraHeaders: extraHeaders,
                 rateLimitStates: rateLimitStates, writer: writer)
         case .errorResponse(let head, let body, let complete):
             let document = self.normalizer.normalize(
                 status: head.status, headers: head.headers, body: body, bodyComplete: complete,
                 context: self.context(upstream: upstream, exchange: exchange))
             await self.quotaShield?.observe(
-                upstream: upstream, clientHeaders: request.head.headers, head: head, code: document.code)
+                upstream: upstream, clientHeaders: clientHeaders, head: head, code: document.code)
             extraHeaders.add(
                 contentsOf: Self.rateLimitHeaders(
                     upstream: head.headers, upstreamName: upstream.name, gateway: rateLimitStates))
@@ -191,14 +270,18 @@ struct ProxyResponder: HTTPResponder {
         case .transportFailure(let error):
             exchange.logger.debug("upstream failed", metadata: ["error": "\(error)"])
             extraHeaders.add(contentsOf: RateLimitGate.headers(rateLimitStates))
-            try await self.problem(
-                error.canonicalCode, detail: error.clientDetail, exchange: exchange, writer: writer,
-                upstream: .init(name: upstream.name), headers: extraHeaders)
+            try await self.refuse(
+                Refusal(
+                    code: error.canonicalCode, detail: error.clientDetail, upstream: upstream.name,
+                    headers: extraHeaders),
+                exchange: exchange, writer: writer)
         case .circuitOpen(let retryAfter):
-            try await self.problem(
-                .upstreamUnavailable, status: 503, detail: "The upstream is failing; requests are not sent for now.",
-                exchange: exchange, writer: writer, upstream: .init(name: upstream.name),
-                retryAfter: RetryHint.headerSeconds(for: retryAfter), headers: RateLimitGate.headers(rateLimitStates))
+            try await self.refuse(
+                Refusal(
+                    code: .upstreamUnavailable, status: 503,
+                    detail: "The upstream is failing; requests are not sent for now.", upstream: upstream.name,
+                    retryAfter: RetryHint.headerSeconds(for: retryAfter), headers: RateLimitGate.headers(rateLimitStates)),
+                exchange: exchange, writer: writer)
         }
     }
 
@@ -339,15 +422,13 @@ struct ProxyResponder: HTTPResponder {
         try await writer.write(ServerResponse(status: .ok, headers: headers, body: ByteBuffer(string: echo)))
     }
 
-    /// Sends a gateway-made envelope.
-    private func problem(
-        _ code: ErrorCode, status: Int? = nil, detail: String? = nil, exchange: Exchange, writer: ResponseWriter,
-        upstream: ProblemDocument.UpstreamInfo? = nil, retryAfter: Int? = nil, headers: HTTPHeaders = [:]
-    ) async throws {
+    /// Answers a request the gateway stops (or whose upstream leg failed) with its envelope.
+    private func refuse(_ refusal: Refusal, exchange: Exchange, writer: ResponseWriter) async throws {
         let document = ProblemDocument(
-            code: code, status: status, detail: detail, instance: String(exchange.path),
-            requestID: exchange.requestID, source: .gateway, upstream: upstream, retryAfter: retryAfter)
-        try await self.send(document, exchange: exchange, writer: writer, headers: headers)
+            code: refusal.code, status: refusal.status, detail: refusal.detail, instance: String(exchange.path),
+            requestID: exchange.requestID, source: .gateway, upstream: refusal.upstream.map { .init(name: $0) },
+            retryAfter: refusal.retryAfter)
+        try await self.send(document, exchange: exchange, writer: writer, headers: refusal.headers)
     }
 
     /// Sends an envelope and counts it.
