@@ -307,7 +307,7 @@ import Testing
                 _ = try await iterator.next()
                 _ = try await iterator.next()
             }
-            let closed = try await eventually(within: .seconds(5)) { fixture.recorder.closedConnections == 1 }
+            let closed = await eventually(within: .seconds(5)) { fixture.recorder.closedConnections == 1 }
             #expect(closed)
         }
     }
@@ -320,7 +320,7 @@ import Testing
         try await self.withEngine { engine in
             let request = Task { try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:])) }
             defer { request.cancel() }
-            let found = try await eventually(within: .seconds(5)) {
+            let found = await eventually(within: .seconds(5)) {
                 Self.descriptorFlags(ofConnectionTo: fixture.port) != nil
             }
             #expect(found, "no socket of this process is connected to the fixture")
@@ -353,7 +353,7 @@ import Testing
             let task = Task {
                 try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
             }
-            let observed1 = try await eventually { fixture.recorder.requests == 1 }
+            let observed1 = await eventually { fixture.recorder.requests == 1 }
             #expect(observed1)
             task.cancel()
             let result = await task.result
@@ -362,7 +362,7 @@ import Testing
                 return
             }
             #expect(error.code == .cancelled)
-            let observed2 = try await eventually { fixture.recorder.closedConnections == 1 }
+            let observed2 = await eventually { fixture.recorder.closedConnections == 1 }
             #expect(observed2)
         }
     }
@@ -375,7 +375,7 @@ import Testing
         let task = Task {
             try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
         }
-        let observed3 = try await eventually { fixture.recorder.requests == 1 }
+        let observed3 = await eventually { fixture.recorder.requests == 1 }
         #expect(observed3)
         await engine.shutdown()
         let result = await task.result
@@ -404,7 +404,7 @@ import Testing
         } catch let error as UpstreamError {
             #expect(error.code == .cancelled)
         }
-        let closed = try await eventually { fixture.recorder.closedConnections == 1 }
+        let closed = await eventually { fixture.recorder.closedConnections == 1 }
         #expect(closed)
     }
 

@@ -277,7 +277,7 @@ import VendorSimulator
                 #expect(Envelope(try await gateway.request("GET", "/api/certificates")).source == "gateway")
                 #expect(sim.requestCount() == 2)
                 // Wait until a probe is let through (it fails: same failing key), then the circuit is open again.
-                let probed = await eventually(timeout: .seconds(6)) {
+                let probed = await eventually(within: .seconds(6)) {
                     _ = try? await gateway.request("GET", "/api/certificates?fail=100&key=p")
                     return sim.requestCount() == 3
                 }

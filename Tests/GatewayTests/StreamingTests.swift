@@ -103,13 +103,13 @@ import VendorSimulator
                     #expect(arrived, "round \(round): the request did not reach the upstream")
                     await client.close()
                     let closeStart = ContinuousClock.now
-                    let closed = await eventually(timeout: .seconds(3)) { stub.openConnections == 0 }
+                    let closed = await eventually(within: .seconds(3)) { stub.openConnections == 0 }
                     if !closed {
                         // Diagnosis: did the try end (cancelled) at all, and does the connection close later?
                         let cancelledTries = try? await gateway.metrics().split(separator: "\n").first {
                             $0.hasPrefix("gateway_upstream_requests_total{") && $0.contains(#"outcome="cancelled""#)
                         }
-                        let late = await eventually(timeout: .seconds(30)) { stub.openConnections == 0 }
+                        let late = await eventually(within: .seconds(30)) { stub.openConnections == 0 }
                         Issue.record(
                             "round \(round): the upstream request stayed open \(ContinuousClock.now - closeStart) after its client went away (accepted \(stub.acceptedConnections), open \(stub.openConnections)); closed later: \(late); cancelled tries at 3 s: \(cancelledTries.map(String.init) ?? "none")")
                         break

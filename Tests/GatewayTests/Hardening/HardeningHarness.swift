@@ -56,12 +56,3 @@ func withHardenedGateway<T: Sendable>(
     }
 }
 
-/// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns whether it held.
-func eventually(within timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}

@@ -33,7 +33,7 @@ import Testing
 
     /// nginx logs a request once it has answered it: wait for the lines of `uri` to number `count`.
     static func logged(_ nginx: LoopbackDaemon, uri: String, count: Int) async -> [HTTP2Nginx.LogLine] {
-        _ = await eventually(timeout: .seconds(30)) {
+        _ = await eventually(within: .seconds(30)) {
             HTTP2Nginx.accessLog(of: nginx).filter { $0.uri == uri }.count >= count
         }
         return HTTP2Nginx.accessLog(of: nginx).filter { $0.uri == uri }
@@ -144,7 +144,7 @@ import Testing
                     await client.close()
                     // Generous: under a loaded machine a departed client is noticed late (README, "Open").
                     let closedAt = ContinuousClock.now
-                    #expect(await eventually(timeout: .seconds(30)) { stub.openConnections == 0 })
+                    #expect(await eventually(within: .seconds(30)) { stub.openConnections == 0 })
                     print("HTTP/2 paused stream: backend closed \(ContinuousClock.now - closedAt) after the client left")
                 }
                 let hello = await Self.logged(nginx, uri: "/hello", count: 1)
