@@ -95,12 +95,24 @@ public final class SpawnedProcess: @unchecked Sendable {
             if let ending = self.ending() { return ending }
             try? await Task.sleep(for: .milliseconds(10))
         }
+        return self.killNow()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would, and reaps it. Returns how it ended.
+    @discardableResult
+    public func killNow() -> Ending {
+        if let ending = self.ending() { return ending }
         kill(self.pid, SIGKILL)
         var status: Int32 = 0
         // SIGKILL cannot be caught: this wait is short.
         while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
         self.waitStatus = status
         return Self.decode(status)
+    }
+
+    /// Sends `signal` (SIGSTOP to freeze it, SIGCONT to thaw it) while the process runs.
+    public func send(_ signal: Int32) {
+        if self.ending() == nil { kill(self.pid, signal) }
     }
 
     private static func decode(_ status: Int32) -> Ending {

@@ -140,7 +140,7 @@ struct RateLimitTests {
                 #expect(statuses.filter { $0 == 429 }.count == 300)
             }
         }
-        await redis.kill()
+        redis.kill()
     }
 
     @Test func twoGatewaysShareOneLimitThroughRedis() async throws {
@@ -159,7 +159,7 @@ struct RateLimitTests {
                 }
             }
         }
-        await redis.kill()
+        redis.kill()
     }
 
     @Test(arguments: ["allow", "deny"])
@@ -170,10 +170,10 @@ struct RateLimitTests {
             let policies = "  roomy: { rate: 1000/1m, key: client_ip }"
             let yaml = Self.config(simPort: sim.port, store: store, policies: policies, routeLimits: "[roomy]")
             try await withGateway(yaml: yaml) { gateway in
-                #expect(await eventually(timeout: .seconds(10)) {
+                #expect(await eventually(within: .seconds(10)) {
                     (try? await gateway.request("GET", "/api/v1/usage").header("ratelimit-policy")) != nil
                 })
-                await redis.kill()
+                redis.kill()
                 // Every request gets a defined answer while Redis is down, quickly (the breaker stops waiting).
                 var answers: [Int] = []
                 let started = ContinuousClock.now
@@ -216,7 +216,7 @@ struct RateLimitTests {
                 #expect(sim.requestCount() == 0)
             }
         }
-        await redis.kill()
+        redis.kill()
     }
 
     @Test func scriptFlushedFromRedisIsLoadedAgain() async throws {
@@ -233,7 +233,7 @@ struct RateLimitTests {
                 #expect(statuses.filter { $0 == 429 }.count == 2)
             }
         }
-        await redis.kill()
+        redis.kill()
     }
 }
 
@@ -309,7 +309,7 @@ extension RateLimitTests {
                 #expect(other.header("ratelimit")?.contains("\"three\";r=2;") == true, "\(other.headers)")
             }
         }
-        await redis?.kill()
+        redis?.kill()
     }
 
     /// An upstream that speaks only the IETF fields: `RateLimit: "vendor";r=0;t=30`.

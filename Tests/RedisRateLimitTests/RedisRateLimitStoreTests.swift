@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GatewayTestSupport
 import Logging
 import NIOCore
 import NIOPosix
@@ -11,7 +12,7 @@ import Testing
     let slow = RateLimitPolicy(name: "slow", rate: Rate(count: 10, period: .seconds(3600)), burst: 10, key: .clientIP)
 
     func makeStore(
-        _ server: RedisServerProcess, timeout: Duration = .seconds(2), password: String?? = .none,
+        _ server: RedisTestServer, timeout: Duration = .seconds(2), password: String?? = .none,
         logs: CapturedLogs = CapturedLogs(), tuning: RedisRateLimitStore.Tuning = .init()
     ) -> RedisRateLimitStore {
         RedisRateLimitStore(
@@ -36,8 +37,8 @@ import Testing
     }
 
     @Test func sequenceFollowsGCRAAndKeysExpireWhenFull() async throws {
-        let server = try await RedisServerProcess()
-        defer { server.stop() }
+        let server = try await RedisTestServer()
+        defer { server.kill() }
         let store = self.makeStore(server)
         let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
         for expected in stride(from: 9, through: 0, by: -1) {
@@ -68,8 +69,8 @@ import Testing
     }
 
     @Test func twoStoresShareOneLimitExactly() async throws {
-        let server = try await RedisServerProcess()
-        defer { server.stop() }
+        let server = try await RedisTestServer()
+        defer { server.kill() }
         let first = self.makeStore(server)
         let second = self.makeStore(server)
         let bucket = RateLimitBucket(policy: self.slow, key: "g")
@@ -83,8 +84,8 @@ import Testing
     }
 
     @Test func fourHundredConcurrentAcquiresAgainstBurstHundred() async throws {
-        let server = try await RedisServerProcess()
-        defer { server.stop() }
+        let server = try await RedisTestServer()
+        defer { server.kill() }
         let store = self.makeStore(server, timeout: .seconds(5))
         let policy = RateLimitPolicy(name: "p", rate: Rate(count: 100, period: .seconds(3600)), key: .global)
         let bucket = RateLimitBucket(policy: policy, key: "g")
@@ -95,8 +96,8 @@ import Testing
     }
 
     @Test func deniedByOneBucketConsumesNothingFromTheOther() async throws {
-        let server = try await RedisServerProcess()
-        defer { server.stop() }
+        let server = try await RedisTestServer()
+        defer { server.kill() }
         let store = self.makeStore(server)
         let strict = RateLimitPolicy(name: "strict", rate: Rate(count: 1, period: .seconds(3600)), key: .global)
         let client = RateLimitBucket(policy: self.slow, key: "10.0.0.1")
@@ -123,8 +124,8 @@ import Testing
     }
 
     @Test func scriptFlushIsHandled() async throws {
-        let server = try await RedisServerProcess()
-        defer { server.stop() }
+        let server = try await RedisTestServer()
+        defer { server.kill() }
         let store = self.makeStore(server)
         let bucket = RateLimitBucket(policy: self.slow, key: "10.0.0.9")
         guard case .allowed = await store.acquire([bucket]) else {
@@ -141,8 +142,8 @@ import Testing
     }
 
     @Test func wrongPasswordIsUnavailableWithAClearError() async throws {
-        let server = try await RedisServerProcess(password: "right-secret")
-        defer { server.stop() }
+        let server = try await RedisTestServer(password: "right-secret")
+        defer { server.kill() }
         let logs = CapturedLogs()
         let wrong = self.makeStore(server, password: "wrong-secret", logs: logs)
         #expect(await wrong.acquire([RateLimitBucket(policy: self.slow, key: "g")]) == .storeUnavailable)
@@ -161,8 +162,8 @@ import Testing
     }
 
     @Test func deadRedisOpensTheBreakerAndRecoveryIsAutomatic() async throws {
-        let server = try await RedisServerProcess()
-        defer { server.stop() }
+        let server = try await RedisTestServer()
+        defer { server.kill() }
         let logs = CapturedLogs()
         let timeout = Duration.milliseconds(200)
         let store = self.makeStore(
@@ -214,21 +215,19 @@ extension RedisRateLimitStoreTests {
     /// Polls until the store answers `.allowed`, with a deadline. The first calls also open the connections, which
     /// can take longer than a short call timeout on a loaded machine.
     static func warmUp(_ store: RedisRateLimitStore, _ bucket: RateLimitBucket) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while ContinuousClock.now < deadline {
+        await eventually(within: .seconds(10), pollingEvery: .milliseconds(50)) {
             if case .allowed = await store.acquire([bucket]) { return true }
-            try await Task.sleep(for: .milliseconds(50))
+            return false
         }
-        return false
     }
 
     /// A frozen Redis keeps its sockets open and answers nothing: calls time out, the stalled connections are
     /// replaced, the breaker opens, and when Redis thaws the late replies are matched in order and discarded.
     @Test func hungRedisTimesOutAndRecovers() async throws {
-        let server = try await RedisServerProcess()
+        let server = try await RedisTestServer()
         defer {
             server.signal(SIGCONT)
-            server.stop()
+            server.kill()
         }
         let timeout = Duration.milliseconds(150)
         let store = self.makeStore(
@@ -272,8 +271,8 @@ extension RedisRateLimitStoreTests {
 extension RedisRateLimitStoreTests {
     /// `redis://alice:pw@host:port/3`: `AUTH alice pw` (an ACL user), then `SELECT 3`; keys land in database 3.
     @Test func usernameAndDatabaseAreUsed() async throws {
-        let server = try await RedisServerProcess(extraArguments: ["--user", "alice", "on", ">alice-pw", "~*", "+@all"])
-        defer { server.stop() }
+        let server = try await RedisTestServer(extraArguments: ["--user", "alice", "on", ">alice-pw", "~*", "+@all"])
+        defer { server.kill() }
         var configuration = server.configuration()
         configuration.username = "alice"
         configuration.password = "alice-pw"
