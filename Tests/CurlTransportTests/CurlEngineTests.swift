@@ -274,13 +274,23 @@ import Testing
         }
     }
 
+    /// Run in a child process of its own (an exit test): the resident size is process-wide, and tests running beside
+    /// it in the suite's process would move it.
     @Test func aLargeBodyReadSlowlyStaysBounded() async throws {
+        InheritedSockets.markCloseOnExec()
+        await #expect(processExitsWith: .success) {
+            InheritedSockets.closeAll()
+            try await CurlEngineTests().readALargeBodySlowly()
+        }
+    }
+
+    private func readALargeBodySlowly() async throws {
         let size = 200 * 1024 * 1024
         let fixture = try await HTTPFixture.start(.large(size: size))
         defer { Task { await fixture.stop() } }
         try await self.withEngine { engine in
             let response = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
-            let baseline = residentBytes()
+            let baseline = ProcessMemory.residentBytes()
             var peak = baseline
             var received = 0
             var chunks = 0
@@ -289,7 +299,7 @@ import Testing
                 chunks += 1
                 if chunks % 32 == 0 {
                     try await Task.sleep(for: .milliseconds(1))  // a slow consumer: curl must pause meanwhile
-                    peak = max(peak, residentBytes())
+                    peak = max(peak, ProcessMemory.residentBytes())
                 }
             }
             #expect(received == size)

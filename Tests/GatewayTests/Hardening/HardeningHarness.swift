@@ -9,10 +9,12 @@ import Logging
 /// - Parameters:
 ///   - upstreams: name → base URL; each gets the route `/{name}/` with `strip_prefix: true`, one try (no
 ///     retries, so upstream request counts are exact) and short timeouts.
+///   - timeouts: every upstream's `timeouts:` (flow style).
 ///   - upstreamExtra: YAML lines added inside every upstream (indented 4 spaces).
 ///   - serverExtra: YAML lines added inside `server:` (indented 2 spaces).
 func withHardenedGateway<T: Sendable>(
     upstreams: [String: String],
+    timeouts: String = "{ connect: 1s, per_try: 2s, request: 3s, idle: 2s }",
     upstreamExtra: [String] = [],
     serverExtra: [String] = [],
     configDirectory: URL? = nil,
@@ -30,7 +32,7 @@ func withHardenedGateway<T: Sendable>(
     for (name, url) in upstreams.sorted(by: { $0.key < $1.key }) {
         yaml += [
             "  \(name):", "    url: \(url)",
-            "    timeouts: { connect: 1s, per_try: 2s, request: 3s, idle: 2s }",
+            "    timeouts: \(timeouts)",
             "    retry: { attempts: 1 }",
         ]
         yaml += upstreamExtra.map { "    " + $0 }
