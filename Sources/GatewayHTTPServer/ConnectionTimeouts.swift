@@ -225,7 +225,8 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = self.unwrapInboundIn(data)
         self.perform(
-            self.machine.handle(.bytesReceived(count: buffer.readableBytes, now: .now())), context: context)
+            self.machine.handle(.bytesReceived(count: buffer.readableBytes, now: context.eventLoop.now)),
+            context: context)
         let countsTowardsHead = self.machine.phase == .readingHead
         if countsTowardsHead {
             self.headBytes += buffer.readableBytes
@@ -282,7 +283,7 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
         self.reportedFraming = framing
         self.headBytes = 0
         self.sawRequestLineEnd = false
-        self.perform(self.machine.handle(.headReceived(now: .now())), context: context)
+        self.perform(self.machine.handle(.headReceived(now: context.eventLoop.now)), context: context)
     }
 
     func requestEnded() {
@@ -303,7 +304,7 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
             // The timer stays scheduled; finding nothing armed when it fires, it ends.
             self.armed = nil
         case .arm(let amount, let phase):
-            let deadline = NIODeadline.now() + amount
+            let deadline = context.eventLoop.now + amount
             self.armed = (deadline, phase)
             if let firesAt = self.timerFiresAt, firesAt <= deadline { return }
             self.schedule(at: deadline, context: context)
@@ -328,7 +329,7 @@ final class ConnectionTimeoutHandler: ChannelDuplexHandler, RemovableChannelHand
         self.timer = nil
         self.timerFiresAt = nil
         guard let armed = self.armed else { return }
-        if NIODeadline.now() < armed.deadline {
+        if context.eventLoop.now < armed.deadline {
             // Armed again after this timer was scheduled, for later: wait for that deadline.
             self.schedule(at: armed.deadline, context: context)
             return
