@@ -158,10 +158,10 @@ import Testing
     }
 
     @Test func aRefusedConnectIsConnectFailed() async throws {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
+        // Bound and never listening, held for the whole test: no other test can take the port meanwhile.
+        let refusing = try RefusingPort()
+        let port = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         try await self.withEngine { engine in
             let error = await self.failure(
                 engine,
@@ -219,8 +219,10 @@ import Testing
             )
             let elapsed = ContinuousClock.now - started
             #expect(error?.code == .timedOut)
+            // A lower bound cannot flake under load; the upper one is generous: the fixture never answers, so
+            // without the head timeout this would wait for the test's time limit.
             #expect(elapsed >= .milliseconds(290))
-            #expect(elapsed < .seconds(2))
+            #expect(elapsed < .seconds(10))
         }
     }
 
@@ -423,16 +425,14 @@ import Testing
         defer { Task { await fixture.stop() } }
         try await self.withEngine { engine in
             let body = ByteBuffer(repeating: 0x61, count: 5 * 1024 * 1024)
-            let started = ContinuousClock.now
             let response = try await engine.execute(
                 UpstreamRequest(method: .post, url: fixture.url("/big"), headers: [:], body: body)
             )
             let echoed = try await self.collect(response.body)
-            let elapsed = ContinuousClock.now - started
+            // Not timed: curl waits (1 s) for a 100 only after sending `Expect: 100-continue`, and the fixture saw
+            // none.
             #expect(response.head.headers[HTTPField.Name("X-Echo-Expect")!] == "none")
             #expect(echoed.readableBytes == body.readableBytes)
-            // curl's Expect: 100-continue wait alone would take 1 s.
-            #expect(elapsed < .seconds(1), "took \(elapsed)")
         }
     }
 
@@ -538,7 +538,9 @@ import Testing
             } catch let error as UpstreamError {
                 #expect(error.code == .timedOut)
             }
-            #expect(ContinuousClock.now - started < .seconds(2))
+            // Generous: the stalled body never ends by itself, so without the idle timeout (300 ms) this would wait
+            // for the test's time limit.
+            #expect(ContinuousClock.now - started < .seconds(10))
         }
     }
 

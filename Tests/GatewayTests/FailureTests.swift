@@ -58,7 +58,8 @@ import VendorSimulator
                 let start = ContinuousClock.now
                 let response = try await gateway.request("GET", "/api/dokstamp/certificates?hang=true")
                 Self.expectGatewayEnvelope(response, status: 504, code: "upstream_timeout")
-                #expect(ContinuousClock.now - start < .seconds(3))
+                // Generous: the upstream hangs forever, so without the 600 ms request timeout no answer would come.
+                #expect(ContinuousClock.now - start < .seconds(8))
             }
         }
     }

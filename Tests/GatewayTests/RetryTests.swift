@@ -109,7 +109,8 @@ import VendorSimulator
                 #expect(response.status == 200)
                 #expect(response.header("gateway-attempts") == "2")
                 #expect(elapsed >= .milliseconds(950), "the retry came after \(elapsed), before Retry-After: 1")
-                #expect(elapsed < .seconds(3))
+                // Generous (3 s flaked in a parallel run): only a retry that waited far past Retry-After fails it.
+                #expect(elapsed < .seconds(8))
             }
         }
     }
@@ -190,7 +191,8 @@ import VendorSimulator
 
                 // After open_for, a probe goes through; its success closes the circuit.
                 var probe: RawHTTPClient.Response?
-                let deadline = ContinuousClock.now + .seconds(8)
+                // Generous: on a loaded machine the probes after open_for take a while (8 s was not always enough).
+                let deadline = ContinuousClock.now + .seconds(20)
                 while ContinuousClock.now < deadline {
                     let attempt = try await gateway.request("GET", "/api/certificates")
                     if attempt.status == 200 {

@@ -179,30 +179,29 @@ import Testing
         }
         server.kill()
         let clock = ContinuousClock()
-        // Each failing call answers within the timeout (plus scheduling slack)...
+        // Each failing call is an answer (a refused connect fails fast; the timeout's own bound is proven against a
+        // frozen server in `hungRedisTimesOutAndRecovers`)...
         for _ in 0..<3 {
-            let started = clock.now
             #expect(await store.acquire([bucket]) == .storeUnavailable)
-            #expect(started.duration(to: clock.now) < timeout + .milliseconds(300))
         }
-        // ...and after the threshold the breaker answers without asking Redis.
+        // ...and after the threshold the breaker answers without asking Redis: counted, not timed. A call that
+        // asks Redis and fails logs "call failed" (or "degraded" when it reopens the breaker); within the 100 calls
+        // only a probe per elapsed cool-down may ask.
         #expect(store.isDegraded)
+        let asked = { logs.messages(atLeast: .debug).count { $0.contains("call failed") || $0.contains("degraded") } }
+        let askedBefore = asked()
         let started = clock.now
         for _ in 0..<100 {
             #expect(await store.acquire([bucket]) == .storeUnavailable)
         }
-        #expect(started.duration(to: clock.now) < .milliseconds(100))
+        let coolDowns = Int(started.duration(to: clock.now) / .milliseconds(300))
+        #expect(asked() - askedBefore <= 1 + coolDowns, "100 calls asked Redis \(asked() - askedBefore) times")
         #expect(logs.messages(atLeast: .error).contains { $0.contains("degraded") })
 
         try await server.start()
-        let deadline = clock.now + .seconds(15)
-        var recovered = false
-        while clock.now < deadline {
-            if case .allowed = await store.acquire([bucket]) {
-                recovered = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        let recovered = await eventually(within: .seconds(15), pollingEvery: .milliseconds(50)) {
+            if case .allowed = await store.acquire([bucket]) { return true }
+            return false
         }
         #expect(recovered)
         #expect(!store.isDegraded)
@@ -246,19 +245,18 @@ extension RedisRateLimitStoreTests {
         for _ in 0..<3 {
             let started = clock.now
             #expect(await store.acquire([bucket]) == .storeUnavailable)
-            #expect(started.duration(to: clock.now) < timeout + .milliseconds(300))
+            // Kept, and generous: a call that ignored its timeout would wait for the frozen server until the thaw
+            // below, never come back in 2 s; the slack is for a run in parallel on two loaded cores.
+            #expect(started.duration(to: clock.now) < timeout + .seconds(2))
         }
         #expect(store.lastError?.code == .timedOut)
         #expect(store.isDegraded)
         server.signal(SIGCONT)
-        let deadline = clock.now + .seconds(15)
         var remaining: Int?
-        while clock.now < deadline {
-            if case .allowed(let states) = await store.acquire([bucket]) {
-                remaining = states.first?.remaining
-                break
-            }
-            try await Task.sleep(for: .milliseconds(50))
+        _ = await eventually(within: .seconds(15), pollingEvery: .milliseconds(50)) {
+            guard case .allowed(let states) = await store.acquire([bucket]) else { return false }
+            remaining = states.first?.remaining
+            return true
         }
         // 10 tokens, one taken before the freeze and one now; the timed-out calls may or may not have been
         // executed by Redis when it thawed, but the reply read is this call's own.
