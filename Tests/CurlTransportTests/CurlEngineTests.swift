@@ -276,14 +276,13 @@ import Testing
         }
     }
 
-    /// Run in a child process of its own (an exit test): the resident size is process-wide, and tests running beside
-    /// it in the suite's process would move it.
+    /// Run in a child process of its own (``IsolatedTest``): the resident size is process-wide, and tests running
+    /// beside it in the suite's process would move it.
     @Test func aLargeBodyReadSlowlyStaysBounded() async throws {
-        InheritedSockets.markCloseOnExec()
-        await #expect(processExitsWith: .success) {
-            InheritedSockets.closeAll()
+        let outcome = try await IsolatedTest.run("CurlEngineTests/aLargeBodyReadSlowlyStaysBounded") {
             try await CurlEngineTests().readALargeBodySlowly()
         }
+        #expect(outcome.passed, "\(outcome.report)")
     }
 
     private func readALargeBodySlowly() async throws {

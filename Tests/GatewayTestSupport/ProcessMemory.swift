@@ -7,8 +7,7 @@ import Musl
 /// This process's memory as the kernel counts it, for the tests that prove a body is streamed rather than buffered.
 ///
 /// The figure is process-wide: every other test running in the same process moves it. A test that compares two
-/// readings therefore runs its measured part alone, in an exit test (`#expect(processExitsWith:)`), which Swift
-/// Testing runs in a child process of its own.
+/// readings therefore runs its measured part alone, in a child process of its own (``IsolatedTest``).
 public enum ProcessMemory {
     /// The resident set size of this process, from `/proc/self/statm` (its second field, in pages); 0 when that
     /// cannot be read.

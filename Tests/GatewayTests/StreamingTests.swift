@@ -6,19 +6,18 @@ import VendorSimulator
 /// Streaming with backpressure (DESIGN.md step 5): a large body goes through in bounded memory, and a client that
 /// goes away cancels the upstream transfer.
 ///
-/// The memory test reads the resident size, which is process-wide: it runs in a child process of its own (an exit
-/// test), so the suite runs in parallel.
+/// The memory test reads the resident size, which is process-wide: it runs in a child process of its own
+/// (``IsolatedTest``), so the suite runs in parallel.
 @Suite struct StreamingTests {
     static func residentBytes() -> Int64 {
         Int64(ProcessMemory.residentBytes())
     }
 
     @Test func largeResponseStreamsInBoundedMemoryToASlowClient() async throws {
-        InheritedSockets.markCloseOnExec()
-        await #expect(processExitsWith: .success) {
-            InheritedSockets.closeAll()
+        let outcome = try await IsolatedTest.run("StreamingTests/largeResponseStreamsInBoundedMemoryToASlowClient") {
             try await Self.streamToASlowClient()
         }
+        #expect(outcome.passed, "\(outcome.report)")
     }
 
     private static func streamToASlowClient() async throws {

@@ -258,15 +258,14 @@ struct VendorSimulatorTests {
         }
     }
 
-    /// Run in a child process of its own (an exit test): the resident size is process-wide, and tests running beside
-    /// it in the suite's process would move it.
+    /// Run in a child process of its own (``IsolatedTest``): the resident size is process-wide, and tests running
+    /// beside it in the suite's process would move it.
     @Test("size=50MiB streams the right bytes in bounded memory")
     func largeStream() async throws {
-        InheritedSockets.markCloseOnExec()
-        await #expect(processExitsWith: .success) {
-            InheritedSockets.closeAll()
+        let outcome = try await IsolatedTest.run("VendorSimulatorTests/largeStream") {
             try await Self.streamFiftyMebibytes()
         }
+        #expect(outcome.passed, "\(outcome.report)")
     }
 
     private static func streamFiftyMebibytes() async throws {

@@ -137,14 +137,13 @@ private let second: Int64 = 1_000_000_000
         #expect(allowed > 0)
     }
 
-    /// Run in a child process of its own (an exit test): the resident size is process-wide, and tests running beside
-    /// it in the suite's process would move it.
-    @Test func fullBucketsAreSweptAndMemoryFollowsActiveKeys() async {
-        InheritedSockets.markCloseOnExec()
-        await #expect(processExitsWith: .success) {
-            InheritedSockets.closeAll()
+    /// Run in a child process of its own (``IsolatedTest``): the resident size is process-wide, and tests running
+    /// beside it in the suite's process would move it.
+    @Test func fullBucketsAreSweptAndMemoryFollowsActiveKeys() async throws {
+        let outcome = try await IsolatedTest.run("MemoryRateLimitStoreTests/fullBucketsAreSweptAndMemoryFollowsActiveKeys") {
             try Self.fillSweepAndMeasure()
         }
+        #expect(outcome.passed, "\(outcome.report)")
     }
 
     private static func fillSweepAndMeasure() throws {

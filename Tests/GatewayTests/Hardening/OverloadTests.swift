@@ -73,14 +73,13 @@ struct OverloadTests {
         }
     }
 
-    /// Run in a child process of its own (an exit test): the resident size is process-wide, and tests running beside
-    /// it in the suite's process would move it.
+    /// Run in a child process of its own (``IsolatedTest``): the resident size is process-wide, and tests running
+    /// beside it in the suite's process would move it.
     @Test func idleConnectionsAreCheapAndResourcesReturnToBaseline() async throws {
-        InheritedSockets.markCloseOnExec()
-        await #expect(processExitsWith: .success) {
-            InheritedSockets.closeAll()
+        let outcome = try await IsolatedTest.run("OverloadTests/idleConnectionsAreCheapAndResourcesReturnToBaseline") {
             try await OverloadTests().measureIdleConnections()
         }
+        #expect(outcome.passed, "\(outcome.report)")
     }
 
     private func measureIdleConnections() async throws {
