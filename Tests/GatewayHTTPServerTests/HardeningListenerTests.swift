@@ -23,7 +23,11 @@ struct HardeningListenerTests {
 
     @Test(arguments: [1, 4096])
     func chunkExtensionOverTheLimitGets400AndCloses(pieceSize: Int) async throws {
-        try await withServer { _, port in
+        // 8 KiB one byte per write takes long on a loaded machine (over 30 s once): no deadline may answer first.
+        var configuration = HTTPServerConfiguration()
+        configuration.requestHeaderTimeout = .seconds(60)
+        configuration.requestBodyTimeout = .seconds(300)
+        try await withServer(configuration) { _, port in
             let client = try await RawHTTPClient.connect(port: port)
             try await client.send(self.chunkedHead + "5;")
             // An endless extension: neither data nor a new chunk. Sent in pieces until the server answers.

@@ -11,8 +11,10 @@ import Testing
     /// 10 per hour: T = 360 s, so the clock moving during a test never brings a token back.
     let slow = RateLimitPolicy(name: "slow", rate: Rate(count: 10, period: .seconds(3600)), burst: 10, key: .clientIP)
 
+    /// The default call timeout is generous: tests that are not about timeouts must not see `storeUnavailable`
+    /// because the machine is loaded (with 2 s, calls of a test running in parallel with the suite timed out once).
     func makeStore(
-        _ server: RedisTestServer, timeout: Duration = .seconds(2), password: String?? = .none,
+        _ server: RedisTestServer, timeout: Duration = .seconds(10), password: String?? = .none,
         logs: CapturedLogs = CapturedLogs(), tuning: RedisRateLimitStore.Tuning = .init()
     ) -> RedisRateLimitStore {
         RedisRateLimitStore(
@@ -214,7 +216,7 @@ extension RedisRateLimitStoreTests {
     /// Polls until the store answers `.allowed`, with a deadline. The first calls also open the connections, which
     /// can take longer than a short call timeout on a loaded machine.
     static func warmUp(_ store: RedisRateLimitStore, _ bucket: RateLimitBucket) async throws -> Bool {
-        await eventually(within: .seconds(10), pollingEvery: .milliseconds(50)) {
+        await eventually(within: .seconds(30), pollingEvery: .milliseconds(50)) {
             if case .allowed = await store.acquire([bucket]) { return true }
             return false
         }

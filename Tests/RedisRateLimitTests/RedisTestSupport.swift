@@ -19,7 +19,7 @@ extension RedisTestServer {
         )
         let result: Result<RESPValue, any Error>
         do {
-            result = .success(try await pool.send(RESPCommand(arguments), timeout: .seconds(2)))
+            result = .success(try await pool.send(RESPCommand(arguments), timeout: .seconds(10)))
         } catch {
             result = .failure(error)
         }
@@ -27,8 +27,8 @@ extension RedisTestServer {
         return try result.get()
     }
 
-    /// The store's configuration for this server.
-    func configuration(timeout: Duration = .seconds(2), password: String?? = .none) -> RedisStoreConfiguration {
+    /// The store's configuration for this server (a generous default timeout: a loaded machine is slow).
+    func configuration(timeout: Duration = .seconds(10), password: String?? = .none) -> RedisStoreConfiguration {
         RedisStoreConfiguration(
             host: "127.0.0.1", port: self.port, database: 0, password: password ?? self.password, timeout: timeout
         )

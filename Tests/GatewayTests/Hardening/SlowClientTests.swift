@@ -52,12 +52,15 @@ struct SlowClientTests {
         defer { Task { try? await simulator.shutdown() } }
         try await withGateway(yaml: Self.slowBodyConfig(simulatorPort: simulator.port)) { gateway in
             let port = gateway.proxyPort
-            // 4 KiB in 8 pieces over ~2.8 s: past the 1 s grace, yet above 1 KiB/s on the whole.
+            // 16 KiB: 4 KiB at once, then twelve 1 KiB pieces 150 ms apart (~1.8 s): past the 1 s grace, yet far above
+            // 1 KiB/s, so that each piece comes seconds before the deadline it earns (4 pieces of 512 B 350 ms apart
+            // left a margin small enough for a loaded machine running the suite in parallel to miss it).
             let client = try await RawHTTPClient.connect(port: port)
-            try await client.send("POST /api/dokstamp/x?echo=true HTTP/1.1\r\nHost: x\r\nContent-Length: 4096\r\n\r\n")
-            for _ in 0..<8 {
-                try await client.send(String(repeating: "b", count: 512))
-                try await Task.sleep(for: .milliseconds(350))
+            try await client.send("POST /api/dokstamp/x?echo=true HTTP/1.1\r\nHost: x\r\nContent-Length: 16384\r\n\r\n")
+            try await client.send(String(repeating: "b", count: 4096))
+            for _ in 0..<12 {
+                try await Task.sleep(for: .milliseconds(150))
+                try await client.send(String(repeating: "b", count: 1024))
             }
             let response = try await client.readResponse(timeout: .seconds(5))
             #expect(response.status == 200, "\(response)")

@@ -188,7 +188,8 @@ import Testing
         try await withStub({ _ in .hold }) { stub in
             try await Self.withNginx(backendPort: stub.port) { nginx, pki in
                 let yaml = Self.config(
-                    nginx: nginx, pki: pki, "    timeouts: { per_try: 300ms, request: 10s }\n    retry: { attempts: 1 }\n")
+                    nginx: nginx, pki: pki,
+                    "    timeouts: { per_try: 300ms, request: 10s }\n    retry: { attempts: 1 }\n")
                 try await withGateway(yaml: yaml) { gateway in
                     let start = ContinuousClock.now
                     let response = try await gateway.request("GET", "/api/backend/slow")
