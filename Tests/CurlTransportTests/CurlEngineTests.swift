@@ -549,15 +549,17 @@ import Testing
         defer { Task { await fixture.stop() } }
         try await self.withEngine { engine in
             let response = try await engine.execute(
-                UpstreamRequest(method: .get, url: fixture.url(), headers: [:], idleTimeout: .milliseconds(200))
+                UpstreamRequest(method: .get, url: fixture.url(), headers: [:], idleTimeout: .seconds(2))
             )
+            // Idle 2 s and a 5 s pause (were 200 ms and 700 ms): after the pause the transfer must make progress
+            // within the idle timeout, which a loaded machine running the suite in parallel did not within 200 ms.
             var received = 0
             var slept = false
             for try await chunk in response.body {
                 received += chunk.readableBytes
                 if !slept && received > 1024 * 1024 {
                     slept = true
-                    try await Task.sleep(for: .milliseconds(700))  // far beyond the idle timeout, while paused
+                    try await Task.sleep(for: .seconds(5))  // far beyond the idle timeout, while paused
                 }
             }
             #expect(received == size)

@@ -26,7 +26,7 @@ struct HardeningListenerTests {
         // 8 KiB one byte per write takes long on a loaded machine (over 30 s once): no deadline may answer first.
         var configuration = HTTPServerConfiguration()
         configuration.requestHeaderTimeout = .seconds(60)
-        configuration.requestBodyTimeout = .seconds(300)
+        configuration.requestBodyTimeout = .seconds(60)
         try await withServer(configuration) { _, port in
             let client = try await RawHTTPClient.connect(port: port)
             try await client.send(self.chunkedHead + "5;")
@@ -37,10 +37,12 @@ struct HardeningListenerTests {
                 if pieceSize == 1 { continue }
                 response = try? await client.readResponse(timeout: .milliseconds(20))
             }
-            if response == nil { response = try await client.readResponse(timeout: .seconds(2)) }
+            if response == nil { response = try? await client.readResponse(timeout: .seconds(10)) }
             #expect(response?.status == 400)
             #expect(response?.header("connection") == "close")
-            #expect(await client.isClosed(within: .seconds(2)))
+            #expect(await client.isClosed(within: .seconds(10)))
+            // Closed before the server stops, whatever happened: a graceful stop waits for a request in progress.
+            await client.close()
         }
     }
 
@@ -129,8 +131,13 @@ struct HardeningListenerTests {
             do {
                 try await Task.sleep(for: .milliseconds(1500))
                 let normal = try await RawHTTPClient.connect(port: port)
-                try await normal.send("GET /normal HTTP/1.1\r\nHost: x\r\n\r\n")
-                #expect(try await normal.readResponse(timeout: .seconds(1)).status == 200)
+                try? await normal.send("GET /normal HTTP/1.1\r\nHost: x\r\n\r\n")
+                // 10 s, not 1 s: served at all while the slow ones hold their connections is the point.
+                let answer = try? await normal.readResponse(timeout: .seconds(10))
+                // Closed at once, answered or not: an open client connection kept the server's graceful stop waiting
+                // (up to its idle timeout, 60 s; runs of the whole suite hung on it).
+                await normal.close()
+                #expect(answer?.status == 200)
                 // No slow connection outlives its head deadline by much.
                 #expect(server.connectionCount <= 51)
             } catch {

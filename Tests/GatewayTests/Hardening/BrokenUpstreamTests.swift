@@ -103,7 +103,12 @@ struct BrokenUpstreamTests {
                   after: .keepAlive)
         }
         defer { Task { await upstream.shutdown() } }
-        try await withHardenedGateway(upstreams: ["up": "http://127.0.0.1:\(upstream.port)"]) { port, _ in
+        // Generous timeouts: 5 MiB through the gateway outlasted the hardening defaults (2 s per try) on a loaded
+        // machine.
+        try await withHardenedGateway(
+            upstreams: ["up": "http://127.0.0.1:\(upstream.port)"],
+            timeouts: "{ connect: 5s, per_try: 30s, request: 30s, idle: 30s }"
+        ) { port, _ in
             let client = try await RawHTTPClient.connect(port: port)
             let size = 5 * 1024 * 1024
             let expect = clientExpectsContinue ? "Expect: 100-continue\r\n" : ""
@@ -112,7 +117,7 @@ struct BrokenUpstreamTests {
                 #expect(try await client.readResponse().status == 100)
             }
             try await client.send([UInt8](repeating: 0x61, count: size))
-            let response = try await client.readResponse(timeout: .seconds(10))
+            let response = try await client.readResponse(timeout: .seconds(40))
             #expect(response.status == 200)
             #expect(response.bodyText == String(size))
             // What used to make it slow, checked as an event rather than timed: curl adds `Expect: 100-continue` to
