@@ -196,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "RedisRateLimitTests",
             dependencies: [
-                "RedisRateLimit", "GatewayCore",
+                "RedisRateLimit", "GatewayCore", "GatewayTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -218,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "VendorSimulatorTests",
             dependencies: [
-                "VendorSimulator",
+                "VendorSimulator", "GatewayTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -108,7 +108,8 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = self.unwrapInboundIn(data)
         self.perform(
-            self.machine.handle(.bytesReceived(count: buffer.readableBytes, now: .now())), context: context)
+            self.machine.handle(.bytesReceived(count: buffer.readableBytes, now: context.eventLoop.now)),
+            context: context)
         let countsTowardsHead = self.machine.phase == .readingHead
         if countsTowardsHead {
             self.headBytes += buffer.readableBytes
@@ -165,7 +166,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.reportedFraming = framing
         self.headBytes = 0
         self.sawRequestLineEnd = false
-        self.perform(self.machine.handle(.headReceived(now: .now())), context: context)
+        self.perform(self.machine.handle(.headReceived(now: context.eventLoop.now)), context: context)
     }
 
     func requestEnded() {
@@ -186,7 +187,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
             // The timer stays scheduled; finding nothing armed when it fires, it ends.
             self.armed = nil
         case .arm(let amount, let phase):
-            let deadline = NIODeadline.now() + amount
+            let deadline = context.eventLoop.now + amount
             self.armed = (deadline, phase)
             if let firesAt = self.timerFiresAt, firesAt <= deadline { return }
             self.schedule(at: deadline, context: context)
@@ -211,7 +212,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.timer = nil
         self.timerFiresAt = nil
         guard let armed = self.armed else { return }
-        if NIODeadline.now() < armed.deadline {
+        if context.eventLoop.now < armed.deadline {
             // Armed again after this timer was scheduled, for later: wait for that deadline.
             self.schedule(at: armed.deadline, context: context)
             return

@@ -246,32 +246,6 @@ private final class RawHandler: ChannelInboundHandler {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
-func eventually(
-    within timeout: Duration = .seconds(5),
-    _ condition: @Sendable () -> Bool
-) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    return condition()
-}
-
-/// The resident set size of this process, from /proc/self/statm (its second field, in pages).
-func residentBytes() -> Int {
-    let descriptor = open("/proc/self/statm", O_RDONLY)
-    guard descriptor >= 0 else { return 0 }
-    defer { close(descriptor) }
-    var buffer = [UInt8](repeating: 0, count: 256)
-    let count = read(descriptor, &buffer, buffer.count)
-    guard count > 0 else { return 0 }
-    let fields = buffer[0..<count].split(separator: UInt8(ascii: " "))
-    guard fields.count > 1, let pages = Int(String(decoding: fields[1], as: UTF8.self)) else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-}
-
 /// A test server bound to 127.0.0.1 port 0: where to reach it, and how to stop it.
 protocol LoopbackFixture: Sendable {
     var channel: any Channel { get }

@@ -126,8 +126,10 @@ struct ListenerTests {
                     response = try? await client.readResponse(timeout: .milliseconds(100))
                 }
             }
+            // The 408 came while the head was still being trickled (it takes 6.5 s in all), so its deadline ran from
+            // the first byte; not timed beyond that (`ConnectionPipelineTests` checks the deadline in virtual time).
             #expect(response?.status == 408)
-            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(sent < head.count)
             #expect(await client.isClosed(within: .seconds(2)))
         }
     }
@@ -144,12 +146,14 @@ struct ListenerTests {
 
     @Test func idleKeepAliveConnectionIsClosed() async throws {
         var configuration = HTTPServerConfiguration()
-        configuration.idleTimeout = .milliseconds(200)
+        // Long enough that the request surely arrives before the idle timer closes the new connection, even on a
+        // loaded machine (at 200 ms it did not always); the exact timing is `ConnectionPipelineTests`' job.
+        configuration.idleTimeout = .seconds(2)
         try await withServer(configuration) { _, port in
             let client = try await RawHTTPClient.connect(port: port)
             try await client.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(try await client.readResponse().status == 200)
-            #expect(await client.isClosed(within: .seconds(3)))
+            #expect(await client.isClosed(within: .seconds(10)))
         }
     }
 

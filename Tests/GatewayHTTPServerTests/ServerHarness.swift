@@ -13,11 +13,10 @@ final class SlowRequestProbe: Sendable {
 
     /// Polls until at least `count` slow requests have started, up to `timeout`.
     func waitForStarted(_ count: Int = 1, timeout: Duration = .seconds(10)) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while self.started.withLockedValue({ $0 }) < count {
-            guard ContinuousClock.now < deadline else { throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(5))
+        let started = await eventually(within: timeout, pollingEvery: .milliseconds(5)) {
+            self.started.withLockedValue { $0 } >= count
         }
+        guard started else { throw CancellationError() }
     }
 }
 

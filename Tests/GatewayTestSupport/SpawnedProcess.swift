@@ -29,8 +29,11 @@ public final class SpawnedProcess: @unchecked Sendable {
     }
 
     /// Starts `executable` with `arguments`; standard input is `/dev/null`, standard output and error go to
-    /// `outputPath` (created or truncated).
-    public init(_ executable: String, _ arguments: [String], outputPath: String = "/dev/null") throws {
+    /// `outputPath` (created or truncated). The child's environment is this process's plus `environment`.
+    public init(
+        _ executable: String, _ arguments: [String], outputPath: String = "/dev/null",
+        environment: [String: String] = [:]
+    ) throws {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -58,8 +61,17 @@ public final class SpawnedProcess: @unchecked Sendable {
 
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for argument in argv { free(argument) } }
+        var inherited: [UnsafeMutablePointer<CChar>?] = []
+        var entry = environ
+        while let variable = entry.pointee {
+            inherited.append(variable)
+            entry += 1
+        }
+        let added: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") }
+        defer { for variable in added { free(variable) } }
+        let envp = added + inherited + [nil]
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard result == 0 else {
             throw SpawnError(description: "posix_spawn \(executable): \(String(cString: strerror(result)))")
         }
@@ -95,12 +107,24 @@ public final class SpawnedProcess: @unchecked Sendable {
             if let ending = self.ending() { return ending }
             try? await Task.sleep(for: .milliseconds(10))
         }
+        return self.killNow()
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash would, and reaps it. Returns how it ended.
+    @discardableResult
+    public func killNow() -> Ending {
+        if let ending = self.ending() { return ending }
         kill(self.pid, SIGKILL)
         var status: Int32 = 0
         // SIGKILL cannot be caught: this wait is short.
         while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
         self.waitStatus = status
         return Self.decode(status)
+    }
+
+    /// Sends `signal` (SIGSTOP to freeze it, SIGCONT to thaw it) while the process runs.
+    public func send(_ signal: Int32) {
+        if self.ending() == nil { kill(self.pid, signal) }
     }
 
     private static func decode(_ status: Int32) -> Ending {

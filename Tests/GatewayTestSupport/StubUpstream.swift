@@ -48,6 +48,7 @@ public final class StubUpstream: Sendable {
         var closed = 0
         var requests: [Request] = []
         var bytesStreamed: Int64 = 0
+        var streamsPaused = 0
     }
 
     private let channel: any Channel
@@ -99,6 +100,23 @@ public final class StubUpstream: Sendable {
     public var requests: [Request] { self.counters.withLockedValue { $0.requests } }
     /// Body bytes written by `.streamForever` responses.
     public var bytesStreamed: Int64 { self.counters.withLockedValue { $0.bytesStreamed } }
+    /// `.streamForever` responses paused now because their connection takes no more (its reader stopped reading).
+    public var streamsPaused: Int { self.counters.withLockedValue { $0.streamsPaused } }
+
+    /// Waits until the one `.streamForever` response has stopped: its connection takes no more and no byte was
+    /// written between two polls. Returns the bytes streamed by then, or nil if it kept streaming until `timeout`.
+    ///
+    /// Counted, not timed: a reader that keeps reading never lets the stream pause for a whole poll. Under load a
+    /// slow reader may look paused a little early; a test asserting that the figure stays below a bound still holds.
+    public func streamPlateau(within timeout: Duration = .seconds(15)) async -> Int64? {
+        var previous: Int64 = -1
+        let paused = await eventually(within: timeout, pollingEvery: .milliseconds(100)) {
+            let streamed = self.bytesStreamed
+            defer { previous = streamed }
+            return self.streamsPaused == 1 && streamed == previous
+        }
+        return paused ? self.bytesStreamed : nil
+    }
 }
 
 /// One stub connection: splits requests, applies the behaviour.
@@ -109,6 +127,7 @@ private final class StubHandler: ChannelInboundHandler {
     private let stub: StubUpstream
     private var buffer: [UInt8] = []
     private var streaming = false
+    private var paused = false
     private var holding = false
     private static let chunk = ByteBuffer(repeating: UInt8(ascii: "s"), count: 64 * 1024)
 
@@ -134,6 +153,7 @@ private final class StubHandler: ChannelInboundHandler {
             $0.closed += 1
         }
         self.streaming = false
+        self.setPaused(false)
         context.fireChannelInactive()
     }
 
@@ -177,6 +197,13 @@ private final class StubHandler: ChannelInboundHandler {
             self.stub.counters.withLockedValue { $0.bytesStreamed += count }
             context.writeAndFlush(self.wrapOutboundOut(Self.chunk), promise: nil)
         }
+        self.setPaused(self.streaming && !context.channel.isWritable)
+    }
+
+    private func setPaused(_ paused: Bool) {
+        guard paused != self.paused else { return }
+        self.paused = paused
+        self.stub.counters.withLockedValue { $0.streamsPaused += paused ? 1 : -1 }
     }
 
     /// The next complete request in the buffer (Content-Length bodies only), consumed.

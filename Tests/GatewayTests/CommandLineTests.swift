@@ -204,7 +204,7 @@ private let minimalBadConfig = """
                               drain_timeout: 2s
                             """))
                 let child = try Child(["serve", "--config", config], environment: ["GATEWAY_LOG_LEVEL": "warning"])
-                let ready = await eventually(timeout: .seconds(15)) {
+                let ready = await eventually(within: .seconds(15)) {
                     guard child.process.isRunning else { return true }
                     let response = try? await withClient(port: adminPort) { client in
                         try await client.send("GET /readyz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
@@ -272,7 +272,7 @@ private let minimalBadConfig = """
             #expect(await eventually { sim.requestCount(path: "/dokstamp/certificates") == before + 1 })
             kill(child.process.processIdentifier, SIGTERM)
             // While draining, /readyz says 503 (load balancers stop sending), and the request in flight finishes.
-            let notReady = await eventually(timeout: .seconds(1)) {
+            let notReady = await eventually(within: .seconds(1)) {
                 let status = try? await withClient(port: adminPort) { client in
                     try await client.send("GET /readyz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
                     return try await client.readResponse(timeout: .milliseconds(500)).status

@@ -95,14 +95,13 @@ extension ConnectionAndBodyTests {
                             + "Content-Length: \(body.utf8.count)\r\n\r\n")
                     let interim = try await client.readResponse(timeout: .seconds(2))
                     #expect(interim.status == 100)
-                    let start = ContinuousClock.now
                     try await client.send(body)
                     let response = try await client.readResponse()
-                    let elapsed = ContinuousClock.now - start
                     #expect(response.status == 200)
                     #expect(Echo(response).body == Array(body.utf8))
+                    // Not timed: curl waits (a second) for a 100 only when it sends `Expect` itself, and the upstream
+                    // saw no `Expect`.
                     #expect(Echo(response).header("Expect") == nil)
-                    #expect(elapsed < .milliseconds(800), "the upstream exchange took \(elapsed): curl waited for 100")
                 }
             }
         }

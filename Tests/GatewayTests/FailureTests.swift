@@ -58,7 +58,8 @@ import VendorSimulator
                 let start = ContinuousClock.now
                 let response = try await gateway.request("GET", "/api/dokstamp/certificates?hang=true")
                 Self.expectGatewayEnvelope(response, status: 504, code: "upstream_timeout")
-                #expect(ContinuousClock.now - start < .seconds(3))
+                // Generous: the upstream hangs forever, so without the 600 ms request timeout no answer would come.
+                #expect(ContinuousClock.now - start < .seconds(8))
             }
         }
     }
@@ -119,7 +120,7 @@ import VendorSimulator
         }
     }
 
-    @Test func upstreamWithBothContentLengthAndChunkedIsNotForwardedAsIs() async throws {
+    @Test func upstreamWithBothContentLengthAndChunkedIsForwardedChunkedWithoutTheLength() async throws {
         let raw = Array(
             "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".utf8)
         try await withStub({ _ in .respond(raw) }) { stub in
@@ -128,24 +129,23 @@ import VendorSimulator
                     try await client.send(RunningGateway.requestBytes("GET", "/api/both"))
                     let response: RawHTTPClient.Response
                     do {
-                        response = try await client.readResponse(timeout: .seconds(1))
+                        response = try await client.readResponse(timeout: .seconds(10))
                     } catch {
                         Issue.record(
                             "no complete response (\(error)); received: \(String(decoding: client.unreadBytes, as: UTF8.self).debugDescription)")
                         return
                     }
-                    // RFC 9112 section 6.3: refuse it (502), or forward the chunked body without the Content-Length.
-                    if response.status == 502 {
-                        #expect(Envelope(response).code == "upstream_unavailable")
-                    } else {
-                        #expect(response.status == 200)
-                        #expect(response.bodyText == "hello")
-                        #expect(response.header("content-length").map { $0 == "5" } ?? true)
-                        // The connection is still in step: the next response parses.
-                        try await client.send(RunningGateway.requestBytes("GET", "/api/both"))
-                        let next = try await client.readResponse(timeout: .seconds(3))
-                        #expect(next.status == 200 || next.status == 502)
-                    }
+                    // RFC 9112 section 6.3 lets a proxy refuse it or forward it; this gateway forwards the chunked
+                    // body without the Content-Length (README, "Changelog (SPEC extensions)"): the one outcome.
+                    #expect(response.status == 200)
+                    #expect(response.bodyText == "hello")
+                    #expect(response.header("content-length") == nil)
+                    #expect(response.header("transfer-encoding")?.lowercased() == "chunked")
+                    // The connection is still in step: the next response parses, and is the same.
+                    try await client.send(RunningGateway.requestBytes("GET", "/api/both"))
+                    let next = try await client.readResponse(timeout: .seconds(10))
+                    #expect(next.status == 200)
+                    #expect(next.bodyText == "hello")
                 }
             }
         }

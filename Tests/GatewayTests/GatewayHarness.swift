@@ -235,18 +235,6 @@ func simpleConfig(url: String, upstream: String = "", route: String = "", top: S
     """
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(
-    timeout: Duration = .seconds(5), _ condition: @Sendable () async throws -> Bool
-) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}
-
 /// The parsed JSON object of a response body (an empty dictionary if it is not one).
 func jsonObject(_ response: RawHTTPClient.Response) -> [String: Any] {
     (try? JSONSerialization.jsonObject(with: Data(response.body), options: [.fragmentsAllowed])) as? [String: Any]

@@ -53,11 +53,10 @@ import VendorSimulator
             let yaml = Self.config(port: sim.port, server: "  request_header_timeout: 300ms")
             try await withGateway(yaml: yaml) { gateway in
                 try await withClient(port: gateway.proxyPort) { client in
-                    let start = ContinuousClock.now
                     try await client.send("GET /api/x HTTP/1.1\r\nHost: g\r\n")
-                    // Trickle: one byte every 50 ms, never finishing the head.
+                    // Trickle: one byte every 50 ms (3 s in all), never finishing the head.
                     var sent = 0
-                    while ContinuousClock.now - start < .seconds(3), client.unreadBytes.isEmpty, sent < 60 {
+                    while client.unreadBytes.isEmpty, sent < 60 {
                         try? await client.send("X")
                         sent += 1
                         try await Task.sleep(for: .milliseconds(50))
@@ -67,8 +66,10 @@ import VendorSimulator
                     #expect(response.status == 408)
                     #expect(Envelope(response).code == "request_timeout")
                     #expect(Envelope(response).source == "gateway")
-                    #expect(ContinuousClock.now - start < .seconds(2))
-                    #expect(await client.isClosed(within: .seconds(2)))
+                    // The 408 came while bytes were still arriving: its deadline runs from the first byte, not the
+                    // last (an event, not a stopwatch; a loaded machine only makes `sent` smaller).
+                    #expect(sent < 60, "no 408 while the head was being trickled")
+                    #expect(await client.isClosed(within: .seconds(5)))
                 }
                 #expect(sim.requestCount() == 0)
             }
@@ -114,12 +115,12 @@ import VendorSimulator
                     try await RawHTTPClient.connect(port: gateway.proxyPort),
                 ]
                 for client in held {
-                    try await client.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates?delay=1500ms"))
+                    try await client.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates?delay=3s"))
                 }
                 #expect(await eventually { sim.requestCount() == 2 })
-                let start = ContinuousClock.now
                 let refused = try await gateway.request("GET", "/api/dokstamp/certificates")
-                #expect(ContinuousClock.now - start < .seconds(1))
+                // Refused at once, not queued behind the held requests: they have not been answered yet.
+                for client in held { #expect(try await client.receivedBytes().isEmpty) }
                 #expect(refused.status == 503)
                 let envelope = Envelope(refused)
                 #expect(envelope.code == "upstream_unavailable")
@@ -141,14 +142,16 @@ import VendorSimulator
 
     @Test func idleKeepAliveConnectionsAreClosed() async throws {
         try await withSimulator { sim in
-            try await withGateway(yaml: Self.config(port: sim.port, server: "  idle_timeout: 300ms")) { gateway in
+            // 2 s, not 300 ms: the request must arrive before the idle timer closes the new connection, also on a
+            // loaded machine (it did not always); the exact timing is `ConnectionPipelineTests`' job.
+            try await withGateway(yaml: Self.config(port: sim.port, server: "  idle_timeout: 2s")) { gateway in
                 try await withClient(port: gateway.proxyPort) { client in
                     let start = ContinuousClock.now
                     try await client.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates"))
                     #expect(try await client.readResponse().status == 200)
-                    #expect(await client.isClosed(within: .seconds(3)))
+                    #expect(await client.isClosed(within: .seconds(15)))
                     // Not before the idle timeout (measured from before the request, so it is a lower bound).
-                    #expect(ContinuousClock.now - start >= .milliseconds(300))
+                    #expect(ContinuousClock.now - start >= .seconds(2))
                 }
             }
         }

@@ -1,3 +1,4 @@
+import GatewayTestSupport
 import NIOCore
 import NIOPosix
 import Testing
@@ -9,13 +10,13 @@ import Glibc
 import Darwin
 #endif
 
-/// Starts a simulator on 127.0.0.1:0, runs `body` with it and a client for it, and shuts it down.
+/// Starts a simulator on 127.0.0.1:0, runs `body` with it, and shuts it down.
 private func withSimulator<T>(
-    _ body: (VendorSimulator, RawHTTPClient) async throws -> T
+    _ body: (VendorSimulator) async throws -> T
 ) async throws -> T {
     let simulator = try await VendorSimulator.start()
     do {
-        let result = try await body(simulator, RawHTTPClient(port: simulator.port))
+        let result = try await body(simulator)
         try await simulator.shutdown()
         return result
     } catch {
@@ -24,8 +25,46 @@ private func withSimulator<T>(
     }
 }
 
-private func get(_ client: RawHTTPClient, _ target: String, method: String = "GET") throws -> ParsedResponse {
-    try ParsedResponse(client.exchange(rawRequest(method, target)).bytes)
+/// Sends `request` to the simulator on a new connection and reads until it closes.
+private func exchange(
+    _ simulator: VendorSimulator, _ request: String, keep: Int = .max, timeout: Duration = .seconds(10)
+) async throws -> RawHTTPClient.Exchange {
+    try await RawHTTPClient.exchange(port: simulator.port, request, keep: keep, timeout: timeout)
+}
+
+/// The one response to `request`, sent on a new connection.
+private func response(
+    _ simulator: VendorSimulator, _ request: String, headRequest: Bool = false
+) async throws -> RawHTTPClient.Response {
+    try RawHTTPClient.Response.parse(await exchange(simulator, request).bytes, headRequest: headRequest).response
+}
+
+/// The one response to `method target` (with `Connection: close`).
+private func get(
+    _ simulator: VendorSimulator, _ target: String, method: String = "GET"
+) async throws -> RawHTTPClient.Response {
+    try await response(simulator, rawRequest(method, target), headRequest: method == "HEAD")
+}
+
+/// Builds a request head for the tests.
+private func rawRequest(
+    _ method: String = "GET",
+    _ target: String,
+    headers: [(String, String)] = [],
+    body: String? = nil,
+    close: Bool = true
+) -> String {
+    var text = "\(method) \(target) HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    for (name, value) in headers {
+        text += "\(name): \(value)\r\n"
+    }
+    if let body {
+        text += "Content-Length: \(body.utf8.count)\r\n"
+    }
+    if close {
+        text += "Connection: close\r\n"
+    }
+    return text + "\r\n" + (body ?? "")
 }
 
 private func unixNow() -> Int {
@@ -36,10 +75,10 @@ private func unixNow() -> Int {
 struct VendorSimulatorTests {
     @Test("every catalog entry answers its status, headers and exact body")
     func catalogEntries() async throws {
-        try await withSimulator { simulator, client in
+        try await withSimulator { simulator in
             for example in VendorSimulator.catalog {
                 let before = unixNow()
-                let response = try get(client, "/\(example.vendor)/resource?error=\(example.name)")
+                let response = try await get(simulator, "/\(example.vendor)/resource?error=\(example.name)")
                 let after = unixNow()
                 let label = "\(example.vendor)/\(example.name)"
                 #expect(response.status == example.status, "\(label)")
@@ -115,7 +154,7 @@ struct VendorSimulatorTests {
 
     @Test("vendor success endpoints and each vendor's own 404")
     func successEndpoints() async throws {
-        try await withSimulator { _, client in
+        try await withSimulator { simulator in
             let cases: [(String, String, Int, String)] = [
                 ("GET", "/dokstamp/certificates", 200, #"{"success":true,"data":["#),
                 ("POST", "/dokstamp/certificates", 201, #"{"success":true,"data":{"#),
@@ -131,16 +170,16 @@ struct VendorSimulatorTests {
                 ("GET", "/stemp/nope", 404, #""code": "resource_not_found""#),
             ]
             for (method, target, status, fragment) in cases {
-                let response = try get(client, target, method: method)
+                let response = try await get(simulator, target, method: method)
                 #expect(response.status == status, "\(method) \(target)")
                 #expect(response.bodyText.contains(fragment), "\(method) \(target): \(response.bodyText)")
             }
-            let deleted = try get(client, "/dokstamp/certificates/550e8400", method: "DELETE")
+            let deleted = try await get(simulator, "/dokstamp/certificates/550e8400", method: "DELETE")
             #expect(deleted.status == 204)
             #expect(deleted.body.isEmpty)
 
             let now = unixNow()
-            let parse = try get(client, "/dokai/v1/parse", method: "POST")
+            let parse = try await get(simulator, "/dokai/v1/parse", method: "POST")
             for name in ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-Quota-Limit", "X-Quota-Remaining"] {
                 #expect(parse.header(name) != nil, "\(name)")
             }
@@ -149,9 +188,9 @@ struct VendorSimulatorTests {
             let quotaReset = try #require(parse.header("X-Quota-Reset").flatMap { Int($0) })
             #expect(quotaReset > now)
             // X-RateLimit-* on every Dokai response, errors included.
-            #expect(try get(client, "/dokai/nope").header("X-RateLimit-Limit") == "60")
+            #expect(try await get(simulator, "/dokai/nope").header("X-RateLimit-Limit") == "60")
 
-            let head = try get(client, "/stemp/v1/users", method: "HEAD")
+            let head = try await get(simulator, "/stemp/v1/users", method: "HEAD")
             #expect(head.status == 200)
             #expect(head.body.isEmpty)
             #expect(head.header("Content-Length").flatMap { Int($0) } ?? 0 > 0)
@@ -160,11 +199,11 @@ struct VendorSimulatorTests {
 
     @Test("fail=N&key=K fails the first N requests of K, then succeeds; reset() forgets")
     func failThenSucceed() async throws {
-        try await withSimulator { simulator, client in
+        try await withSimulator { simulator in
             let target = "/docyard/docks?fail=2&key=retry-1&fail_retry_after=3"
-            let first = try get(client, target)
-            let second = try get(client, target)
-            let third = try get(client, target)
+            let first = try await get(simulator, target)
+            let second = try await get(simulator, target)
+            let third = try await get(simulator, target)
             #expect(first.status == 503)
             #expect(first.header("Retry-After") == "3")
             #expect(first.bodyText.contains(#""statusCode":503"#))  // Docyard's own 503 shape
@@ -172,40 +211,37 @@ struct VendorSimulatorTests {
             #expect(third.status == 200)
             #expect(third.bodyText.contains("dck_"))
             // Another key has its own count.
-            #expect(try get(client, "/docyard/docks?fail=1&key=other").status == 503)
-            #expect(try get(client, "/docyard/docks?fail=1&key=other").status == 200)
+            #expect(try await get(simulator, "/docyard/docks?fail=1&key=other").status == 503)
+            #expect(try await get(simulator, "/docyard/docks?fail=1&key=other").status == 200)
             // fail_status and the header form.
-            let custom = try ParsedResponse(
-                client.exchange(
-                    rawRequest(
-                        "GET", "/x/y",
-                        headers: [("X-Sim-Fail", "1"), ("X-Sim-Key", "h"), ("X-Sim-Fail-Status", "502")]
-                    )
-                ).bytes
+            let custom = try await response(
+                simulator,
+                rawRequest(
+                    "GET", "/x/y", headers: [("X-Sim-Fail", "1"), ("X-Sim-Key", "h"), ("X-Sim-Fail-Status", "502")])
             )
             #expect(custom.status == 502)
             simulator.reset()
-            #expect(try get(client, target).status == 503)
+            #expect(try await get(simulator, target).status == 503)
             #expect(simulator.requestCount() == 1)
         }
     }
 
     @Test("delay=250ms holds the head back; body_delay holds the body")
     func delays() async throws {
-        try await withSimulator { _, client in
+        try await withSimulator { simulator in
             let clock = ContinuousClock()
             let start = clock.now
-            let response = try get(client, "/dokstamp/certificates?delay=250ms")
+            let response = try await get(simulator, "/dokstamp/certificates?delay=250ms")
             #expect(clock.now - start >= .milliseconds(250))
             #expect(response.status == 200)
 
             let bodyStart = clock.now
-            let delayed = try get(client, "/dokstamp/certificates?body_delay=0.2s")
+            let delayed = try await get(simulator, "/dokstamp/certificates?body_delay=0.2s")
             #expect(clock.now - bodyStart >= .milliseconds(200))
             #expect(delayed.bodyText.hasPrefix(#"{"success":true"#))
 
             let streamStart = clock.now
-            let stream = try get(client, "/x?size=200KiB&body_delay=100ms")
+            let stream = try await get(simulator, "/x?size=200KiB&body_delay=100ms")
             #expect(clock.now - streamStart >= .milliseconds(300))  // 4 chunks, 3 pauses
             #expect(stream.body.count == 200 * 1024)
         }
@@ -213,31 +249,40 @@ struct VendorSimulatorTests {
 
     @Test("hang=true never answers")
     func hang() async throws {
-        try await withSimulator { simulator, client in
-            var patient = client
-            patient.readTimeoutMilliseconds = 300
-            let outcome = try patient.exchange(rawRequest("GET", "/dokai/v1/usage?hang=true"))
+        try await withSimulator { simulator in
+            let outcome = try await exchange(
+                simulator, rawRequest("GET", "/dokai/v1/usage?hang=true"), timeout: .milliseconds(300))
             #expect(outcome.ending == .timedOut)
             #expect(outcome.total == 0)
             #expect(simulator.requestCount(path: "/dokai/v1/usage") == 1)
         }
     }
 
+    /// Run in a child process of its own (``IsolatedTest``): the resident size is process-wide, and tests running
+    /// beside it in the suite's process would move it.
     @Test("size=50MiB streams the right bytes in bounded memory")
     func largeStream() async throws {
-        try await withSimulator { _, client in
+        let outcome = try await IsolatedTest.run("VendorSimulatorTests/largeStream") {
+            try await Self.streamFiftyMebibytes()
+        }
+        #expect(outcome.passed, "\(outcome.report)")
+    }
+
+    private static func streamFiftyMebibytes() async throws {
+        try await withSimulator { simulator in
             let size = 50 << 20
-            let before = try #require(residentBytes())
-            let outcome = try client.exchange(rawRequest("GET", "/x?size=50MiB"), keep: 4096)
-            let after = try #require(residentBytes())
-            let response = try ParsedResponse(outcome.bytes)
+            let before = ProcessMemory.residentBytes()
+            let outcome = try await exchange(simulator, rawRequest("GET", "/x?size=50MiB"), keep: 4096)
+            let after = ProcessMemory.residentBytes()
+            // Only the first 4 KiB were kept: the head, parsed alone (as a HEAD's), and the start of the body.
+            let (response, bodyStart) = try RawHTTPClient.Response.parse(outcome.bytes, headRequest: true)
             #expect(response.status == 200)
             #expect(response.header("Content-Length") == String(size))
-            let headLength = outcome.bytes.count - response.body.count
+            let headLength = outcome.bytes.count - bodyStart.count
             #expect(outcome.total - headLength == size)
             #expect(outcome.ending == .closed)
             let pattern = VendorSimulator.streamedBodyPattern
-            #expect(response.body.prefix(128) == ArraySlice(pattern + pattern))
+            #expect(bodyStart.prefix(128) == ArraySlice(pattern + pattern))
             // Buffering the body anywhere would grow the process by 50 MiB.
             #expect(after - before < 16 << 20, "RSS grew by \(after - before) bytes")
         }
@@ -245,9 +290,9 @@ struct VendorSimulatorTests {
 
     @Test("size with chunked=true streams a chunked body of the exact size and pattern")
     func chunkedStream() async throws {
-        try await withSimulator { _, client in
+        try await withSimulator { simulator in
             let size = 3 * 65536 + 5
-            let response = try get(client, "/x?size=\(size)&chunked=true")
+            let response = try await get(simulator, "/x?size=\(size)&chunked=true")
             #expect(response.header("Transfer-Encoding")?.lowercased() == "chunked")
             #expect(response.header("Content-Length") == nil)
             #expect(response.body.count == size)
@@ -258,8 +303,9 @@ struct VendorSimulatorTests {
 
     @Test("malformed modes write exactly their raw bytes, then close", arguments: MalformedResponse.allCases)
     func malformed(mode: MalformedResponse) async throws {
-        try await withSimulator { _, client in
-            let outcome = try client.exchange(rawRequest("GET", "/dokstamp/certificates?malformed=\(mode.rawValue)"))
+        try await withSimulator { simulator in
+            let outcome = try await exchange(
+                simulator, rawRequest("GET", "/dokstamp/certificates?malformed=\(mode.rawValue)"))
             #expect(outcome.bytes == mode.bytes)
             #expect(outcome.ending == .closed)
         }
@@ -281,35 +327,36 @@ struct VendorSimulatorTests {
 
     @Test("fail_mode reset gives the client ECONNRESET; close gives EOF before any byte; garbage is not HTTP")
     func failModes() async throws {
-        try await withSimulator { simulator, client in
-            let reset = try client.exchange(rawRequest("GET", "/certifier/credentials?fail=1&fail_mode=reset"))
+        try await withSimulator { simulator in
+            let reset = try await exchange(
+                simulator, rawRequest("GET", "/certifier/credentials?fail=1&fail_mode=reset"))
             #expect(reset.ending == .reset)
             #expect(reset.total == 0)
-            let closed = try client.exchange(rawRequest("GET", "/certifier/credentials?fail=1&key=c&fail_mode=close"))
+            let closed = try await exchange(
+                simulator, rawRequest("GET", "/certifier/credentials?fail=1&key=c&fail_mode=close"))
             #expect(closed.ending == .closed)
             #expect(closed.total == 0)
-            let garbage = try client.exchange(rawRequest("GET", "/certifier/credentials?fail_mode=garbage"))
+            let garbage = try await exchange(simulator, rawRequest("GET", "/certifier/credentials?fail_mode=garbage"))
             #expect(garbage.bytes == ResponsePlan.garbage)
             #expect(garbage.ending == .closed)
             // After its one failure, the reset key succeeds.
-            #expect(try get(client, "/certifier/credentials?fail=1&fail_mode=reset").status == 200)
+            #expect(try await get(simulator, "/certifier/credentials?fail=1&fail_mode=reset").status == 200)
             #expect(simulator.requestCount(path: "/certifier/credentials") == 4)
         }
     }
 
     @Test("echo=true returns method, target, headers and body")
     func echo() async throws {
-        try await withSimulator { _, client in
-            let response = try ParsedResponse(
-                client.exchange(
-                    rawRequest(
-                        "POST", "/stemp/v1/users?echo=true&q=a%20b", headers: [("X-Tenant", "t-1")],
-                        body: #"{"a":"\"x\""}"#
-                    )
-                ).bytes
+        try await withSimulator { simulator in
+            let echoed = try await response(
+                simulator,
+                rawRequest(
+                    "POST", "/stemp/v1/users?echo=true&q=a%20b", headers: [("X-Tenant", "t-1")],
+                    body: #"{"a":"\"x\""}"#
+                )
             )
-            #expect(response.status == 200)
-            let text = response.bodyText
+            #expect(echoed.status == 200)
+            let text = echoed.bodyText
             #expect(text.contains(#""method":"POST""#))
             #expect(text.contains(#""target":"/stemp/v1/users?echo=true&q=a%20b""#))
             #expect(text.contains(#"["X-Tenant","t-1"]"#))
@@ -320,19 +367,20 @@ struct VendorSimulatorTests {
                 String(decoding: binary, as: UTF8.self).replacingOccurrences("Content-Length: 0", "Content-Length: 3")
                     .utf8
             ) + [0xFF, 0x00, 0xFE]
-            let binaryResponse = try ParsedResponse(client.exchange(binary).bytes)
+            let binaryResponse = try RawHTTPClient.Response.parse(
+                await RawHTTPClient.exchange(port: simulator.port, binary).bytes
+            ).response
             #expect(binaryResponse.bodyText.contains(#""body_base64":"/wD+""#))
         }
     }
 
     @Test("counters: requests per path, connections, last request, reset")
     func counters() async throws {
-        try await withSimulator { simulator, client in
-            _ = try get(client, "/dokstamp/certificates?page=1")
-            _ = try get(client, "/dokstamp/certificates?page=2")
-            _ = try ParsedResponse(
-                client.exchange(rawRequest("POST", "/dokai/v1/parse", headers: [("X-Api", "k")], body: "img")).bytes
-            )
+        try await withSimulator { simulator in
+            _ = try await get(simulator, "/dokstamp/certificates?page=1")
+            _ = try await get(simulator, "/dokstamp/certificates?page=2")
+            _ = try await response(
+                simulator, rawRequest("POST", "/dokai/v1/parse", headers: [("X-Api", "k")], body: "img"))
             #expect(simulator.requestCount() == 3)
             #expect(simulator.requestCount(path: "/dokstamp/certificates") == 2)
             #expect(simulator.requestCount(path: "/dokai/v1/parse") == 1)
@@ -355,12 +403,12 @@ struct VendorSimulatorTests {
 
     @Test("keep-alive: pipelined requests on one connection are answered in order")
     func pipelined() async throws {
-        try await withSimulator { simulator, client in
+        try await withSimulator { simulator in
             let request = rawRequest("GET", "/dokstamp/certificates?delay=50ms", close: false)
                 + rawRequest("GET", "/stemp/v1/users")
-            let outcome = try client.exchange(request)
-            let first = try ParsedResponse(outcome.bytes)
-            let second = try ParsedResponse(first.rest)
+            let outcome = try await exchange(simulator, request)
+            let (first, rest) = try RawHTTPClient.Response.parse(outcome.bytes)
+            let second = try RawHTTPClient.Response.parse(rest).response
             #expect(first.bodyText.contains(#""success":true"#))
             #expect(second.bodyText.contains("usr_"))
             #expect(second.header("Connection") == "close")
@@ -371,23 +419,22 @@ struct VendorSimulatorTests {
 
     @Test("status/body/content_type, X-Sim-* headers, ratelimit=exhausted, bad control values")
     func scripting() async throws {
-        try await withSimulator { _, client in
-            let custom = try get(client, "/x?status=418&body=short+and%20stout&content_type=text/x-teapot")
+        try await withSimulator { simulator in
+            let custom = try await get(simulator, "/x?status=418&body=short+and%20stout&content_type=text/x-teapot")
             #expect(custom.status == 418)
             #expect(custom.bodyText == "short and stout")
             #expect(custom.header("Content-Type") == "text/x-teapot")
 
-            let viaHeader = try ParsedResponse(
-                client.exchange(rawRequest("GET", "/dokstamp/x", headers: [("X-Sim-Error", "validation")])).bytes
-            )
+            let viaHeader = try await response(
+                simulator, rawRequest("GET", "/dokstamp/x", headers: [("X-Sim-Error", "validation")]))
             #expect(viaHeader.status == 422)
 
-            let overridden = try get(client, "/certifier/x?error=internal_server_error&status=503")
+            let overridden = try await get(simulator, "/certifier/x?error=internal_server_error&status=503")
             #expect(overridden.status == 503)
             #expect(overridden.bodyText.contains("internal_server_error"))
 
             let now = unixNow()
-            let exhausted = try get(client, "/dokai/v1/parse?ratelimit=exhausted")
+            let exhausted = try await get(simulator, "/dokai/v1/parse?ratelimit=exhausted")
             #expect(exhausted.status == 429)
             #expect(exhausted.bodyText.contains(#""code":"rate_limited""#))
             #expect(exhausted.header("X-RateLimit-Limit") == "60")
@@ -397,15 +444,15 @@ struct VendorSimulatorTests {
 
             // Bad input gets a 400, never a trap, and the simulator keeps serving.
             for value in ["1e300s", "1e300", "9223372036854775807", "1e15m"] {
-                let huge = try get(client, "/x?delay=\(value)")
+                let huge = try await get(simulator, "/x?delay=\(value)")
                 #expect(huge.status == 400, "delay=\(value)")
-                let hugeBody = try get(client, "/x?body_delay=\(value)")
+                let hugeBody = try await get(simulator, "/x?body_delay=\(value)")
                 #expect(hugeBody.status == 400, "body_delay=\(value)")
             }
-            let bad = try get(client, "/x?delay=soon")
+            let bad = try await get(simulator, "/x?delay=soon")
             #expect(bad.status == 400)
             #expect(bad.header("X-Sim-Error") == "true")
-            #expect(try get(client, "/dokai/x?error=no_such_error").status == 400)
+            #expect(try await get(simulator, "/dokai/x?error=no_such_error").status == 400)
         }
     }
 }

@@ -137,22 +137,29 @@ private let second: Int64 = 1_000_000_000
         #expect(allowed > 0)
     }
 
-    @Test func fullBucketsAreSweptAndMemoryFollowsActiveKeys() {
+    /// Run in a child process of its own (``IsolatedTest``): the resident size is process-wide, and tests running
+    /// beside it in the suite's process would move it.
+    @Test func fullBucketsAreSweptAndMemoryFollowsActiveKeys() async throws {
+        let outcome = try await IsolatedTest.run("MemoryRateLimitStoreTests/fullBucketsAreSweptAndMemoryFollowsActiveKeys") {
+            try Self.fillSweepAndMeasure()
+        }
+        #expect(outcome.passed, "\(outcome.report)")
+    }
+
+    private static func fillSweepAndMeasure() throws {
         let clock = ManualNanosecondClock()
         let store = MemoryRateLimitStore(now: { clock.now })
         let policy = RateLimitPolicy(name: "p", rate: Rate(count: 1, period: .seconds(1)), burst: 1, key: .clientIP)
         let total = 1_000_000
-        let before = Self.residentBytes()
+        let before = ProcessMemory.residentBytes()
         for index in 0..<total {
             _ = store.acquire([RateLimitBucket(policy: policy, key: Self.ipKey(index))], now: 0)
         }
-        let after = Self.residentBytes()
+        let after = ProcessMemory.residentBytes()
         #expect(store.activeKeyCount() == total)
-        if let before, let after {
-            let perKey = Double(after - before) / Double(total)
-            print("MemoryRateLimitStore: \(Int(perKey)) bytes of RSS per active key (1M IPv4 keys)")
-            #expect(perKey < 200)
-        }
+        let perKey = Double(after - before) / Double(total)
+        print("MemoryRateLimitStore: \(Int(perKey)) bytes of RSS per active key (1M IPv4 keys)")
+        #expect(before > 0 && perKey < 200, "\(Int(perKey)) bytes of RSS per active key")
         // Time passes: every bucket is full again. New one-off keys sweep the shards as they fill up...
         clock.set(2 * second)
         for index in total..<(2 * total) {
@@ -179,31 +186,4 @@ private let second: Int64 = 1_000_000_000
     static func ipKey(_ index: Int) -> String {
         "10.\(index >> 16 & 0xFF).\(index >> 8 & 0xFF).\(index & 0xFF)"
     }
-
-    /// Resident set size from /proc/self/statm (Linux), nil elsewhere.
-    static func residentBytes() -> Int? {
-        #if canImport(Glibc)
-        guard let file = fopen("/proc/self/statm", "r") else { return nil }
-        defer { fclose(file) }
-        var size = 0
-        var resident = 0
-        guard fscanf_pages(file, &size, &resident) else { return nil }
-        return resident * Int(sysconf(Int32(_SC_PAGESIZE)))
-        #else
-        return nil
-        #endif
-    }
 }
-
-#if canImport(Glibc)
-private func fscanf_pages(_ file: UnsafeMutablePointer<FILE>, _ size: inout Int, _ resident: inout Int) -> Bool {
-    var buffer = [CChar](repeating: 0, count: 256)
-    guard fgets(&buffer, 256, file) != nil else { return false }
-    let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    let fields = line.split(separator: " ")
-    guard fields.count >= 2, let first = Int(fields[0]), let second = Int(fields[1]) else { return false }
-    size = first
-    resident = second
-    return true
-}
-#endif

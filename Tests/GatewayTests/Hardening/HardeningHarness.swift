@@ -9,10 +9,12 @@ import Logging
 /// - Parameters:
 ///   - upstreams: name → base URL; each gets the route `/{name}/` with `strip_prefix: true`, one try (no
 ///     retries, so upstream request counts are exact) and short timeouts.
+///   - timeouts: every upstream's `timeouts:` (flow style).
 ///   - upstreamExtra: YAML lines added inside every upstream (indented 4 spaces).
 ///   - serverExtra: YAML lines added inside `server:` (indented 2 spaces).
 func withHardenedGateway<T: Sendable>(
     upstreams: [String: String],
+    timeouts: String = "{ connect: 1s, per_try: 2s, request: 3s, idle: 2s }",
     upstreamExtra: [String] = [],
     serverExtra: [String] = [],
     configDirectory: URL? = nil,
@@ -30,7 +32,7 @@ func withHardenedGateway<T: Sendable>(
     for (name, url) in upstreams.sorted(by: { $0.key < $1.key }) {
         yaml += [
             "  \(name):", "    url: \(url)",
-            "    timeouts: { connect: 1s, per_try: 2s, request: 3s, idle: 2s }",
+            "    timeouts: \(timeouts)",
             "    retry: { attempts: 1 }",
         ]
         yaml += upstreamExtra.map { "    " + $0 }
@@ -56,12 +58,3 @@ func withHardenedGateway<T: Sendable>(
     }
 }
 
-/// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns whether it held.
-func eventually(within timeout: Duration, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try await condition()
-}

@@ -52,7 +52,7 @@ struct AccessLogTests {
                 port: gateway.proxyPort, "/sim/x?token=sekret-query-666",
                 headers: secrets + [("X-Filler", String(repeating: "f", count: 4000))])
             #expect(tooLarge.status == 431)
-            #expect(await opsEventually { lines.all.count >= 3 })
+            #expect(await eventually(within: .seconds(10)) { lines.all.count >= 3 })
             #expect(lines.all.count == 3)
 
             for line in lines.all {
@@ -98,7 +98,7 @@ struct AccessLogTests {
             #expect(
                 try await opsRequest(port: gateway.proxyPort, "/sim/dokstamp/certificates?fail=1&key=attempts").status
                     == 200)
-            #expect(await opsEventually { lines.all.count == 1 })
+            #expect(await eventually(within: .seconds(10)) { lines.all.count == 1 })
             #expect(lines.objects.first?["attempts"] as? Int == 2)
 
             try gateway.writeConfig(opsConfig(simulatorPort: simulator.port, server: "access_log: false"))

@@ -156,18 +156,6 @@ func opsRequest(
     return try await client.readResponse(timeout: timeout, headRequest: method == "HEAD")
 }
 
-/// Polls `condition` every 20 ms until it holds or `timeout` passes.
-func opsEventually(
-    timeout: Duration = .seconds(10), _ condition: () async throws -> Bool
-) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(20))
-    }
-    return try await condition()
-}
-
 /// One sample of the Prometheus text format.
 struct OpsSample: Equatable {
     var name: String

@@ -72,7 +72,7 @@ struct ReloadTests {
         try await withOpsGateway(yaml: opsConfig(simulatorPort: simulator.port), stopping: simulator) { gateway in
             let client = try await RawHTTPClient.connect(port: gateway.proxyPort)
             try await client.send("GET /sim/dokstamp/certificates?delay=800ms HTTP/1.1\r\nHost: x\r\n\r\n")
-            #expect(await opsEventually { simulator.requestCount() == 1 })
+            #expect(await eventually(within: .seconds(10)) { simulator.requestCount() == 1 })
             // The new config routes /sim/ nowhere (its upstream is unreachable) and has another route name.
             let moved = opsConfig(simulatorPort: 1)
                 .replacingOccurrences(of: "path_prefix: /sim/", with: "path_prefix: /moved/")

@@ -130,7 +130,9 @@ import Testing
         #expect(try await redis.command("EXISTS \(key)") == ":1")
         #expect(try await redis.command("EVAL \"return #redis.call('KEYS','*sk-live*')\" 0") == ":0")
         let pttl = try await redis.command("PTTL \(key)")
-        #expect((Int(pttl.dropFirst()) ?? 0) > 20_000, "expires at the vendor's reset: \(pttl)")
-        await redis.kill()
+        // Expires by the vendor's reset (30 s after its 429): neither never nor later. No lower bound: how much of
+        // the 30 s is left depends on how fast two gateways started on a loaded machine (it was 19.9 s once).
+        #expect((1...30_000).contains(Int(pttl.dropFirst()) ?? 0), "expires at the vendor's reset: \(pttl)")
+        redis.kill()
     }
 }

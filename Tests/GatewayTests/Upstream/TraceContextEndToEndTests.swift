@@ -47,7 +47,7 @@ import VendorSimulator
                 let bad = try await opsRequest(port: gateway.proxyPort, "/api/bad", headers: [("traceparent", "00-zz")])
                 #expect(new.status == 200)
                 #expect(bad.status == 200)
-                let logged = await opsEventually { lines.all.count == 2 }
+                let logged = await eventually(within: .seconds(10)) { lines.all.count == 2 }
                 #expect(logged)
             }
             let sent = stub.requests.compactMap { $0.header("traceparent").flatMap(TraceContext.parse) }

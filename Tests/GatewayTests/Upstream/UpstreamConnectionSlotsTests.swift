@@ -1,4 +1,5 @@
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @testable import Gateway
@@ -13,12 +14,12 @@ import Testing
             try await slots.acquire(timeout: .seconds(60))
             await order.append(1)
         }
-        #expect(await eventually(timeout: .seconds(30)) { slots.waiting == 1 })
+        #expect(await eventually(within: .seconds(30)) { slots.waiting == 1 })
         let second = Task {
             try await slots.acquire(timeout: .seconds(60))
             await order.append(2)
         }
-        #expect(await eventually(timeout: .seconds(30)) { slots.waiting == 2 })
+        #expect(await eventually(within: .seconds(30)) { slots.waiting == 2 })
         slots.release()
         try await first.value
         #expect(await order.values == [1])
@@ -43,7 +44,7 @@ import Testing
         let slots = UpstreamConnectionSlots(limit: 1)
         try await slots.acquire(timeout: .seconds(1))
         let waiter = Task { try await slots.acquire(timeout: .seconds(30)) }
-        #expect(await eventually(timeout: .seconds(30)) { slots.waiting == 1 })
+        #expect(await eventually(within: .seconds(30)) { slots.waiting == 1 })
         waiter.cancel()
         await #expect(throws: UpstreamError.self) { try await waiter.value }
         #expect(slots.waiting == 0)
@@ -56,7 +57,7 @@ import Testing
         try await slots.acquire(timeout: .seconds(1))
         try await slots.acquire(timeout: .seconds(1))
         let third = Task { try await slots.acquire(timeout: .seconds(30)) }
-        #expect(await eventually(timeout: .seconds(30)) { slots.waiting == 1 })
+        #expect(await eventually(within: .seconds(30)) { slots.waiting == 1 })
         slots.observed(isHTTP2: true)
         try await third.value
         for _ in 0..<(2 * UpstreamConnectionSlots.streamsPerConnection - 3) { try await slots.acquire(timeout: .seconds(1)) }
