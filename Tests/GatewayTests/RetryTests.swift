@@ -172,13 +172,16 @@ import VendorSimulator
                         circuit_breaker: { consecutive_failures: 3, open_for: 2s }
                     """)
             try await withGateway(yaml: yaml) { gateway in
+                // The circuit opens while the third failure is handled: taken before it is sent, `openedAt` is a
+                // lower bound of the opening, however long the response then takes to reach this client.
+                var openedAt = ContinuousClock.now
                 for _ in 0..<3 {
+                    openedAt = ContinuousClock.now
                     let failure = try await gateway.request("GET", "/api/certificates?fail=100&key=breaker")
                     #expect(failure.status == 503)
                     #expect(Envelope(failure).source == "upstream")
                 }
                 #expect(sim.requestCount() == 3)
-                let openedAt = ContinuousClock.now
 
                 // Open: fail fast, no upstream call, 503 with Retry-After.
                 let fast = try await gateway.request("GET", "/api/certificates")
