@@ -7,8 +7,11 @@ import NIOCore
 private let dialects: [DialectSetting] = [
     .auto, .builtin("problem_json"), .builtin("nested_error"), .builtin("laravel"), .builtin("nestjs"),
     .builtin("field_map"), .builtin("oauth2"), .builtin("jsonapi"), .builtin("graphql"), .builtin("google"),
-    .builtin("dokai"), .builtin("stemp"), .mapping(DialectMapping(code: "/fault/code", message: "/fault/message",
-        errors: "/fault/violations", errorField: "/name", errorMessage: "/reason", errorCode: "/type")),
+    .builtin("dokai"), .builtin("stemp"),
+    .mapping(
+        DialectMapping(
+            code: "/fault/code", message: "/fault/message",
+            errors: "/fault/violations", errorField: "/name", errorMessage: "/reason", errorCode: "/type")),
     .builtin("certifier"), .builtin("docyard"), .builtin("dokstamp"), .builtin("generic"),
 ]
 private let statuses = [400, 401, 403, 404, 409, 422, 429, 500, 502, 503, 504, 410, 402, 412, 200, 418]

@@ -76,15 +76,21 @@ enum EnvelopeAssembler {
             if show { detail = vendor.message.flatMap { TextSanitizer.clean($0) } }
             for item in vendor.fieldErrors.prefix(Self.maximumFieldErrors) {
                 let message = show ? TextSanitizer.clean(item.message) : nil
-                let field = item.field.flatMap { TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes) }
-                let pointer = item.pointer.flatMap { TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes) }
+                let field = item.field.flatMap {
+                    TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes)
+                }
+                let pointer =
+                    item.pointer.flatMap { TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes) }
                     ?? (item.isBodyField ? field.flatMap(FieldPath.pointer(forField:)) : nil)
-                fieldErrors.append(ProblemDocument.FieldError(
-                    detail: message ?? code.neutralDetail,
-                    pointer: pointer,
-                    field: field,
-                    code: item.code.flatMap { TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes) },
-                    params: item.params))
+                fieldErrors.append(
+                    ProblemDocument.FieldError(
+                        detail: message ?? code.neutralDetail,
+                        pointer: pointer,
+                        field: field,
+                        code: item.code.flatMap {
+                            TextSanitizer.clean($0, maximumBytes: TextSanitizer.maximumShortBytes)
+                        },
+                        params: item.params))
             }
         }
         let (retryAfter, retryOrigin) = Self.retryAfter(

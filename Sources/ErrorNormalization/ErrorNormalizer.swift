@@ -77,10 +77,16 @@ public struct ErrorNormalizer: Sendable {
                 ProblemDocument(
                     code: .badRequest, status: status, detail: nil, instance: context.instance,
                     requestID: context.requestID, source: .upstream),
-                NormalizationExplanation(passesThrough: true, lines: [
-                    ("result", "status \(status) is not an error: the response passes through untouched"
-                        + (context.upstream.errorsInSuccess ? " (no known error shape in the body)" : "")),
-                ]))
+                NormalizationExplanation(
+                    passesThrough: true,
+                    lines: [
+                        (
+                            "result",
+                            "status \(status) is not an error: the response passes through untouched"
+                                + (context.upstream.errorsInSuccess ? " (no known error shape in the body)" : "")
+                        )
+                    ])
+            )
         }
         if let decoded, decoded.isComplete { document = JSONReader.parse(decoded.bytes) }
         let explanation = NormalizationExplanation.build(
@@ -102,7 +108,8 @@ public struct ErrorNormalizer: Sendable {
         status: Int, headers: HTTPFields, body: ByteBuffer, context: NormalizationContext
     ) -> (envelope: ProblemDocument, decisions: EnvelopeAssembler.Decisions, vendor: VendorError)? {
         guard
-            let decoded = BodyDecoder.decode(headers: headers, body: body, bodyComplete: true, limit: context.bodyLimit),
+            let decoded = BodyDecoder.decode(
+                headers: headers, body: body, bodyComplete: true, limit: context.bodyLimit),
             decoded.isComplete, let document = JSONReader.parse(decoded.bytes)
         else { return nil }
         var vendor: VendorError?

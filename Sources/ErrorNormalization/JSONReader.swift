@@ -322,7 +322,9 @@ extension JSONValue {
             switch iterator.next() {
             case "1": result.append("/")
             case "0": result.append("~")
-            case let other?: result.append("~"); result.append(other)
+            case let other?:
+                result.append("~")
+                result.append(other)
             case nil: result.append("~")
             }
         }
@@ -352,4 +354,3 @@ extension JSONValue {
         return current
     }
 }
-

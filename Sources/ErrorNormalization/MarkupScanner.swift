@@ -95,7 +95,8 @@ struct MarkupScanner {
                 index = self.indexAfter("]]>", from: open + 9) ?? count
                 continue
             }
-            if open + 1 < count, self.bytes[open + 1] == UInt8(ascii: "!") || self.bytes[open + 1] == UInt8(ascii: "?") {
+            if open + 1 < count, self.bytes[open + 1] == UInt8(ascii: "!") || self.bytes[open + 1] == UInt8(ascii: "?")
+            {
                 index = (self.firstIndex(of: UInt8(ascii: ">"), from: open) ?? count - 1) + 1
                 continue
             }

@@ -19,8 +19,9 @@ enum ShapeDetector {
     static func read(_ body: BodyDecoder.Decoded, setting: DialectSetting, status: Int?) -> VendorError? {
         var index = 0
         let bytes = body.bytes
-        while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A
-            || bytes[index] == 0x0D
+        while index < bytes.count,
+            bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x0A
+                || bytes[index] == 0x0D
         {
             index += 1
         }
@@ -79,9 +80,10 @@ enum ShapeDetector {
         // A status repeated as a code is none; an identifier sent as the message (`EMAIL_EXISTS`) is a more specific
         // code than any the generic reader would find elsewhere.
         error.settleCode(status: status)
-        let readInFull = family?.completeMembers.map { known in
-            document.objectMembers?.allSatisfy { known.contains($0.key) } ?? false
-        } ?? false
+        let readInFull =
+            family?.completeMembers.map { known in
+                document.objectMembers?.allSatisfy { known.contains($0.key) } ?? false
+            } ?? false
         if !readInFull { GenericDialect.enrich(&error, from: document, status: status) }
         error.settle(status: status)
         return error

@@ -16,8 +16,10 @@ struct VendorError: Sendable {
         /// False when `field` names a query, path or header parameter: it then gets no pointer into the body.
         var isBodyField = true
 
-        init(field: String? = nil, pointer: String? = nil, message: String, code: String? = nil,
-             params: [JSONValue]? = nil, isBodyField: Bool = true) {
+        init(
+            field: String? = nil, pointer: String? = nil, message: String, code: String? = nil,
+            params: [JSONValue]? = nil, isBodyField: Bool = true
+        ) {
             self.isBodyField = isBodyField
             self.field = field
             self.pointer = pointer
@@ -110,8 +112,12 @@ enum FieldPath {
                         open = true
                     }
                     switch byte {
-                    case UInt8(ascii: "~"): put(UInt8(ascii: "~")); put(UInt8(ascii: "0"))
-                    case UInt8(ascii: "/"): put(UInt8(ascii: "~")); put(UInt8(ascii: "1"))
+                    case UInt8(ascii: "~"):
+                        put(UInt8(ascii: "~"))
+                        put(UInt8(ascii: "0"))
+                    case UInt8(ascii: "/"):
+                        put(UInt8(ascii: "~"))
+                        put(UInt8(ascii: "1"))
                     default: put(byte)
                     }
                 }

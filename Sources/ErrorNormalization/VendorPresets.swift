@@ -116,21 +116,27 @@ enum CommonCodes {
         table["internalerror"] = .upstreamError
         table["serviceunavailable"] = .upstreamUnavailable
         add(.badRequest, ["invalidrequest", "invalidjson", "malformedrequest", "invalidargument", "invalidparameter"])
-        add(.validationFailed, [
-            "validationerror", "validation", "invalidparams", "unprocessableentity", "invalidinput", "baduserinput",
-        ])
-        add(.unauthenticated, [
-            "unauthorized", "unauthorised", "notauthenticated", "authenticationerror", "authenticationfailed",
-            "invalidapikey", "invalidtoken", "tokenexpired", "expiredtoken", "invalidaccesskeyid",
-            "signaturedoesnotmatch", "invalidcredentials", "missingapikey",
-        ])
+        add(
+            .validationFailed,
+            [
+                "validationerror", "validation", "invalidparams", "unprocessableentity", "invalidinput", "baduserinput",
+            ])
+        add(
+            .unauthenticated,
+            [
+                "unauthorized", "unauthorised", "notauthenticated", "authenticationerror", "authenticationfailed",
+                "invalidapikey", "invalidtoken", "tokenexpired", "expiredtoken", "invalidaccesskeyid",
+                "signaturedoesnotmatch", "invalidcredentials", "missingapikey",
+            ])
         add(.permissionDenied, ["forbidden", "accessdenied", "permissiondenied", "insufficientpermissions"])
         add(.notFound, ["resourcenotfound", "notfound", "nosuchkey", "nosuchbucket", "nosuchresource", "nosuchupload"])
         add(.conflict, ["alreadyexists", "duplicate", "resourceexists", "bucketalreadyexists"])
-        add(.rateLimited, [
-            "ratelimited", "ratelimit", "ratelimitexceeded", "toomanyrequests", "throttled", "throttling",
-            "slowdown", "resourceexhausted",
-        ])
+        add(
+            .rateLimited,
+            [
+                "ratelimited", "ratelimit", "ratelimitexceeded", "toomanyrequests", "throttled", "throttling",
+                "slowdown", "resourceexhausted",
+            ])
         add(.paymentRequired, ["insufficientfunds", "paymentrequired"])
         add(.payloadTooLarge, ["entitytoolarge", "requestentitytoolarge"])
         add(.upstreamError, ["internalservererror", "servererror", "internal", "unknownerror"])

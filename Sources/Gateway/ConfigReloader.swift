@@ -45,15 +45,18 @@ final class ConfigReloader: Service, Sendable {
             var configuration = try self.loader.load(path: self.path)
             self.applyOverrides(&configuration)
             let old = self.state.snapshot.configuration
-            if old.server.listen != configuration.server.listen || old.server.adminListen != configuration.server.adminListen {
+            if old.server.listen != configuration.server.listen
+                || old.server.adminListen != configuration.server.adminListen
+            {
                 self.logger.warning("listener addresses changed: they take effect after a restart")
             }
             if old.rateLimitStore != configuration.rateLimitStore {
                 self.logger.warning("rate_limit_store changed: it takes effect after a restart")
             }
             let now = DateHeader.unixSeconds()
-            self.state.replace(with: GatewaySnapshot(
-                configuration: configuration, loadedAtUnixSeconds: now, previous: self.state.snapshot))
+            self.state.replace(
+                with: GatewaySnapshot(
+                    configuration: configuration, loadedAtUnixSeconds: now, previous: self.state.snapshot))
             self.metrics.configReloaded(success: true, unixSeconds: now)
             self.didReload(configuration)
             self.logger.notice("configuration reloaded", metadata: ["config": "\(self.path)"])

@@ -89,7 +89,8 @@ public struct GatewayApplication: Sendable {
             self.logger.warning("libcurl lacks AsynchDNS: DNS lookups will block the engine thread")
         }
 
-        let state = GatewayState(GatewaySnapshot(configuration: configuration, loadedAtUnixSeconds: DateHeader.unixSeconds()))
+        let state = GatewayState(
+            GatewaySnapshot(configuration: configuration, loadedAtUnixSeconds: DateHeader.unixSeconds()))
         metrics.configLoaded(unixSeconds: DateHeader.unixSeconds())
         let engine = CurlEngine(logger: self.logger)
         let rateLimitStore = RateLimitStoreService(

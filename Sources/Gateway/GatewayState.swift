@@ -21,7 +21,8 @@ final class GatewaySnapshot: Sendable {
         self.routeTable = RouteTable(routes: configuration.routes)
         self.runtimes = UpstreamRuntimes(
             upstreams: configuration.upstreams, previous: previous?.runtimes, now: .now)
-        self.policies = Dictionary(configuration.rateLimits.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        self.policies = Dictionary(
+            configuration.rateLimits.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.keyResolver = RateLimitKeyResolver(trustedProxies: configuration.server.trustedProxies)
         self.loadedAtUnixSeconds = loadedAtUnixSeconds
     }

@@ -138,7 +138,7 @@ struct ProxyResponder: HTTPResponder {
         guard let method = HTTPRequest.Method(request.head.method.rawValue) else {
             return .refuse(Refusal(code: .badRequest, detail: "The request method is not valid."))
         }
-        if (method == .options || method == .trace), request.head.headers.first(name: "max-forwards") == "0" {
+        if method == .options || method == .trace, request.head.headers.first(name: "max-forwards") == "0" {
             return .answerMaxForwards(method)  // RFC 9110 section 7.6.2
         }
 
@@ -208,7 +208,8 @@ struct ProxyResponder: HTTPResponder {
         guard target.runtime.enter() else {
             return .refused(
                 Refusal(
-                    code: .upstreamUnavailable, status: 503, detail: "Too many requests to this upstream are in flight.",
+                    code: .upstreamUnavailable, status: 503,
+                    detail: "Too many requests to this upstream are in flight.",
                     upstream: upstream.name, retryAfter: 1, headers: RateLimitGate.headers(states)))
         }
         return .admitted(states)
@@ -222,7 +223,8 @@ struct ProxyResponder: HTTPResponder {
         let upstream = target.upstream
         let upstreamRequest = UpstreamRequest(
             method: target.method,
-            url: PathRewriter.upstreamURL(upstream: upstream.url, route: target.route, path: exchange.path, query: query),
+            url: PathRewriter.upstreamURL(
+                upstream: upstream.url, route: target.route, path: exchange.path, query: query),
             headers: ForwardingHeaders.upstreamRequestHeaders(
                 client: request.head.headers, method: target.method,
                 peerAddress: ForwardingHeaders.peerIP(request.remoteAddress), requestID: exchange.requestID,
@@ -280,7 +282,8 @@ struct ProxyResponder: HTTPResponder {
                 Refusal(
                     code: .upstreamUnavailable, status: 503,
                     detail: "The upstream is failing; requests are not sent for now.", upstream: upstream.name,
-                    retryAfter: RetryHint.headerSeconds(for: retryAfter), headers: RateLimitGate.headers(rateLimitStates)),
+                    retryAfter: RetryHint.headerSeconds(for: retryAfter),
+                    headers: RateLimitGate.headers(rateLimitStates)),
                 exchange: exchange, writer: writer)
         }
     }
@@ -394,7 +397,8 @@ struct ProxyResponder: HTTPResponder {
         }
         if !gateway.isEmpty {
             fields = RateLimitHeaders.merge(
-                upstream: fields, gateway: gateway, upstreamName: upstreamName, nowUnixSeconds: DateHeader.unixSeconds())
+                upstream: fields, gateway: gateway, upstreamName: upstreamName, nowUnixSeconds: DateHeader.unixSeconds()
+            )
         }
         var headers = HTTPHeaders()
         for field in fields { headers.add(name: field.name.rawName, value: field.value) }
@@ -402,7 +406,8 @@ struct ProxyResponder: HTTPResponder {
     }
 
     /// RFC 9110 section 7.6.2: `OPTIONS` and `TRACE` with `Max-Forwards: 0` are answered here.
-    private func answerMaxForwards(method: HTTPRequest.Method, exchange: Exchange, writer: ResponseWriter) async throws {
+    private func answerMaxForwards(method: HTTPRequest.Method, exchange: Exchange, writer: ResponseWriter) async throws
+    {
         var headers: HTTPHeaders = ["x-request-id": exchange.requestID, "date": DateHeader.now()]
         if method == .options {
             headers.add(name: "allow", value: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")

@@ -45,7 +45,8 @@ struct RateLimitGate: Sendable {
         let buckets = policies.map { policy in
             RateLimitBucket(
                 policy: policy,
-                key: snapshot.keyResolver.key(for: policy.key, headers: fields, routeName: route.name, peerText: peerText))
+                key: snapshot.keyResolver.key(
+                    for: policy.key, headers: fields, routeName: route.name, peerText: peerText))
         }
         switch await self.store.acquire(buckets) {
         case .allowed(let states):

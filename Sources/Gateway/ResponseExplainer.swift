@@ -69,7 +69,8 @@ public struct ResponseExplainer: Sendable {
         output += "\nwhy:\n"
         let width = explanation.lines.map(\.member.count).max() ?? 0
         for line in explanation.lines {
-            output += "  " + line.member + String(repeating: " ", count: width - line.member.count) + "  "
+            output +=
+                "  " + line.member + String(repeating: " ", count: width - line.member.count) + "  "
                 + line.reason + "\n"
         }
         return output
@@ -85,12 +86,15 @@ public struct ResponseExplainer: Sendable {
         let names = configuration.upstreams.keys.sorted()
         if let name = self.upstreamName {
             guard let upstream = configuration.upstreams[name] else {
-                throw Failure(description: "no upstream named '\(name)' in the config; it has: \(names.joined(separator: ", "))")
+                throw Failure(
+                    description: "no upstream named '\(name)' in the config; it has: \(names.joined(separator: ", "))")
             }
             return upstream
         }
         if names.count == 1, let only = configuration.upstreams[names[0]] { return only }
-        throw Failure(description: "the config has several upstreams; name one with --upstream (\(names.joined(separator: ", ")))")
+        throw Failure(
+            description: "the config has several upstreams; name one with --upstream (\(names.joined(separator: ", ")))"
+        )
     }
 }
 
@@ -109,7 +113,13 @@ enum PrettyJSON {
         for (index, byte) in compact.enumerated() {
             if inString {
                 output.append(byte)
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 continue
             }
             switch byte {

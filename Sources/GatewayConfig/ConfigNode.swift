@@ -263,7 +263,8 @@ extension ConfigEntry {
     /// Names of upstreams and policies appear in metrics labels and `RateLimit-Policy`: letters, digits, `_-.` only.
     /// Returns whether the name is acceptable; records a problem at the key otherwise.
     func checkName(kind: String) -> Bool {
-        let valid = !self.name.isEmpty
+        let valid =
+            !self.name.isEmpty
             && self.name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) }
         if !valid {
             self.value.recorder.record(

@@ -41,9 +41,10 @@ enum RouteSection {
             var methods: Set<HTTPRequest.Method>?
             if let methodItems = fields["methods"]?.sequence() {
                 if methodItems.isEmpty { fields["methods"]?.problem("methods must list at least one method") }
-                methods = Set(methodItems.compactMap { methodNode in
-                    methodNode.value(expecting: "an HTTP method like GET") { HTTPRequest.Method($0.uppercased()) }
-                })
+                methods = Set(
+                    methodItems.compactMap { methodNode in
+                        methodNode.value(expecting: "an HTTP method like GET") { HTTPRequest.Method($0.uppercased()) }
+                    })
             }
             guard let pathPrefix else { continue }
             let routeName = name ?? pathPrefix

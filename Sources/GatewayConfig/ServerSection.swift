@@ -43,7 +43,8 @@ enum ServerSection {
             let handshakeTimeout = tls["handshake_timeout"]?.duration()
             if let certificate, let privateKey {
                 server.tls = ServerTLSConfiguration(
-                    certificate: certificate, privateKey: privateKey, handshakeTimeout: handshakeTimeout ?? .seconds(10))
+                    certificate: certificate, privateKey: privateKey, handshakeTimeout: handshakeTimeout ?? .seconds(10)
+                )
             }
         }
         if let node = fields["tracing"], !node.isNull, let tracing = node.mapping(allowedKeys: self.tracingKeys) {

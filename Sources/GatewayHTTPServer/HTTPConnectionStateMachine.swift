@@ -54,7 +54,8 @@ struct HTTPConnectionStateMachine {
         self.maxBodyBytes = maxBodyBytes
     }
 
-    /// A response is in progress: inbound parts and errors must wait (see ``responseFinished(ended:keepAlive:draining:)``).
+    /// A response is in progress: inbound parts and errors must wait
+    /// (see ``responseFinished(ended:keepAlive:draining:)``).
     var isResponding: Bool {
         if case .responding = self.state { return true }
         return false
@@ -116,7 +117,8 @@ struct HTTPConnectionStateMachine {
         // NIO stops parsing after a message that asks for an upgrade: serve it, then close.
         let keepAlive = head.isKeepAlive && !head.headers.contains(name: "upgrade") && !draining
         self.state = .readingBody(
-            PendingRequest(head: head, target: verdict.originFormTarget, body: nil, receivedAt: now, keepAlive: keepAlive))
+            PendingRequest(
+                head: head, target: verdict.originFormTarget, body: nil, receivedAt: now, keepAlive: keepAlive))
         return verdict.expectsContinue ? .writeContinue : .none
     }
 

@@ -1,6 +1,6 @@
 public import Logging
-public import NIOCore
 import NIOConcurrencyHelpers
+public import NIOCore
 import NIOHTTP1
 public import NIOPosix
 import NIOSSL
@@ -82,7 +82,8 @@ public final class HTTPServer: Service, Sendable {
                 .childChannelOption(.maxMessagesPerRead, value: 4)
                 .childChannelOption(
                     .recvAllocator,
-                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 64 * 1024))
+                    value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 64 * 1024)
+                )
                 .childChannelOption(.writeBufferWaterMark, value: .init(low: 32 * 1024, high: 64 * 1024))
                 .childChannelInitializer { child in
                     child.eventLoop.makeCompletedFuture {

@@ -1,3 +1,5 @@
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,8 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import NIOCore
 
 /// Follows the framing of the request byte stream just far enough to bound what llhttp does not: the length of
 /// chunk extensions (NIO-AND-CURL-NOTES.md). A pure value; ``ConnectionGuardHandler`` feeds it every byte read.

@@ -91,12 +91,6 @@ public struct VendorSimulator: Sendable {
     /// The port the simulator is bound to.
     public let port: Int
 
-    private init(channel: any Channel, state: SimulatorState, port: Int) {
-        self.channel = channel
-        self.state = state
-        self.port = port
-    }
-
     /// Starts listening; returns once bound.
     /// - Parameters:
     ///   - configuration: the address to bind.

@@ -173,7 +173,9 @@ enum StandardInput {
         let descriptor: Int32
         if let path, path != "-" {
             descriptor = open(path, O_RDONLY)
-            guard descriptor >= 0 else { throw ReadError(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+            guard descriptor >= 0 else {
+                throw ReadError(description: "cannot open \(path): \(String(cString: strerror(errno)))")
+            }
         } else {
             descriptor = STDIN_FILENO
         }

@@ -262,7 +262,12 @@ import Testing
     @Test func aSmallResponseComesWholeWithItsHeadAndALargeOneStreams() async throws {
         let small = try await HTTPFixture.start(.large(size: 4096))
         let large = try await HTTPFixture.start(.large(size: 8 * 1024 * 1024))
-        defer { Task { await small.stop(); await large.stop() } }
+        defer {
+            Task {
+                await small.stop()
+                await large.stop()
+            }
+        }
         try await self.withEngine { engine in
             // A small body arrives in the turn its head arrives in: head and body are handed out together, with no
             // stream (one wake-up of the caller).
@@ -329,7 +334,9 @@ import Testing
         let fixture = try await HTTPFixture.start(.never)
         defer { Task { await fixture.stop() } }
         try await self.withEngine { engine in
-            let request = Task { try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:])) }
+            let request = Task {
+                try await engine.execute(UpstreamRequest(method: .get, url: fixture.url(), headers: [:]))
+            }
             defer { request.cancel() }
             let found = await eventually(within: .seconds(5)) {
                 Self.descriptorFlags(ofConnectionTo: fixture.port) != nil

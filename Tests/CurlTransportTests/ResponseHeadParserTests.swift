@@ -1,6 +1,6 @@
 import GatewayCore
-import HTTPTypes
 import GatewayTestSupport
+import HTTPTypes
 import Testing
 
 @testable import CurlTransport

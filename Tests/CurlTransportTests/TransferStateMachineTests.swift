@@ -227,4 +227,3 @@ import Testing
         }
     }
 }
-

@@ -1,7 +1,8 @@
-@testable import ErrorNormalization
 import GatewayCore
 import HTTPTypes
 import Testing
+
+@testable import ErrorNormalization
 
 /// The classification layer on its own: word splitting, the vocabulary, header signals and the precedence.
 @Suite struct ClassificationTests {
@@ -116,13 +117,18 @@ import Testing
 
     @Test func bearerChallengeParameters() {
         let headers = Fixture.headers([
-            ("WWW-Authenticate", #"Basic realm="a", Bearer realm="example", error="invalid_token", error_description="The access token expired""#),
+            (
+                "WWW-Authenticate",
+                #"Basic realm="a", Bearer realm="example", error="invalid_token", error_description="The access token expired""#
+            )
         ])
-        #expect(HeaderSignals.bearerChallenge(headers)
-            == .init(error: "invalid_token", description: "The access token expired"))
+        #expect(
+            HeaderSignals.bearerChallenge(headers)
+                == .init(error: "invalid_token", description: "The access token expired"))
         #expect(HeaderSignals.bearerChallenge(Fixture.headers([("WWW-Authenticate", "Bearer realm=\"x\"")])) == nil)
-        #expect(HeaderSignals.bearerChallenge(Fixture.headers([("WWW-Authenticate", "bearer error=invalid_request")]))
-            == .init(error: "invalid_request", description: nil))
+        #expect(
+            HeaderSignals.bearerChallenge(Fixture.headers([("WWW-Authenticate", "bearer error=invalid_request")]))
+                == .init(error: "invalid_request", description: nil))
     }
 
     @Test func amazonErrorTypeHeader() {
@@ -145,8 +151,10 @@ import Testing
 @Suite struct HTTPResponseTextTests {
     @Test func parsesCRLFAndLF() throws {
         for separator in ["\r\n", "\n"] {
-            let text = ["HTTP/1.1 429 Too Many Requests", "Retry-After: 2.0", "Content-Type:  application/json ", "",
-                        #"{"a": 1}"#].joined(separator: separator)
+            let text = [
+                "HTTP/1.1 429 Too Many Requests", "Retry-After: 2.0", "Content-Type:  application/json ", "",
+                #"{"a": 1}"#,
+            ].joined(separator: separator)
             let response = try HTTPResponseText(parsing: Array(text.utf8))
             #expect(response.status == 429)
             #expect(response.headers[.retryAfter] == "2.0")

@@ -17,7 +17,9 @@ import Yams
         #expect(corpus.cases.count >= 150, "cases: \(corpus.cases.count)")
         #expect(Set(corpus.cases.map(\.vendor)).count >= 50, "vendors: \(Set(corpus.cases.map(\.vendor)).count)")
         let ids = corpus.cases.map(\.id)
-        #expect(Set(ids).count == ids.count, "duplicate ids: \(Dictionary(grouping: ids, by: { $0 }).filter { $1.count > 1 }.keys.sorted())")
+        #expect(
+            Set(ids).count == ids.count,
+            "duplicate ids: \(Dictionary(grouping: ids, by: { $0 }).filter { $1.count > 1 }.keys.sorted())")
         for item in corpus.cases {
             #expect(!item.source.isEmpty, "\(item.id) has no source")
         }
@@ -35,7 +37,8 @@ import Yams
             misses += outcome.misses.map { "\(item.id): \($0)" }
         }
         let score = Double(right) / Double(max(1, scored))
-        let summary = "corpus: \(corpus.cases.count) cases from \(Set(corpus.cases.map(\.vendor)).count) vendors, "
+        let summary =
+            "corpus: \(corpus.cases.count) cases from \(Set(corpus.cases.map(\.vendor)).count) vendors, "
             + "\(right)/\(scored) members right (\(String(format: "%.1f", score * 100)) %)"
         print(summary)
         for miss in misses { print("  miss \(miss)") }
@@ -78,7 +81,9 @@ struct Corpus {
             }
             var misses: [String] = []
             func check(_ member: String, _ expected: String?, _ got: String?) {
-                if expected != got { misses.append("\(member): expected \(expected.debugDescription), got \(got.debugDescription)") }
+                if expected != got {
+                    misses.append("\(member): expected \(expected.debugDescription), got \(got.debugDescription)")
+                }
             }
             let expectedCode = self.expect["code"] as? String
             check("code", expectedCode, envelope.code.rawValue)
@@ -147,9 +152,10 @@ struct Corpus {
                     Issue.record("\(file): a case lacks id, response or expect")
                     continue
                 }
-                cases.append(Case(
-                    id: id, vendor: vendor, source: (item["source"] as? String) ?? "", response: response,
-                    expect: expect))
+                cases.append(
+                    Case(
+                        id: id, vendor: vendor, source: (item["source"] as? String) ?? "", response: response,
+                        expect: expect))
             }
         }
         return Corpus(cases: cases)

@@ -1,8 +1,8 @@
 import ErrorNormalization
 import GatewayCore
+import GatewayTestSupport
 import HTTPTypes
 import NIOCore
-import GatewayTestSupport
 import Testing
 
 /// 2000 seeded random and mutated bodies: the normalizer always returns a valid envelope with the input status.
@@ -27,8 +27,10 @@ import Testing
 
     @Test func randomAndMutatedBodies() {
         var random = SplitMix64(seed: 0x5EED)
-        let dialects: [DialectSetting] = [.auto, .builtin("dokai"), .builtin("stemp"), .builtin("laravel"),
-                                          .mapping(DialectMapping(code: "/error/code", message: "/message"))]
+        let dialects: [DialectSetting] = [
+            .auto, .builtin("dokai"), .builtin("stemp"), .builtin("laravel"),
+            .mapping(DialectMapping(code: "/error/code", message: "/message")),
+        ]
         for iteration in 0..<2000 {
             var body = Array(Self.seeds[Int(random.next() % UInt64(Self.seeds.count))].utf8)
             switch iteration % 5 {
@@ -40,7 +42,8 @@ import Testing
                 }
             case 2:
                 let opener: UInt8 = random.next() % 2 == 0 ? UInt8(ascii: "[") : UInt8(ascii: "{")
-                body = [UInt8](repeating: opener, count: iteration % 10 == 2 ? 100_000 : Int(random.next() % 500))
+                body =
+                    [UInt8](repeating: opener, count: iteration % 10 == 2 ? 100_000 : Int(random.next() % 500))
                     + body
             case 3:
                 body = (0..<Int(random.next() % 2048)).map { _ in UInt8(truncatingIfNeeded: random.next()) }
@@ -52,8 +55,9 @@ import Testing
             var headers = HTTPFields()
             headers[.contentType] = iteration % 7 == 0 ? "text/html" : "application/json"
             if iteration % 11 == 0 { headers[.contentEncoding] = "gzip" }
-            let context = Fixture.context(dialect: dialects[iteration % dialects.count],
-                                          expose: iteration % 3 == 0 ? .all : .clientErrors)
+            let context = Fixture.context(
+                dialect: dialects[iteration % dialects.count],
+                expose: iteration % 3 == 0 ? .all : .clientErrors)
             let document = ErrorNormalizer().normalize(
                 status: status, headers: headers, body: ByteBuffer(bytes: body), bodyComplete: iteration % 4 != 0,
                 context: context)

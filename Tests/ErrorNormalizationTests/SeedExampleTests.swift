@@ -19,11 +19,12 @@ import Testing
         #expect(doc.source == .upstream)
         #expect(doc.retryable == false)
         #expect(doc.upstream == .init(name: "dokstamp", status: 422, code: nil, dialect: "laravel"))
-        #expect(doc.errors == [
-            FE(detail: "The email field is required.", pointer: "#/email", field: "email"),
-            FE(detail: "The email must be a valid email address.", pointer: "#/email", field: "email"),
-            FE(detail: "The selected course uuid is invalid.", pointer: "#/course_uuid", field: "course_uuid"),
-        ])
+        #expect(
+            doc.errors == [
+                FE(detail: "The email field is required.", pointer: "#/email", field: "email"),
+                FE(detail: "The email must be a valid email address.", pointer: "#/email", field: "email"),
+                FE(detail: "The selected course uuid is invalid.", pointer: "#/course_uuid", field: "course_uuid"),
+            ])
         let rendered = String(decoding: doc.render(typeBase: "https://errors.gateway.dev/"), as: UTF8.self)
         #expect(rendered.contains(#""upstream":{"name":"dokstamp","status":422,"code":null,"dialect":"laravel"}"#))
     }
@@ -46,8 +47,9 @@ import Testing
         #expect(doc.detail == ErrorCode.upstreamError.neutralDetail)
         #expect(doc.retryable == true)
         #expect(doc.upstream?.dialect == "laravel")
-        let shown = Fixture.normalize(500, #"{"success": false, "message": "Server Error"}"#,
-                                      context: Fixture.context(expose: .all))
+        let shown = Fixture.normalize(
+            500, #"{"success": false, "message": "Server Error"}"#,
+            context: Fixture.context(expose: .all))
         #expect(shown.detail == "Server Error")
     }
 
@@ -75,7 +77,8 @@ import Testing
     }
 
     @Test func docyardString() {
-        let body = #"{"statusCode": 400, "message": "Domain 'example.com' is already registered to another dock", "error": "Bad Request"}"#
+        let body =
+            #"{"statusCode": 400, "message": "Domain 'example.com' is already registered to another dock", "error": "Bad Request"}"#
         let doc = Fixture.normalize(400, body)
         #expect(doc.code == .badRequest)
         #expect(doc.detail == "Domain 'example.com' is already registered to another dock")
@@ -84,21 +87,24 @@ import Testing
     }
 
     @Test func docyardValidationArray() {
-        let body = #"{"statusCode": 400, "message": ["name must be a string", "email must be an email", "items.0.sku must be a string"], "error": "Bad Request"}"#
+        let body =
+            #"{"statusCode": 400, "message": ["name must be a string", "email must be an email", "items.0.sku must be a string"], "error": "Bad Request"}"#
         let doc = Fixture.normalize(400, body, context: Fixture.context(dialect: .builtin("docyard")))
         #expect(doc.code == .validationFailed)
         #expect(doc.status == 400)
         #expect(doc.detail == ErrorCode.validationFailed.neutralDetail)
-        #expect(doc.errors == [
-            FE(detail: "name must be a string", pointer: "#/name", field: "name"),
-            FE(detail: "email must be an email", pointer: "#/email", field: "email"),
-            FE(detail: "items.0.sku must be a string", pointer: "#/items/0/sku", field: "items.0.sku"),
-        ])
+        #expect(
+            doc.errors == [
+                FE(detail: "name must be a string", pointer: "#/name", field: "name"),
+                FE(detail: "email must be an email", pointer: "#/email", field: "email"),
+                FE(detail: "items.0.sku must be a string", pointer: "#/items/0/sku", field: "items.0.sku"),
+            ])
     }
 
     @Test func docyardRetryAfter() {
         let doc = Fixture.normalize(
-            429, #"{"statusCode": 429, "message": "ThrottlerException: Too Many Requests", "error": "Too Many Requests"}"#,
+            429,
+            #"{"statusCode": 429, "message": "ThrottlerException: Too Many Requests", "error": "Too Many Requests"}"#,
             headers: Fixture.headers([("Content-Type", "application/json"), ("Retry-After", "7")]))
         #expect(doc.code == .rateLimited)
         #expect(doc.retryAfter == 7)
@@ -115,10 +121,11 @@ import Testing
         #expect(doc.code == .validationFailed)
         #expect(doc.detail == "The uploaded file is not a supported image format.")
         #expect(doc.upstream == .init(name: "vendor", status: 422, code: "invalid_file_type", dialect: "dokai"))
-        #expect(doc.suggestions == [
-            "Upload a JPEG, PNG, or WebP image", "Ensure the file is not corrupted",
-            "Check that the Content-Type header matches the file",
-        ])
+        #expect(
+            doc.suggestions == [
+                "Upload a JPEG, PNG, or WebP image", "Ensure the file is not corrupted",
+                "Check that the Content-Type header matches the file",
+            ])
         // Under auto the `type` category still maps it.
         #expect(Fixture.normalize(422, body).code == .validationFailed)
     }
@@ -156,10 +163,12 @@ import Testing
 
     @Test func dokaiRateLimitedUsesUnixReset() {
         let headers = Fixture.headers([
-            ("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", String(Fixture.now + 12)),
+            ("X-RateLimit-Limit", "60"), ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Reset", String(Fixture.now + 12)),
         ])
-        let doc = Fixture.normalize(429, #"{"error": {"code": "rate_limited", "message": "Too many requests"}}"#,
-                                    headers: headers)
+        let doc = Fixture.normalize(
+            429, #"{"error": {"code": "rate_limited", "message": "Too many requests"}}"#,
+            headers: headers)
         #expect(doc.code == .rateLimited)
         #expect(doc.retryAfter == 12)
         #expect(doc.retryable)
@@ -180,16 +189,18 @@ import Testing
     }
 
     @Test func stempWrongParamType() {
-        let doc = Fixture.normalize(400, #"{"code": "wrong_param_type", "params": ["userId"]}"#,
-                                    context: Fixture.context(dialect: .builtin("stemp")))
+        let doc = Fixture.normalize(
+            400, #"{"code": "wrong_param_type", "params": ["userId"]}"#,
+            context: Fixture.context(dialect: .builtin("stemp")))
         #expect(doc.code == .badRequest)
         #expect(doc.params == [.string("userId")])
         #expect(doc.upstream == .init(name: "vendor", status: 400, code: "wrong_param_type", dialect: "stemp"))
     }
 
     @Test func stempAccessDenied() {
-        let doc = Fixture.normalize(403, #"{"code": "access_denied", "message": "Insufficient scope: requires pass:create"}"#,
-                                    context: Fixture.context(dialect: .builtin("stemp")))
+        let doc = Fixture.normalize(
+            403, #"{"code": "access_denied", "message": "Insufficient scope: requires pass:create"}"#,
+            context: Fixture.context(dialect: .builtin("stemp")))
         #expect(doc.code == .permissionDenied)
         #expect(doc.detail == "Insufficient scope: requires pass:create")
         #expect(doc.upstream?.code == "access_denied")
@@ -201,20 +212,23 @@ import Testing
         #expect(doc.code == .validationFailed)
         #expect(doc.detail == ErrorCode.validationFailed.neutralDetail)
         #expect(doc.upstream == .init(name: "vendor", status: 422, code: "STANDARD_VALIDATION", dialect: "field_map"))
-        #expect(doc.errors == [
-            FE(detail: "must be a valid email address", pointer: "#/email", field: "email"),
-            FE(detail: "must not be blank", pointer: "#/name", field: "name"),
-        ])
+        #expect(
+            doc.errors == [
+                FE(detail: "must be a valid email address", pointer: "#/email", field: "email"),
+                FE(detail: "must not be blank", pointer: "#/name", field: "name"),
+            ])
     }
 
     @Test func stempCustomValidation() {
-        let doc = Fixture.normalize(422, #"{"CUSTOM_VALIDATION": {"email_already_exists": ["jane@example.com"]}}"#,
-                                    context: Fixture.context(dialect: .builtin("stemp")))
+        let doc = Fixture.normalize(
+            422, #"{"CUSTOM_VALIDATION": {"email_already_exists": ["jane@example.com"]}}"#,
+            context: Fixture.context(dialect: .builtin("stemp")))
         #expect(doc.code == .validationFailed)
         #expect(doc.upstream?.code == "CUSTOM_VALIDATION")
-        #expect(doc.errors == [
-            FE(detail: "Email already exists", code: "email_already_exists", params: [.string("jane@example.com")])
-        ])
+        #expect(
+            doc.errors == [
+                FE(detail: "Email already exists", code: "email_already_exists", params: [.string("jane@example.com")])
+            ])
     }
 
     @Test func stempOAuth() {

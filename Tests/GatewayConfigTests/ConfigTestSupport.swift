@@ -33,4 +33,3 @@ func parseValid(
 ) throws -> GatewayConfiguration {
     try ConfigLoader(environment: environment, knownDialects: dialects).parse(yaml: yaml, file: "test.yaml")
 }
-

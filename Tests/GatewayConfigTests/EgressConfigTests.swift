@@ -38,7 +38,9 @@ import Testing
         #expect(plain.maxConnections == nil)
         #expect(plain.proxy == nil)
         #expect(plain.quotaShield == nil)
-        for (text, version) in [("auto", UpstreamHTTPVersion.auto), ("1.1", .http1_1), ("\"1.1\"", .http1_1), ("2", .http2)] {
+        for (text, version) in [
+            ("auto", UpstreamHTTPVersion.auto), ("1.1", .http1_1), ("\"1.1\"", .http1_1), ("2", .http2),
+        ] {
             let upstream = try #require(try parseValid(Self.upstream("    http_version: \(text)\n")).upstreams["a"])
             #expect(upstream.httpVersion == version, "\(text)")
         }
@@ -47,8 +49,10 @@ import Testing
         let socks = try #require(try parseValid(Self.upstream("    proxy: socks5h://127.0.0.1\n")).upstreams["a"])
         #expect(socks.proxy?.port == 1080)
         #expect(socks.proxy?.scheme == .socks5h)
-        let tracing = try parseValid("server:\n  tracing: { otlp_endpoint: http://127.0.0.1:4318, sample_ratio: 0.25 }\n" + minimalConfig)
-        #expect(tracing.server.tracing == TracingConfiguration(otlpEndpoint: "http://127.0.0.1:4318", sampleRatio: 0.25))
+        let tracing = try parseValid(
+            "server:\n  tracing: { otlp_endpoint: http://127.0.0.1:4318, sample_ratio: 0.25 }\n" + minimalConfig)
+        #expect(
+            tracing.server.tracing == TracingConfiguration(otlpEndpoint: "http://127.0.0.1:4318", sampleRatio: 0.25))
     }
 
     static let cases: [InvalidCase] = [
@@ -75,11 +79,15 @@ import Testing
         InvalidCase(
             name: "proxy from an unset variable",
             yaml: upstream("    proxy: http://u:${NOPE}@proxy:3128\n"),
-            expected: ["4:12: upstreams.a.proxy: environment variable 'NOPE' is not set (write ${NOPE:-default} for a default)"]),
+            expected: [
+                "4:12: upstreams.a.proxy: environment variable 'NOPE' is not set (write ${NOPE:-default} for a default)"
+            ]),
         InvalidCase(
             name: "no_proxy entry with a space",
             yaml: upstream("    proxy: http://proxy:3128\n    no_proxy: [\"a b\"]\n"),
-            expected: ["5:16: upstreams.a.no_proxy[0]: expected a host name, .domain suffix, IP address or *; got 'a b'"]),
+            expected: [
+                "5:16: upstreams.a.no_proxy[0]: expected a host name, .domain suffix, IP address or *; got 'a b'"
+            ]),
         InvalidCase(
             name: "no_proxy without proxy",
             yaml: upstream("    no_proxy: [localhost]\n"),

@@ -119,7 +119,9 @@ let invalidCases: [InvalidCase] = [
     InvalidCase(
         name: "upstream url with an unsupported scheme",
         yaml: minimalConfig.replacingFirst("https://a.example", with: "ftp://a.example"),
-        expected: ["3:10: upstreams.a.url: expected a URL like https://api.example.com[:port][/base/path]; got 'ftp://a.example'"]),
+        expected: [
+            "3:10: upstreams.a.url: expected a URL like https://api.example.com[:port][/base/path]; got 'ftp://a.example'"
+        ]),
     InvalidCase(
         name: "upstream without a url",
         yaml: minimalConfig.replacingFirst("url: https://a.example", with: "max_in_flight: 5"),
@@ -141,7 +143,8 @@ let invalidCases: [InvalidCase] = [
         yaml: minimalConfig.replacingFirst(
             "url: https://a.example",
             with: "url: https://a.example\n    dialect:\n      message: /m\n      error_field: /name"),
-        expected: ["6:7: upstreams.a.dialect.error_field: error_field needs errors (the pointer to the array of items)"]),
+        expected: ["6:7: upstreams.a.dialect.error_field: error_field needs errors (the pointer to the array of items)"]
+    ),
     InvalidCase(
         name: "codes naming an unknown canonical code",
         yaml: minimalConfig.replacingFirst(
@@ -198,7 +201,9 @@ let invalidCases: [InvalidCase] = [
         name: "header names that are not tokens, and a header the gateway owns",
         yaml: minimalConfig.replacingFirst(
             "url: https://a.example",
-            with: "url: https://a.example\n    headers:\n      set: { \"Bad Header\": x, Host: y }\n      remove: [Content-Length]"),
+            with:
+                "url: https://a.example\n    headers:\n      set: { \"Bad Header\": x, Host: y }\n      remove: [Content-Length]"
+        ),
         expected: [
             "5:14: upstreams.a.headers.set.Bad Header: 'Bad Header' is not a valid header name",
             "5:31: upstreams.a.headers.set.Host: header 'Host' is managed by the gateway and cannot be set",
@@ -306,16 +311,17 @@ struct InvalidConfigTests {
                 strip: true
 
             """
-        #expect(problemLines(yaml) == [
-            "2:11: server.listen: expected host:port like 0.0.0.0:8080 or [::1]:8080; got 'nowhere'",
-            "3:17: server.idle_timeout: expected a duration like 250ms, 2s, 1m; got '5 minutes'",
-            "5:25: rate_limits.p.key: expected client_ip, header:NAME, route or global; got 'header:Bad Name'",
-            "9:26: upstreams.a.timeouts.connect: expected a duration like 250ms, 2s, 1m; got '1x'",
-            "10:5: unknown key 'colour' in upstreams.a",
-            "13:15: routes[0].upstream: unknown upstream 'missing' (known: a)",
-            "14:22: routes[0].rate_limits[1]: unknown rate limit policy 'q' (known: p)",
-            "18:5: unknown key 'strip' in routes[1]",
-        ])
+        #expect(
+            problemLines(yaml) == [
+                "2:11: server.listen: expected host:port like 0.0.0.0:8080 or [::1]:8080; got 'nowhere'",
+                "3:17: server.idle_timeout: expected a duration like 250ms, 2s, 1m; got '5 minutes'",
+                "5:25: rate_limits.p.key: expected client_ip, header:NAME, route or global; got 'header:Bad Name'",
+                "9:26: upstreams.a.timeouts.connect: expected a duration like 250ms, 2s, 1m; got '1x'",
+                "10:5: unknown key 'colour' in upstreams.a",
+                "13:15: routes[0].upstream: unknown upstream 'missing' (known: a)",
+                "14:22: routes[0].rate_limits[1]: unknown rate limit policy 'q' (known: p)",
+                "18:5: unknown key 'strip' in routes[1]",
+            ])
     }
 
     @Test("a duplicate key does not hide the problems after it")
@@ -331,10 +337,11 @@ struct InvalidConfigTests {
                 methods: []
 
             """
-        #expect(problemLines(yaml) == [
-            "4:5: duplicate key 'url' (first at line 3)",
-            "8:14: routes[0].methods: methods must list at least one method",
-        ])
+        #expect(
+            problemLines(yaml) == [
+                "4:5: duplicate key 'url' (first at line 3)",
+                "8:14: routes[0].methods: methods must list at least one method",
+            ])
     }
 
     @Test("the error's description is one PATH:LINE:COLUMN line per problem")
@@ -343,12 +350,13 @@ struct InvalidConfigTests {
         let error = #expect(throws: ConfigError.self) {
             try loader.parse(yaml: "foo: 1\nbar: 2\n", file: "conf/x.yaml")
         }
-        #expect(error?.description == """
-            conf/x.yaml:1:1: unknown key 'foo' at the top level
-            conf/x.yaml:1:1: missing required key 'upstreams'
-            conf/x.yaml:1:1: missing required key 'routes'
-            conf/x.yaml:2:1: unknown key 'bar' at the top level
-            """)
+        #expect(
+            error?.description == """
+                conf/x.yaml:1:1: unknown key 'foo' at the top level
+                conf/x.yaml:1:1: missing required key 'upstreams'
+                conf/x.yaml:1:1: missing required key 'routes'
+                conf/x.yaml:2:1: unknown key 'bar' at the top level
+                """)
     }
 
     @Test("an unreadable file is one problem at 1:1")

@@ -1,7 +1,8 @@
-@testable import GatewayConfig
 import GatewayCore
 import GatewayTestSupport
 import Testing
+
+@testable import GatewayConfig
 
 @Suite("Units")
 struct UnitsTests {
@@ -158,25 +159,28 @@ struct EnvironmentSubstitutionTests {
     @Test("a substituted value that is not valid is reported with the value it became")
     func substitutedValueInvalid() {
         let yaml = "server:\n  idle_timeout: ${IDLE}\n" + minimalConfig
-        #expect(problemLines(yaml, environment: ["IDLE": "soon"]) == [
-            "2:17: server.idle_timeout: expected a duration like 250ms, 2s, 1m; got 'soon'"
-        ])
+        #expect(
+            problemLines(yaml, environment: ["IDLE": "soon"]) == [
+                "2:17: server.idle_timeout: expected a duration like 250ms, 2s, 1m; got 'soon'"
+            ])
     }
 
     @Test("several unset variables are each reported at their scalar")
     func severalMissing() {
         let yaml = "server:\n  listen: ${LISTEN}\n  admin_listen: ${ADMIN}\n" + minimalConfig
-        #expect(problemLines(yaml) == [
-            "2:11: server.listen: environment variable 'LISTEN' is not set (write ${LISTEN:-default} for a default)",
-            "3:17: server.admin_listen: environment variable 'ADMIN' is not set (write ${ADMIN:-default} for a default)",
-        ])
+        #expect(
+            problemLines(yaml) == [
+                "2:11: server.listen: environment variable 'LISTEN' is not set (write ${LISTEN:-default} for a default)",
+                "3:17: server.admin_listen: environment variable 'ADMIN' is not set (write ${ADMIN:-default} for a default)",
+            ])
     }
 
     @Test("keys are never substituted")
     func keysAreLiteral() {
         let yaml = "${SECTION}: {}\n" + minimalConfig
-        #expect(problemLines(yaml, environment: ["SECTION": "server"]) == [
-            "1:1: unknown key '${SECTION}' at the top level"
-        ])
+        #expect(
+            problemLines(yaml, environment: ["SECTION": "server"]) == [
+                "1:1: unknown key '${SECTION}' at the top level"
+            ])
     }
 }

@@ -116,23 +116,33 @@ struct ValidConfigTests {
         #expect(server.trustedProxies.map(\.description) == ["10.0.0.0/8", "0:0:0:0:0:0:0:1/128", "192.168.1.7/32"])
         #expect(server.accessLog == false)
         #expect(server.maxConnections == 500)
-        #expect(server.tls == ServerTLSConfiguration(
-            certificate: "/etc/gateway/tls.crt", privateKey: "/etc/gateway/tls.key", handshakeTimeout: .seconds(3)))
+        #expect(
+            server.tls
+                == ServerTLSConfiguration(
+                    certificate: "/etc/gateway/tls.crt", privateKey: "/etc/gateway/tls.key",
+                    handshakeTimeout: .seconds(3)))
 
         #expect(configuration.errors.typeBase == "https://errors.example.com/")
         #expect(configuration.errors.exposeUpstreamMessages == .none)
 
-        #expect(configuration.rateLimitStore == .redis(RedisStoreConfiguration(
-            host: "cache.internal", port: 6380, database: 2, username: "gw", password: "s@cret", onFailure: .deny,
-            timeout: .milliseconds(20))))
+        #expect(
+            configuration.rateLimitStore
+                == .redis(
+                    RedisStoreConfiguration(
+                        host: "cache.internal", port: 6380, database: 2, username: "gw", password: "s@cret",
+                        onFailure: .deny,
+                        timeout: .milliseconds(20))))
 
-        #expect(configuration.rateLimits == [
-            RateLimitPolicy(name: "per_client", rate: Rate(count: 100, period: .seconds(60)), burst: 20,
-                            key: .header("Authorization")),
-            RateLimitPolicy(name: "per_tenant", rate: Rate(count: 1000, period: .seconds(3600)), key: .header("X-Tenant")),
-            RateLimitPolicy(name: "everyone", rate: Rate(count: 20, period: .seconds(30)), key: .global),
-            RateLimitPolicy(name: "per_route", rate: Rate(count: 5, period: .seconds(1)), key: .route),
-        ])
+        #expect(
+            configuration.rateLimits == [
+                RateLimitPolicy(
+                    name: "per_client", rate: Rate(count: 100, period: .seconds(60)), burst: 20,
+                    key: .header("Authorization")),
+                RateLimitPolicy(
+                    name: "per_tenant", rate: Rate(count: 1000, period: .seconds(3600)), key: .header("X-Tenant")),
+                RateLimitPolicy(name: "everyone", rate: Rate(count: 20, period: .seconds(30)), key: .global),
+                RateLimitPolicy(name: "per_route", rate: Rate(count: 5, period: .seconds(1)), key: .route),
+            ])
         #expect(configuration.rateLimits[1].burst == 1000)
 
         let dokstamp = try #require(configuration.upstreams["dokstamp"])
@@ -140,27 +150,43 @@ struct ValidConfigTests {
         #expect(dokstamp.url == UpstreamURL(scheme: .https, host: "api.dokstamp.com", port: 8443, basePath: "/api"))
         #expect(dokstamp.dialect == .builtin("dokstamp"))
         #expect(dokstamp.codes == ["ACCOUNT_LOCKED": .permissionDenied, "1001": .quotaExceeded])
-        #expect(dokstamp.timeouts == UpstreamTimeouts(
-            connect: .seconds(1), perTry: .seconds(5), request: .seconds(20), idle: .seconds(120)))
-        #expect(dokstamp.retry == RetryConfiguration(
-            attempts: 5, backoffBase: .milliseconds(50), backoffMax: .seconds(1),
-            retryOn: [.connectFailure, .status(503)], maxRetryAfter: .zero, budgetRatio: 0.5, budgetMinPerSecond: 0,
-            idempotentOnly: false))
+        #expect(
+            dokstamp.timeouts
+                == UpstreamTimeouts(
+                    connect: .seconds(1), perTry: .seconds(5), request: .seconds(20), idle: .seconds(120)))
+        #expect(
+            dokstamp.retry
+                == RetryConfiguration(
+                    attempts: 5, backoffBase: .milliseconds(50), backoffMax: .seconds(1),
+                    retryOn: [.connectFailure, .status(503)], maxRetryAfter: .zero, budgetRatio: 0.5,
+                    budgetMinPerSecond: 0,
+                    idempotentOnly: false))
         #expect(dokstamp.circuitBreaker == CircuitBreakerConfiguration(consecutiveFailures: 3, openFor: .seconds(30)))
         #expect(dokstamp.maxInFlight == 64)
-        #expect(dokstamp.tls == UpstreamTLSConfiguration(caFile: "/etc/ssl/ca.pem", clientCertificate: "/c.pem", clientKey: "/k.pem"))
-        #expect(dokstamp.headers == HeaderRewrite(
-            set: [HTTPField(name: HTTPField.Name("X-Tenant")!, value: "acme"),
-                  HTTPField(name: HTTPField.Name("X-Static")!, value: "fixed")],
-            remove: [.cookie, HTTPField.Name("X-Debug")!]))
+        #expect(
+            dokstamp.tls
+                == UpstreamTLSConfiguration(caFile: "/etc/ssl/ca.pem", clientCertificate: "/c.pem", clientKey: "/k.pem")
+        )
+        #expect(
+            dokstamp.headers
+                == HeaderRewrite(
+                    set: [
+                        HTTPField(name: HTTPField.Name("X-Tenant")!, value: "acme"),
+                        HTTPField(name: HTTPField.Name("X-Static")!, value: "fixed"),
+                    ],
+                    remove: [.cookie, HTTPField.Name("X-Debug")!]))
         #expect(dokstamp.preserveHost == true)
         #expect(dokstamp.errorsInSuccess == true)
 
         let custom = try #require(configuration.upstreams["custom"])
         #expect(custom.url == UpstreamURL(scheme: .http, host: "10.1.2.3", port: 9000))
-        #expect(custom.dialect == .mapping(DialectMapping(
-            code: "/fault/code", message: "/fault/message", errors: "/fault/violations", errorField: "/name",
-            errorMessage: "/reason", errorCode: "/type")))
+        #expect(
+            custom.dialect
+                == .mapping(
+                    DialectMapping(
+                        code: "/fault/code", message: "/fault/message", errors: "/fault/violations",
+                        errorField: "/name",
+                        errorMessage: "/reason", errorCode: "/type")))
 
         let plain = try #require(configuration.upstreams["plain"])
         #expect(plain.dialect == .auto)
@@ -209,12 +235,18 @@ struct ValidConfigTests {
         #expect(upstream.url == UpstreamURL(scheme: .https, host: "a.example"))
         #expect(upstream.dialect == .auto)
         #expect(upstream.codes.isEmpty)
-        #expect(upstream.timeouts == UpstreamTimeouts(
-            connect: .seconds(2), perTry: .seconds(30), request: .seconds(30), idle: .seconds(60)))
-        #expect(upstream.retry == RetryConfiguration(
-            attempts: 3, backoffBase: .milliseconds(100), backoffMax: .seconds(2),
-            retryOn: [.connectFailure, .timeout, .reset, .status(502), .status(503), .status(504), .status(429)],
-            maxRetryAfter: .seconds(10), budgetRatio: 0.2, budgetMinPerSecond: 10, idempotentOnly: true))
+        #expect(
+            upstream.timeouts
+                == UpstreamTimeouts(
+                    connect: .seconds(2), perTry: .seconds(30), request: .seconds(30), idle: .seconds(60)))
+        #expect(
+            upstream.retry
+                == RetryConfiguration(
+                    attempts: 3, backoffBase: .milliseconds(100), backoffMax: .seconds(2),
+                    retryOn: [
+                        .connectFailure, .timeout, .reset, .status(502), .status(503), .status(504), .status(429),
+                    ],
+                    maxRetryAfter: .seconds(10), budgetRatio: 0.2, budgetMinPerSecond: 10, idempotentOnly: true))
         #expect(upstream.circuitBreaker == nil)
         #expect(upstream.maxInFlight == 1000)
         #expect(upstream.tls == UpstreamTLSConfiguration())
@@ -232,17 +264,22 @@ struct ValidConfigTests {
     @Test("a policy's key defaults to client_ip and its burst to the rate's count")
     func policyDefaults() throws {
         let configuration = try parseValid("rate_limits:\n  p:\n    rate: 7/s\n" + minimalConfig)
-        #expect(configuration.rateLimits == [
-            RateLimitPolicy(name: "p", rate: Rate(count: 7, period: .seconds(1)), burst: 7, key: .clientIP)
-        ])
+        #expect(
+            configuration.rateLimits == [
+                RateLimitPolicy(name: "p", rate: Rate(count: 7, period: .seconds(1)), burst: 7, key: .clientIP)
+            ])
     }
 
     @Test("redis store defaults: port 6379, database 0, on_failure allow, timeout 50ms")
     func redisDefaults() throws {
-        let configuration = try parseValid("rate_limit_store: { kind: redis, url: 'redis://:pw@[::1]' }\n" + minimalConfig)
-        #expect(configuration.rateLimitStore == .redis(RedisStoreConfiguration(
-            host: "::1", port: 6379, database: 0, username: nil, password: "pw", onFailure: .allow,
-            timeout: .milliseconds(50))))
+        let configuration = try parseValid(
+            "rate_limit_store: { kind: redis, url: 'redis://:pw@[::1]' }\n" + minimalConfig)
+        #expect(
+            configuration.rateLimitStore
+                == .redis(
+                    RedisStoreConfiguration(
+                        host: "::1", port: 6379, database: 0, username: nil, password: "pw", onFailure: .allow,
+                        timeout: .milliseconds(50))))
     }
 
     @Test("empty sections read as their defaults")

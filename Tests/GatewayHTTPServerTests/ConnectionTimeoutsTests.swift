@@ -1,6 +1,7 @@
-@testable import GatewayHTTPServer
 import NIOCore
 import Testing
+
+@testable import GatewayHTTPServer
 
 @Suite("Connection deadlines state machine")
 struct ConnectionTimeoutsTests {
@@ -40,8 +41,10 @@ struct ConnectionTimeoutsTests {
         var machine = self.machine(bodyTimeout: .seconds(2))
         _ = machine.handle(.bytesReceived(count: 40, now: self.at(0)))
         #expect(machine.handle(.headReceived(now: self.at(0))) == .arm(.seconds(2), .readingBody))
-        #expect(machine.handle(.bytesReceived(count: 10, now: self.at(0.5))) == .arm(self.remaining(10, 0.5), .readingBody))
-        #expect(machine.handle(.bytesReceived(count: 10, now: self.at(1.9))) == .arm(self.remaining(20, 1.9), .readingBody))
+        #expect(
+            machine.handle(.bytesReceived(count: 10, now: self.at(0.5))) == .arm(self.remaining(10, 0.5), .readingBody))
+        #expect(
+            machine.handle(.bytesReceived(count: 10, now: self.at(1.9))) == .arm(self.remaining(20, 1.9), .readingBody))
         #expect(machine.handle(.deadlineReached(.readingBody)) == .failRequestTimeout)
         // A read after the deadline passed (the timer lost the race) fails at once.
         var late = self.machine(bodyTimeout: .seconds(2))
@@ -61,7 +64,9 @@ struct ConnectionTimeoutsTests {
         _ = machine.handle(.headReceived(now: self.at(0)))
         // 1 KiB every second for a minute: the deadline stays ahead, and the stall timer is the nearer one.
         for second in 1...60 {
-            #expect(machine.handle(.bytesReceived(count: 1024, now: self.at(Double(second)))) == .arm(.seconds(1), .readingBody))
+            #expect(
+                machine.handle(.bytesReceived(count: 1024, now: self.at(Double(second))))
+                    == .arm(.seconds(1), .readingBody))
         }
         #expect(machine.bodyDeadline == self.at(61))
     }

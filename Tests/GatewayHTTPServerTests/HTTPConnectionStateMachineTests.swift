@@ -1,7 +1,8 @@
-@testable import GatewayHTTPServer
 import NIOCore
 import NIOHTTP1
 import Testing
+
+@testable import GatewayHTTPServer
 
 /// The connection's (state, event) → action table, without a socket.
 @Suite("Connection request state machine")
@@ -19,7 +20,9 @@ struct HTTPConnectionStateMachineTests {
         HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: HTTPHeaders(headers))
     }
 
-    mutating func send(_ part: HTTPServerRequestPart, to machine: inout Machine, draining: Bool = false) -> Machine.Action {
+    mutating func send(_ part: HTTPServerRequestPart, to machine: inout Machine, draining: Bool = false)
+        -> Machine.Action
+    {
         machine.receive(part, remoteAddress: nil, now: self.now, draining: draining)
     }
 
@@ -31,7 +34,9 @@ struct HTTPConnectionStateMachineTests {
     @Test mutating func aHeadAndItsEndMakeARequestThenTheConnectionWaitsForTheNext() {
         var machine = self.machine()
         #expect(machine.isIdle)
-        guard case .none = self.send(.head(self.head(.POST, "/p", [("Host", "h"), ("Content-Length", "3")])), to: &machine)
+        guard
+            case .none = self.send(
+                .head(self.head(.POST, "/p", [("Host", "h"), ("Content-Length", "3")])), to: &machine)
         else {
             Issue.record("expected none")
             return
@@ -93,7 +98,8 @@ struct HTTPConnectionStateMachineTests {
         #expect(byLength.isClosed)
 
         var asTheyArrive = self.machine(maxBody: 10)
-        _ = self.send(.head(self.head(.POST, "/", [("Host", "h"), ("Transfer-Encoding", "chunked")])), to: &asTheyArrive)
+        _ = self.send(
+            .head(self.head(.POST, "/", [("Host", "h"), ("Transfer-Encoding", "chunked")])), to: &asTheyArrive)
         #expect(self.refusal(self.send(.body(ByteBuffer(string: "123456")), to: &asTheyArrive)) == nil)
         #expect(self.refusal(self.send(.body(ByteBuffer(string: "123456")), to: &asTheyArrive)) == .bodyTooLarge)
     }
@@ -118,7 +124,9 @@ struct HTTPConnectionStateMachineTests {
             self.refusal(self.send(.head(self.head()), to: &twoHeads))
                 == .malformedRequest("a new head before the body ended"))
         var noHost = self.machine()
-        #expect(self.refusal(self.send(.head(self.head(.GET, "/", [])), to: &noHost)) == .malformedRequest("missing Host header"))
+        #expect(
+            self.refusal(self.send(.head(self.head(.GET, "/", [])), to: &noHost))
+                == .malformedRequest("missing Host header"))
         // Once refused, the connection takes nothing more.
         guard case .none = self.send(.head(self.head()), to: &noHost) else {
             Issue.record("expected none after a refusal")

@@ -88,7 +88,9 @@ struct HardeningListenerTests {
             for index in 0..<20 {
                 let client = try await RawHTTPClient.connect(port: port)
                 try await client.send(
-                    index < 10 ? "GET / HTTP/1.1\r\nHost: x\r\n" : "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n")
+                    index < 10
+                        ? "GET / HTTP/1.1\r\nHost: x\r\n" : "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+                )
                 slow.append(client)
             }
             // Five normal requests while the slow ones keep trickling: each is answered, not queued behind them.

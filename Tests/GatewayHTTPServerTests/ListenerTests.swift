@@ -77,7 +77,8 @@ struct ListenerTests {
 
     @Test func overlongRequestTargetGets414() async throws {
         let (response, _) = try await exchangeOnce(
-            "GET /\(String(repeating: "p", count: 4000))", configuration: .init(maxHeaderBytes: 1024), checkClosed: false)
+            "GET /\(String(repeating: "p", count: 4000))", configuration: .init(maxHeaderBytes: 1024),
+            checkClosed: false)
         #expect(response.status == 414, "\(response)")
     }
 

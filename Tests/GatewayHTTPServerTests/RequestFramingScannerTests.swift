@@ -1,5 +1,6 @@
-@testable import GatewayHTTPServer
 import Testing
+
+@testable import GatewayHTTPServer
 
 @Suite("RequestFramingScanner")
 struct RequestFramingScannerTests {

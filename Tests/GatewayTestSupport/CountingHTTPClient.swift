@@ -121,7 +121,9 @@ private final class CountingHandler: ChannelInboundHandler, Sendable {
                 let statusLine = lines.removeFirst().split(separator: " ")
                 let headers = lines.compactMap { line -> (name: String, value: String)? in
                     guard let colon = line.firstIndex(of: ":") else { return nil }
-                    return (String(line[..<colon]), String(line[line.index(after: colon)...].drop(while: { $0 == " " })))
+                    return (
+                        String(line[..<colon]), String(line[line.index(after: colon)...].drop(while: { $0 == " " }))
+                    )
                 }
                 state.head = .init(status: statusLine.count > 1 ? Int(statusLine[1]) ?? 0 : 0, headers: headers)
                 let rest = Array(bytes[(index + 4)...])

@@ -30,7 +30,8 @@ public final class LoopbackDaemon: @unchecked Sendable {
         name: String, executable: String, prepare: (Int, String) throws -> Void = { _, _ in },
         arguments: (Int, String) -> [String], timeout: Duration = .seconds(30)
     ) async throws -> LoopbackDaemon {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)")
+            .path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var lastOutput = ""
         for _ in 0..<5 {
@@ -155,15 +156,16 @@ public enum HTTP2Nginx {
                 try FileManager.default.createDirectory(atPath: "\(directory)/tmp", withIntermediateDirectories: true)
                 let big = Data(Self.bigBody())
                 try big.write(to: URL(fileURLWithPath: "\(directory)/big.bin"))
-                let backend = backendPort.map { backendPort in
-                    """
-                            location /backend/ {
-                                proxy_pass http://127.0.0.1:\(backendPort)/;
-                                proxy_buffering off;
-                                proxy_read_timeout 60s;
-                            }
-                    """
-                } ?? ""
+                let backend =
+                    backendPort.map { backendPort in
+                        """
+                                location /backend/ {
+                                    proxy_pass http://127.0.0.1:\(backendPort)/;
+                                    proxy_buffering off;
+                                    proxy_read_timeout 60s;
+                                }
+                        """
+                    } ?? ""
                 let config = """
                     \(user)
                     daemon off;
@@ -223,4 +225,3 @@ public enum HTTP2Nginx {
         }
     }
 }
-

@@ -1,11 +1,12 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import NIOConcurrencyHelpers
-import NIOCore
-import NIOPosix
 
 /// A test client that speaks raw bytes over TCP, so tests can send what a well-behaved client never would
 /// (smuggling vectors, trickled heads, pipelined requests) and read exactly what the server answers.

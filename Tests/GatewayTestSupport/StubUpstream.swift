@@ -170,13 +170,15 @@ private final class StubHandler: ChannelInboundHandler {
             case .respond(let bytes):
                 context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
             case .respondAndClose(let bytes):
-                context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: bytes))).assumeIsolated().whenComplete { _ in
+                context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(bytes: bytes))).assumeIsolated().whenComplete {
+                    _ in
                     context.close(promise: nil)
                 }
                 return
             case .streamForever:
                 self.streaming = true
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                let head =
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
                     + "Content-Length: 1099511627776\r\n\r\n"
                 context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: head)), promise: nil)
                 self.pump(context: context)

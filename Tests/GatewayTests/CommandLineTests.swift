@@ -101,7 +101,8 @@ private let minimalBadConfig = """
         }
         for line in lines {
             let parts = line.split(separator: " ", maxSplits: 1)
-            #expect(parts.count == 2 && !parts[1].trimmingCharacters(in: .whitespaces).isEmpty, "no description: \(line)")
+            #expect(
+                parts.count == 2 && !parts[1].trimmingCharacters(in: .whitespaces).isEmpty, "no description: \(line)")
         }
     }
 

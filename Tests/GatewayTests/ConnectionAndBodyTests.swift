@@ -45,7 +45,8 @@ import VendorSimulator
     @Test func chunkedRequestBodyIsForwarded() async throws {
         try await withSimulator { sim in
             try await withGateway(yaml: simpleConfig(url: "http://127.0.0.1:\(sim.port)")) { gateway in
-                let raw = "POST /api/chunked?echo=true HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n\r\n"
+                let raw =
+                    "POST /api/chunked?echo=true HTTP/1.1\r\nHost: g\r\nTransfer-Encoding: chunked\r\n\r\n"
                     + "5\r\nhello\r\n7\r\n, world\r\n1;ext=1\r\n!\r\n0\r\n\r\n"
                 let response = try await gateway.send(raw)
                 #expect(response.status == 200)
@@ -107,4 +108,3 @@ extension ConnectionAndBodyTests {
         }
     }
 }
-

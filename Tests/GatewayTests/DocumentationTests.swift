@@ -67,7 +67,8 @@ import Testing
                 checked += 1
                 let parts = target.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
                 let file = String(parts[0])
-                let resolved = file.isEmpty
+                let resolved =
+                    file.isEmpty
                     ? document : ((directory as NSString).appendingPathComponent(file) as NSString).standardizingPath
                 let url = Self.root.appendingPathComponent(resolved).standardizedFileURL
                 #expect(

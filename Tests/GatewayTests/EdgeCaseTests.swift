@@ -227,7 +227,8 @@ import VendorSimulator
                 #expect(envelope.upstreamStatus == .some(200))
                 #expect(envelope.upstreamDialect == "graphql")
 
-                let data = "%7B%22data%22%3A%7B%22a%22%3A1%7D%2C%22errors%22%3A%5B%7B%22message%22%3A%22partial%22%7D%5D%7D"
+                let data =
+                    "%7B%22data%22%3A%7B%22a%22%3A1%7D%2C%22errors%22%3A%5B%7B%22message%22%3A%22partial%22%7D%5D%7D"
                 let partial = try await gateway.request(
                     "POST", "/api/graphql?status=200&content_type=application/json&body=\(data)")
                 #expect(partial.status == 200)
@@ -269,7 +270,8 @@ import VendorSimulator
         try await withSimulator { sim in
             let yaml = simpleConfig(url: "http://127.0.0.1:\(sim.port)", upstream: "    retry: { attempts: 1 }")
             try await withGateway(yaml: yaml) { gateway in
-                let html = "%3Chtml%3E%3Cbody%3E%3Ch1%3EBad%20Gateway%3C%2Fh1%3Enginx%20secret-host-42%3C%2Fbody%3E%3C%2Fhtml%3E"
+                let html =
+                    "%3Chtml%3E%3Cbody%3E%3Ch1%3EBad%20Gateway%3C%2Fh1%3Enginx%20secret-host-42%3C%2Fbody%3E%3C%2Fhtml%3E"
                 let response = try await gateway.request(
                     "GET", "/api/x?status=502&content_type=text/html&body=\(html)")
                 #expect(response.status == 502)
@@ -298,7 +300,9 @@ import VendorSimulator
         return "/" + output.joined(separator: "/")
     }
 
-    @Test(arguments: ["/api/../secret", "/api/a/../../secret", "/api/%2e%2e/secret", "/api/.%2E/secret", "/api/./../secret"])
+    @Test(arguments: [
+        "/api/../secret", "/api/a/../../secret", "/api/%2e%2e/secret", "/api/.%2E/secret", "/api/./../secret",
+    ])
     func dotSegmentsCannotEscapeTheUpstreamBasePath(target: String) async throws {
         try await withSimulator { sim in
             try await withGateway(yaml: simpleConfig(url: "http://127.0.0.1:\(sim.port)/dokstamp")) { gateway in

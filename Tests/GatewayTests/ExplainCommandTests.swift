@@ -96,7 +96,8 @@ import Testing
                 upstream: vendor
             """)
         defer { try? FileManager.default.removeItem(at: URL(fileURLWithPath: config).deletingLastPathComponent()) }
-        let response = "HTTP/1.1 400 Bad Request\nContent-Type: application/json\n\n"
+        let response =
+            "HTTP/1.1 400 Bad Request\nContent-Type: application/json\n\n"
             + #"{"error": {"code": "ACCOUNT_LOCKED", "message": "The account is locked."}}"#
         let run = try await Self.explain(["--config", config, "--upstream", "vendor"], input: response)
         #expect(run.status == 0, "\(run.stderr)")

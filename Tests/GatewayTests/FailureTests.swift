@@ -132,7 +132,8 @@ import VendorSimulator
                         response = try await client.readResponse(timeout: .seconds(10))
                     } catch {
                         Issue.record(
-                            "no complete response (\(error)); received: \(String(decoding: client.unreadBytes, as: UTF8.self).debugDescription)")
+                            "no complete response (\(error)); received: \(String(decoding: client.unreadBytes, as: UTF8.self).debugDescription)"
+                        )
                         return
                     }
                     // RFC 9112 section 6.3 lets a proxy refuse it or forward it; this gateway forwards the chunked

@@ -137,7 +137,8 @@ func withGateway<T: Sendable>(
         Task { portsOrFailure.succeed(try await application.listeners.ports()) }
         do {
             let ports = try await portsOrFailure.wait()
-            let result = try await body(RunningGateway(proxyPort: ports.proxy, adminPort: ports.admin, configPath: path))
+            let result = try await body(
+                RunningGateway(proxyPort: ports.proxy, adminPort: ports.admin, configPath: path))
             group.cancelAll()
             return result
         } catch {

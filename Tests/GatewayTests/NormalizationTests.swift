@@ -81,10 +81,11 @@ import VendorSimulator
                 #expect(envelope.detail == "The given data was invalid.")
                 #expect(envelope.retryable == false)
                 #expect(envelope.errorPointers == ["#/email", "#/email", "#/course_uuid"])
-                #expect(envelope.errorDetails == [
-                    "The email field is required.", "The email must be a valid email address.",
-                    "The selected course uuid is invalid.",
-                ])
+                #expect(
+                    envelope.errorDetails == [
+                        "The email field is required.", "The email must be a valid email address.",
+                        "The selected course uuid is invalid.",
+                    ])
 
                 let notFound = try await gateway.request("GET", "/dokstamp/certificates/nope?error=not_found")
                 Self.expectUpstreamEnvelope(
@@ -150,7 +151,9 @@ import VendorSimulator
                 Self.expectUpstreamEnvelope(
                     conflict, status: 409, code: "conflict", upstream: "docyard", upstreamCode: nil,
                     dialect: "docyard", instance: "/docyard/docks")
-                #expect(Envelope(conflict).detail == "A recipient with email 'jane@example.com' already exists in this dock")
+                #expect(
+                    Envelope(conflict).detail == "A recipient with email 'jane@example.com' already exists in this dock"
+                )
             }
         }
     }
@@ -163,10 +166,11 @@ import VendorSimulator
                     fileType, status: 422, code: "validation_failed", upstream: "dokai",
                     upstreamCode: "invalid_file_type", dialect: "dokai", instance: "/dokai/v1/parse")
                 #expect(Envelope(fileType).detail == "The uploaded file is not a supported image format.")
-                #expect(Envelope(fileType).suggestions == [
-                    "Upload a JPEG, PNG, or WebP image", "Ensure the file is not corrupted",
-                    "Check that the Content-Type header matches the file",
-                ])
+                #expect(
+                    Envelope(fileType).suggestions == [
+                        "Upload a JPEG, PNG, or WebP image", "Ensure the file is not corrupted",
+                        "Check that the Content-Type header matches the file",
+                    ])
 
                 let quota = try await gateway.request("POST", "/dokai/v1/parse?error=quota_exceeded")
                 Self.expectUpstreamEnvelope(
@@ -247,7 +251,8 @@ import VendorSimulator
     @Test func errorsInSuccessRewritesOnlyWhenEnabled() async throws {
         try await withSimulator { sim in
             try await withGateway(yaml: Self.config(port: sim.port)) { gateway in
-                let query = "status=200&content_type=application/json"
+                let query =
+                    "status=200&content_type=application/json"
                     + "&body=%7B%22ok%22%3Afalse%2C%22error%22%3A%22channel_not_found%22%7D"
                 let rewritten = try await gateway.request("GET", "/eis/chat?\(query)")
                 #expect(rewritten.status == 404)

@@ -62,8 +62,10 @@ struct RateLimitTests {
                 #expect(denied.header("x-ratelimit-remaining") == "0")
                 #expect(sim.requestCount() == upstreamCalls, "a denied request must not reach the upstream")
                 let metrics = try await gateway.metrics()
-                #expect(metrics.contains(#"gateway_ratelimit_decisions_total{policy="per_client",decision="denied"} 1"#))
-                #expect(metrics.contains(#"gateway_ratelimit_decisions_total{policy="per_client",decision="allowed"} 3"#))
+                #expect(
+                    metrics.contains(#"gateway_ratelimit_decisions_total{policy="per_client",decision="denied"} 1"#))
+                #expect(
+                    metrics.contains(#"gateway_ratelimit_decisions_total{policy="per_client",decision="allowed"} 3"#))
             }
         }
     }
@@ -108,7 +110,8 @@ struct RateLimitTests {
             try await withGateway(yaml: yaml) { gateway in
                 #expect(try await gateway.request("GET", "/api/v1/usage", headers: [("X-Tenant", "a")]).status == 200)
                 for _ in 0..<5 {
-                    #expect(try await gateway.request("GET", "/api/v1/usage", headers: [("X-Tenant", "a")]).status == 429)
+                    #expect(
+                        try await gateway.request("GET", "/api/v1/usage", headers: [("X-Tenant", "a")]).status == 429)
                 }
                 // `shared` lost one token to the first request only, none to the five denials: nine other
                 // tenants still get through, and the tenth new one is denied by `shared`.
@@ -171,13 +174,15 @@ struct RateLimitTests {
     func redisKilledAndRestartedMidTest(onFailure: String) async throws {
         let redis = try await RedisTestServer()
         try await withSimulator { sim in
-            let store = "rate_limit_store: { kind: redis, url: \"\(redis.url)\", on_failure: \(onFailure), timeout: 100ms }"
+            let store =
+                "rate_limit_store: { kind: redis, url: \"\(redis.url)\", on_failure: \(onFailure), timeout: 100ms }"
             let policies = "  roomy: { rate: 1000/1m, key: client_ip }"
             let yaml = Self.config(simPort: sim.port, store: store, policies: policies, routeLimits: "[roomy]")
             try await withGateway(yaml: yaml) { gateway in
-                #expect(await eventually(within: .seconds(10)) {
-                    (try? await gateway.request("GET", "/api/v1/usage").header("ratelimit-policy")) != nil
-                })
+                #expect(
+                    await eventually(within: .seconds(10)) {
+                        (try? await gateway.request("GET", "/api/v1/usage").header("ratelimit-policy")) != nil
+                    })
                 redis.kill()
                 // Every request gets a defined answer while Redis is down, quickly (the breaker stops waiting).
                 var answers: [Int] = []
@@ -197,13 +202,15 @@ struct RateLimitTests {
 
                 try await redis.start()
                 // It recovers by itself: limits are enforced (and reported) again.
-                #expect(await eventually(within: .seconds(15)) {
-                    let response = try? await gateway.request("GET", "/api/v1/usage")
-                    return response?.status == 200 && response?.header("ratelimit-policy") != nil
-                })
-                #expect(await eventually(within: .seconds(5)) {
-                    (try? await gateway.metrics().contains("gateway_ratelimit_store_degraded 0")) == true
-                })
+                #expect(
+                    await eventually(within: .seconds(15)) {
+                        let response = try? await gateway.request("GET", "/api/v1/usage")
+                        return response?.status == 200 && response?.header("ratelimit-policy") != nil
+                    })
+                #expect(
+                    await eventually(within: .seconds(5)) {
+                        (try? await gateway.metrics().contains("gateway_ratelimit_store_degraded 0")) == true
+                    })
             }
         }
         redis.kill()
@@ -253,13 +260,14 @@ extension RateLimitTests {
                 #expect(try await gateway.request("GET", "/api/v1/usage").status == 200)
                 #expect(try await gateway.request("GET", "/api/v1/usage").status == 200)
                 // Reload a file that changes something else (a new route): the `three` bucket keeps its state.
-                let changed = yaml + """
+                let changed =
+                    yaml + """
 
-                      - name: extra
-                        path_prefix: /extra/
-                        strip_prefix: true
-                        upstream: sim
-                    """
+                          - name: extra
+                            path_prefix: /extra/
+                            strip_prefix: true
+                            upstream: sim
+                        """
                 try changed.write(toFile: gateway.configPath, atomically: true, encoding: .utf8)
                 #expect(try await gateway.admin("POST", "/reload").status == 200)
                 #expect(try await gateway.request("GET", "/extra/v1/usage").status == 200)
@@ -321,7 +329,8 @@ extension RateLimitTests {
 
     /// An upstream that speaks only the IETF fields: `RateLimit: "vendor";r=0;t=30`.
     static func ietfOnlyUpstream(status: Int) -> [UInt8] {
-        let body = status == 200 ? "{\"ok\":true}" : "{\"error\":{\"code\":\"rate_limited\",\"message\":\"Slow down.\"}}"
+        let body =
+            status == 200 ? "{\"ok\":true}" : "{\"error\":{\"code\":\"rate_limited\",\"message\":\"Slow down.\"}}"
         let head =
             "HTTP/1.1 \(status) \(status == 200 ? "OK" : "Too Many Requests")\r\nContent-Type: application/json\r\n"
             + "RateLimit-Policy: \"vendor\";q=100;w=60\r\nRateLimit: \"vendor\";r=0;t=30\r\n"

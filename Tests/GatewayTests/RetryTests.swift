@@ -323,4 +323,3 @@ import VendorSimulator
         withExtendedLifetime(refusing) {}
     }
 }
-

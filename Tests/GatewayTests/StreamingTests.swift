@@ -58,7 +58,9 @@ import VendorSimulator
                 let pattern = VendorSimulator.streamedBodyPattern
                 #expect(client.bodyPrefix == client.bodyPrefix.indices.map { pattern[$0 % pattern.count] })
                 let growth = peak - baseline
-                print("streaming 256 MiB: baseline \(baseline >> 20) MiB, peak \(peak >> 20) MiB, slow phase read \(readSlowly) bytes, slow peak \(slowPeak >> 20) MiB")
+                print(
+                    "streaming 256 MiB: baseline \(baseline >> 20) MiB, peak \(peak >> 20) MiB, slow phase read \(readSlowly) bytes, slow peak \(slowPeak >> 20) MiB"
+                )
                 #expect(growth < 64 << 20, "the process grew by \(growth >> 20) MiB while streaming 256 MiB")
                 await client.close()
             }
@@ -126,7 +128,8 @@ import VendorSimulator
                         }
                         let late = await eventually(within: .seconds(30)) { stub.openConnections == 0 }
                         Issue.record(
-                            "round \(round): the upstream request stayed open \(ContinuousClock.now - closeStart) after its client went away (accepted \(stub.acceptedConnections), open \(stub.openConnections)); closed later: \(late); cancelled tries at 3 s: \(cancelledTries.map(String.init) ?? "none")")
+                            "round \(round): the upstream request stayed open \(ContinuousClock.now - closeStart) after its client went away (accepted \(stub.acceptedConnections), open \(stub.openConnections)); closed later: \(late); cancelled tries at 3 s: \(cancelledTries.map(String.init) ?? "none")"
+                        )
                         break
                     }
                 }
@@ -150,7 +153,8 @@ import VendorSimulator
                 let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
                     for index in 0..<64 {
                         group.addTask {
-                            let path = index % 2 == 0
+                            let path =
+                                index % 2 == 0
                                 ? "/api/dokstamp/certificates?n=\(index)" : "/api/blob?size=200KiB&n=\(index)"
                             let response = try await gateway.request("GET", path)
                             if index % 2 == 1 { #expect(response.body.count == 200 * 1024) }
@@ -164,7 +168,8 @@ import VendorSimulator
                 #expect(sim.requestCount() == 64)
                 let inflight = await eventually {
                     let lines = ((try? await gateway.metrics()) ?? "").split(separator: "\n")
-                    return lines.contains("gateway_inflight_requests 0") || lines.contains("gateway_inflight_requests 0.0")
+                    return lines.contains("gateway_inflight_requests 0")
+                        || lines.contains("gateway_inflight_requests 0.0")
                 }
                 #expect(inflight, "gateway_inflight_requests did not return to 0")
             }

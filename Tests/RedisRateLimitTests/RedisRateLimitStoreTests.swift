@@ -4,8 +4,9 @@ import GatewayTestSupport
 import Logging
 import NIOCore
 import NIOPosix
-@testable import RedisRateLimit
 import Testing
+
+@testable import RedisRateLimit
 
 @Suite struct RedisRateLimitStoreTests {
     /// 10 per hour: T = 360 s, so the clock moving during a test never brings a token back.
@@ -313,7 +314,8 @@ extension RedisRateLimitStoreTests {
         #expect(try self.parse(":-42\r\n") == .integer(-42))
         #expect(try self.parse("$5\r\nhello\r\n") == .bulkString("hello"))
         #expect(try self.parse("$-1\r\n") == .null)
-        #expect(try self.parse("*3\r\n:1\r\n:0\r\n$1\r\nx\r\n") == .array([.integer(1), .integer(0), .bulkString("x")]))
+        #expect(
+            try self.parse("*3\r\n:1\r\n:0\r\n$1\r\nx\r\n") == .array([.integer(1), .integer(0), .bulkString("x")]))
     }
 
     @Test func incompleteRepliesWaitForMoreBytes() throws {

@@ -4,8 +4,9 @@ import GatewayTestSupport
 import Logging
 import NIOCore
 import NIOPosix
-@testable import RedisRateLimit
 import Synchronization
+
+@testable import RedisRateLimit
 
 extension RedisTestServer {
     /// Sends one command over a fresh connection of the store's own client (for PTTL, SCRIPT FLUSH, EXISTS).

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import VendorSimulator
 
 @Suite("Reading control parameters")

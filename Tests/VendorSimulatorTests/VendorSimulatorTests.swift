@@ -2,6 +2,7 @@ import GatewayTestSupport
 import NIOCore
 import NIOPosix
 import Testing
+
 @testable import VendorSimulator
 
 #if canImport(Glibc)
@@ -363,10 +364,13 @@ struct VendorSimulatorTests {
             #expect(text.contains(#""body":"{\"a\":\"\\\"x\\\"\"}""#))
 
             var binary = Array(rawRequest("PUT", "/x?echo=1", body: "").utf8)
-            binary = Array(
-                String(decoding: binary, as: UTF8.self).replacingOccurrences("Content-Length: 0", "Content-Length: 3")
+            binary =
+                Array(
+                    String(decoding: binary, as: UTF8.self).replacingOccurrences(
+                        "Content-Length: 0", "Content-Length: 3"
+                    )
                     .utf8
-            ) + [0xFF, 0x00, 0xFE]
+                ) + [0xFF, 0x00, 0xFE]
             let binaryResponse = try RawHTTPClient.Response.parse(
                 await RawHTTPClient.exchange(port: simulator.port, binary).bytes
             ).response
@@ -404,7 +408,8 @@ struct VendorSimulatorTests {
     @Test("keep-alive: pipelined requests on one connection are answered in order")
     func pipelined() async throws {
         try await withSimulator { simulator in
-            let request = rawRequest("GET", "/dokstamp/certificates?delay=50ms", close: false)
+            let request =
+                rawRequest("GET", "/dokstamp/certificates?delay=50ms", close: false)
                 + rawRequest("GET", "/stemp/v1/users")
             let outcome = try await exchange(simulator, request)
             let (first, rest) = try RawHTTPClient.Response.parse(outcome.bytes)

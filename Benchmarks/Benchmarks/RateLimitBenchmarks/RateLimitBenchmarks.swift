@@ -5,8 +5,10 @@ import GatewayCore
 /// The memory store's decision cost: one thread, and every core deciding at once (issue: "the cost of one decision
 /// under contention from all cores … well under a microsecond").
 enum RateLimitInputs {
-    static let policy = RateLimitPolicy(name: "per_client", rate: Rate(count: 1_000_000, period: .seconds(1)), key: .clientIP)
-    static let global = RateLimitPolicy(name: "global", rate: Rate(count: 1_000_000_000, period: .seconds(1)), key: .global)
+    static let policy = RateLimitPolicy(
+        name: "per_client", rate: Rate(count: 1_000_000, period: .seconds(1)), key: .clientIP)
+    static let global = RateLimitPolicy(
+        name: "global", rate: Rate(count: 1_000_000_000, period: .seconds(1)), key: .global)
     /// 10,000 distinct clients, so decisions spread over the shards like real traffic.
     static let keys: [String] = (0..<10_000).map { "10.0.\($0 / 256).\($0 % 256)" }
 }
@@ -51,9 +53,13 @@ let benchmarks: @Sendable () -> Void = {
         let store = MemoryRateLimitStore()
         for index in benchmark.scaledIterations {
             let key = RateLimitInputs.keys[index % RateLimitInputs.keys.count]
-            blackHole(store.acquire(
-                [RateLimitBucket(policy: RateLimitInputs.policy, key: key), RateLimitBucket(policy: RateLimitInputs.global, key: "g")],
-                now: Int64(index)))
+            blackHole(
+                store.acquire(
+                    [
+                        RateLimitBucket(policy: RateLimitInputs.policy, key: key),
+                        RateLimitBucket(policy: RateLimitInputs.global, key: "g"),
+                    ],
+                    now: Int64(index)))
         }
     }
 
@@ -62,16 +68,21 @@ let benchmarks: @Sendable () -> Void = {
     let concurrent = Benchmark.Configuration(
         metrics: [.wallClock, .throughput], scalingFactor: .mega, maxDuration: .seconds(3), maxIterations: 20)
 
-    Benchmark("MemoryRateLimitStore.acquire, \(cores) threads, per-client keys", configuration: concurrent) { benchmark in
+    Benchmark("MemoryRateLimitStore.acquire, \(cores) threads, per-client keys", configuration: concurrent) {
+        benchmark in
         let store = MemoryRateLimitStore()
         benchmark.startMeasurement()
         decideConcurrently(store: store, threads: cores, decisions: benchmark.scaledIterations.count) { index in
-            [RateLimitBucket(policy: RateLimitInputs.policy, key: RateLimitInputs.keys[index % RateLimitInputs.keys.count])]
+            [
+                RateLimitBucket(
+                    policy: RateLimitInputs.policy, key: RateLimitInputs.keys[index % RateLimitInputs.keys.count])
+            ]
         }
         benchmark.stopMeasurement()
     }
 
-    Benchmark("MemoryRateLimitStore.acquire, \(cores) threads, one global key", configuration: concurrent) { benchmark in
+    Benchmark("MemoryRateLimitStore.acquire, \(cores) threads, one global key", configuration: concurrent) {
+        benchmark in
         let store = MemoryRateLimitStore()
         benchmark.startMeasurement()
         decideConcurrently(store: store, threads: cores, decisions: benchmark.scaledIterations.count) { _ in

@@ -63,7 +63,8 @@ enum Classifier {
         var messageMatches: [VocabularyMatcher.Match]?
         func messageVocabulary() -> [VocabularyMatcher.Match] {
             if let messageMatches { return messageMatches }
-            let matches = vendor?.message.map { VocabularyMatcher.messages.matchesInSequence(CodeWords.words($0)) } ?? []
+            let matches =
+                vendor?.message.map { VocabularyMatcher.messages.matchesInSequence(CodeWords.words($0)) } ?? []
             messageMatches = matches
             return matches
         }
@@ -91,7 +92,10 @@ enum Classifier {
                     if match.code == .badRequest || match.code == .upstreamError,
                         let refined = messageVocabulary().first(where: { refines($0.code) }), refined.code != match.code
                     {
-                        return (Self.withFieldErrors(refined.code, vendor: vendor), .messageVocabulary(phrase: refined.phrase))
+                        return (
+                            Self.withFieldErrors(refined.code, vendor: vendor),
+                            .messageVocabulary(phrase: refined.phrase)
+                        )
                     }
                     let code = Self.refinedByMessage(
                         Self.withFieldErrors(match.code, vendor: vendor), vendor: vendor, headers: headers,
@@ -100,8 +104,10 @@ enum Classifier {
                 }
             }
             if let implied = vendor.impliedCode, refines(implied), let code = vendor.code {
-                return (Self.withFieldErrors(implied, vendor: vendor),
-                        .familyVocabulary(family: vendor.dialectName, vendorCode: code))
+                return (
+                    Self.withFieldErrors(implied, vendor: vendor),
+                    .familyVocabulary(family: vendor.dialectName, vendorCode: code)
+                )
             }
             // Named field errors already say what the message would: the request's fields are invalid.
             if !vendor.fieldErrors.contains(where: { $0.field != nil }),
@@ -110,7 +116,9 @@ enum Classifier {
                 return (Self.withFieldErrors(match.code, vendor: vendor), .messageVocabulary(phrase: match.phrase))
             }
         }
-        if byStatus == .badRequest, status == 400 || status == 0, vendor?.fieldErrors.contains(where: { $0.field != nil }) == true {
+        if byStatus == .badRequest, status == 400 || status == 0,
+            vendor?.fieldErrors.contains(where: { $0.field != nil }) == true
+        {
             return (.validationFailed, .statusWithFieldErrors(status))
         }
         return (byStatus, .status(status))

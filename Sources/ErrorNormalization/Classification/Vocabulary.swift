@@ -19,8 +19,10 @@ enum Vocabulary {
         // Quotas, plans, credits and billing limits: not until the quota resets. Before the rate limits, so that
         // on a tie the more specific word wins (`policies.ratelimit.QuotaViolation`).
         ("quota*", .quotaExceeded), ("daily limit*", .quotaExceeded), ("monthly limit*", .quotaExceeded),
-        ("usage limit*", .quotaExceeded), ("insufficient credit*", .quotaExceeded), ("credit* exhausted", .quotaExceeded),
-        ("billing hard limit*", .quotaExceeded), ("plan limit*", .quotaExceeded), ("out of credit*", .quotaExceeded), ("spend limit*", .quotaExceeded),
+        ("usage limit*", .quotaExceeded), ("insufficient credit*", .quotaExceeded),
+        ("credit* exhausted", .quotaExceeded),
+        ("billing hard limit*", .quotaExceeded), ("plan limit*", .quotaExceeded), ("out of credit*", .quotaExceeded),
+        ("spend limit*", .quotaExceeded),
         ("billing not active", .paymentRequired),
         // Rate limits and throttling: retry later.
         ("rate limit*", .rateLimited), ("ratelimit*", .rateLimited), ("throttl*", .rateLimited),
@@ -64,7 +66,8 @@ enum Vocabulary {
         ("invalid field*", .validationFailed),
         // Payment.
         ("payment required", .paymentRequired), ("payment failed", .paymentRequired),
-        ("payment declined", .paymentRequired), ("payment error", .paymentRequired), ("card declined", .paymentRequired), ("declined", .paymentRequired),
+        ("payment declined", .paymentRequired), ("payment error", .paymentRequired),
+        ("card declined", .paymentRequired), ("declined", .paymentRequired),
         ("insufficient funds", .paymentRequired), ("card error", .paymentRequired), ("expired card", .paymentRequired),
         // The rest of the 4xx table.
         ("gone", .gone), ("expired", .gone), ("precondition*", .preconditionFailed),

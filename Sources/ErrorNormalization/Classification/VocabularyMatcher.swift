@@ -41,7 +41,11 @@ struct VocabularyMatcher: Sendable {
         var stemFirst: [Int] = []
         for (position, entry) in self.entries.enumerated() {
             guard let first = entry.patterns.first else { continue }
-            if first.isStem { stemFirst.append(position) } else { byFirstWord[first.text, default: []].append(position) }
+            if first.isStem {
+                stemFirst.append(position)
+            } else {
+                byFirstWord[first.text, default: []].append(position)
+            }
         }
         self.byFirstWord = byFirstWord
         self.stemFirst = stemFirst
@@ -56,7 +60,9 @@ struct VocabularyMatcher: Sendable {
         var found: [(entry: Int, size: Int)] = []
         func consider(_ position: Int, at start: Int) {
             let patterns = self.entries[position].patterns
-            guard start + patterns.count <= words.count, !found.contains(where: { $0.entry == position }) else { return }
+            guard start + patterns.count <= words.count, !found.contains(where: { $0.entry == position }) else {
+                return
+            }
             for offset in 1..<max(1, patterns.count) where !patterns[offset].matches(words[start + offset]) { return }
             found.append((position, patterns.count))
         }

@@ -31,9 +31,10 @@ enum FieldMapDialect: JSONDialect {
         if let custom = document[Self.customKey]?.objectMembers {
             error.code = error.code ?? Self.customKey
             for member in custom {
-                error.fieldErrors.append(VendorError.FieldError(
-                    message: Self.sentence(fromCode: member.key), code: member.key,
-                    params: member.value.arrayItems ?? (member.value.isNull ? nil : [member.value])))
+                error.fieldErrors.append(
+                    VendorError.FieldError(
+                        message: Self.sentence(fromCode: member.key), code: member.key,
+                        params: member.value.arrayItems ?? (member.value.isNull ? nil : [member.value])))
             }
         }
         if error.code == Self.standardKey || error.code == Self.customKey { error.impliedCode = .validationFailed }

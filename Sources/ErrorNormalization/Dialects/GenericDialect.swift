@@ -72,7 +72,8 @@ enum GenericDialect: JSONDialect {
         // Beside the family's field errors, a status phrase ("Bad Request") is no message: the envelope's neutral
         // summary says more.
         if error.message == nil, let message = found.message,
-            error.fieldErrors.isEmpty || (message != error.fieldErrors.first?.message && !VendorError.isGeneric(message))
+            error.fieldErrors.isEmpty
+                || (message != error.fieldErrors.first?.message && !VendorError.isGeneric(message))
         {
             error.message = message
         }

@@ -7,7 +7,9 @@ enum GoogleDialect: JSONDialect {
 
     static func recognise(_ document: JSONValue) -> Bool {
         guard let status = document["error"]?["status"]?.nonEmptyString else { return false }
-        return status.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_") }
+        return status.utf8.allSatisfy {
+            ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
+        }
     }
 
     static func read(_ document: JSONValue) -> VendorError? {
@@ -22,9 +24,10 @@ enum GoogleDialect: JSONDialect {
             if type.hasSuffix("BadRequest") {
                 for violation in detail["fieldViolations"]?.arrayItems ?? [] {
                     guard let message = violation["description"]?.nonEmptyString else { continue }
-                    error.fieldErrors.append(VendorError.FieldError(
-                        field: violation["field"]?.nonEmptyString, message: message,
-                        code: violation["reason"]?.nonEmptyString))
+                    error.fieldErrors.append(
+                        VendorError.FieldError(
+                            field: violation["field"]?.nonEmptyString, message: message,
+                            code: violation["reason"]?.nonEmptyString))
                 }
             } else if type.hasSuffix("RetryInfo"), let delay = detail["retryDelay"]?.nonEmptyString {
                 error.retryAfterSeconds = Self.seconds(ofDuration: delay)

@@ -27,12 +27,14 @@ enum GraphQLDialect: JSONDialect {
         var messages: [VendorError.FieldError] = []
         for item in items {
             guard let message = item["message"]?.nonEmptyString else { continue }
-            let code = item["extensions"]?["code"]?.nonEmptyString ?? item["extensions"]?["classification"]?.nonEmptyString
+            let code =
+                item["extensions"]?["code"]?.nonEmptyString ?? item["extensions"]?["classification"]?.nonEmptyString
             if error.message == nil {
                 error.message = message
                 error.code = code
             }
-            let field = item["extensions"]?["field"]?.nonEmptyString ?? item["extensions"]?["argumentName"]?.nonEmptyString
+            let field =
+                item["extensions"]?["field"]?.nonEmptyString ?? item["extensions"]?["argumentName"]?.nonEmptyString
             messages.append(VendorError.FieldError(field: field, message: message, code: code))
         }
         if messages.count > 1 || messages.contains(where: { $0.field != nil }) { error.fieldErrors = messages }

@@ -24,14 +24,17 @@ enum JSONAPIDialect: JSONDialect {
             if error.code == nil { error.code = code }
             let source = item["source"]
             if let pointer = source?["pointer"]?.nonEmptyString, let text {
-                error.fieldErrors.append(VendorError.FieldError(
-                    field: FieldPath.lastToken(ofPointer: pointer), pointer: FieldPath.fragment(fromPointer: pointer),
-                    message: text, code: code))
+                error.fieldErrors.append(
+                    VendorError.FieldError(
+                        field: FieldPath.lastToken(ofPointer: pointer),
+                        pointer: FieldPath.fragment(fromPointer: pointer),
+                        message: text, code: code))
             } else if let parameter = source?["parameter"]?.nonEmptyString ?? source?["header"]?.nonEmptyString,
                 let text
             {
-                error.fieldErrors.append(VendorError.FieldError(
-                    field: parameter, pointer: nil, message: text, code: code, isBodyField: false))
+                error.fieldErrors.append(
+                    VendorError.FieldError(
+                        field: parameter, pointer: nil, message: text, code: code, isBodyField: false))
             } else if let text {
                 loose.append(VendorError.FieldError(message: text, code: code))
             }

@@ -8,7 +8,9 @@ enum NestJSDialect: JSONDialect {
     static let name = "nestjs"
     static let summary = "NestJS {statusCode, message: string | [strings], error} (Docyard; class-validator arrays)"
 
-    static let completeMembers: Set<String>? = ["statusCode", "message", "error", "code", "errorCode", "timestamp", "path"]
+    static let completeMembers: Set<String>? = [
+        "statusCode", "message", "error", "code", "errorCode", "timestamp", "path",
+    ]
 
     static func recognise(_ document: JSONValue) -> Bool {
         guard case .number = document["statusCode"] else { return false }
@@ -25,7 +27,8 @@ enum NestJSDialect: JSONDialect {
         case .array(let items)?:
             for item in items {
                 guard let message = item.nonEmptyString else { continue }
-                error.fieldErrors.append(VendorError.FieldError(field: Self.propertyPath(of: message), message: message))
+                error.fieldErrors.append(
+                    VendorError.FieldError(field: Self.propertyPath(of: message), message: message))
             }
         default:
             break

@@ -18,7 +18,8 @@ enum NestedErrorDialect: JSONDialect {
         error.category = inner["type"]?.nonEmptyString
         // No code of its own: the type is the code unless a more specific one is found elsewhere (enrichment).
         if error.code == nil, inner["details"]?.objectMembers == nil { swap(&error.code, &error.category) }
-        error.message = inner["message"]?.nonEmptyString ?? inner["description"]?.nonEmptyString
+        error.message =
+            inner["message"]?.nonEmptyString ?? inner["description"]?.nonEmptyString
             ?? inner["detail"]?.nonEmptyString ?? document["message"]?.nonEmptyString
         error.suggestions = GenericItem.strings(inner["suggestions"])
         error.params = inner["params"]?.arrayItems

@@ -13,7 +13,8 @@ enum SlackDialect: JSONDialect {
     static func read(_ document: JSONValue) -> VendorError? {
         guard Self.recognise(document), let code = document["error"]?.nonEmptyString else { return nil }
         var error = VendorError(dialectName: Self.name, code: code)
-        error.message = document["detail"]?.nonEmptyString
+        error.message =
+            document["detail"]?.nonEmptyString
             ?? GenericItem.strings(document["response_metadata"]?["messages"])?.first
         error.impliedCode = Self.code(for: code)
         return error

@@ -13,13 +13,15 @@ enum XMLDialect {
         }
         let searchFrom = scanner.element(named: "Error").map { $0.0 } ?? 0
         var error = VendorError(dialectName: Self.name)
-        error.code = scanner.text(ofElement: "Code", from: searchFrom)
+        error.code =
+            scanner.text(ofElement: "Code", from: searchFrom)
             ?? scanner.text(ofElement: "ErrorCode", from: searchFrom)
             ?? scanner.attribute("code", ofElement: "Error")
         // AWS Query protocol: `<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>…`.
         error.category = scanner.text(ofElement: "Type", from: searchFrom)
         // A `Detail` beside the `Message` is the specific one (QuickBooks: "Invalid Reference Id" / the reason).
-        error.message = scanner.text(ofElement: "Detail", from: searchFrom)
+        error.message =
+            scanner.text(ofElement: "Detail", from: searchFrom)
             ?? scanner.text(ofElement: "Message", from: searchFrom)
             ?? scanner.text(ofElement: "ErrorMessage", from: searchFrom)
         return error.isEmpty ? nil : error

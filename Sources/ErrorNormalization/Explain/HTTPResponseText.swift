@@ -37,7 +37,8 @@ public struct HTTPResponseText: Sendable {
         else {
             throw ParseError(
                 line: 1,
-                message: "expected a status line such as 'HTTP/1.1 404 Not Found', found '\(statusLine.text.prefix(60))'")
+                message:
+                    "expected a status line such as 'HTTP/1.1 404 Not Found', found '\(statusLine.text.prefix(60))'")
         }
         var headers = HTTPFields()
         var bodyStart = bytes.count
@@ -49,7 +50,8 @@ public struct HTTPResponseText: Sendable {
             guard let colon = line.text.firstIndex(of: ":"),
                 let name = HTTPField.Name(String(line.text[..<colon].trimmingASCIIWhitespace()))
             else {
-                throw ParseError(line: line.number, message: "expected a header line 'Name: value', found '\(line.text.prefix(60))'")
+                throw ParseError(
+                    line: line.number, message: "expected a header line 'Name: value', found '\(line.text.prefix(60))'")
             }
             let value = String(line.text[line.text.index(after: colon)...].trimmingASCIIWhitespace())
             headers.append(HTTPField(name: name, value: value))

@@ -24,7 +24,8 @@ public struct NormalizationExplanation: Sendable {
         case (nil, _):
             reader = "the body could not be decoded (Content-Encoding or charset unknown): status and headers only"
         case (let decoded?, nil):
-            reader = decoded.bytes.isEmpty
+            reader =
+                decoded.bytes.isEmpty
                 ? "empty body: status and headers only"
                 : "no reader understood the body (\(decoded.mediaType.isEmpty ? "no Content-Type" : decoded.mediaType)"
                     + (decoded.isComplete ? "" : ", cut at the read limit") + "): status and headers only"
@@ -34,19 +35,22 @@ public struct NormalizationExplanation: Sendable {
         lines.append(("reader", reader))
         lines.append(("code", "\(envelope.code.rawValue): \(decisions.rule)"))
         if let code = envelope.upstream?.code {
-            lines.append(("upstream.code", "'\(code)' " + Self.origin(ofCode: code, in: document, decisions: decisions)))
+            lines.append(
+                ("upstream.code", "'\(code)' " + Self.origin(ofCode: code, in: document, decisions: decisions)))
         } else {
             lines.append(("upstream.code", "null: no machine code found in the body or headers"))
         }
         if let message = vendor?.message, envelope.detail != envelope.code.neutralDetail {
             lines.append(("detail", Self.origin(ofText: message, in: document, decisions: decisions)))
         } else if vendor?.message != nil {
-            lines.append(("detail", "the code's neutral sentence: the vendor's text is hidden by expose_upstream_messages"))
+            lines.append(
+                ("detail", "the code's neutral sentence: the vendor's text is hidden by expose_upstream_messages"))
         } else {
             lines.append(("detail", "the code's neutral sentence: the vendor gave no message for the whole error"))
         }
         if let first = vendor?.fieldErrors.first, !envelope.errors.isEmpty {
-            let place = document.flatMap { $0.pointer(toLeaf: first.message) }.map { "the first at \($0)" }
+            let place =
+                document.flatMap { $0.pointer(toLeaf: first.message) }.map { "the first at \($0)" }
                 ?? "the first from the message text"
             lines.append(("errors", "\(envelope.errors.count) field error(s); \(place)"))
         }
@@ -64,7 +68,8 @@ public struct NormalizationExplanation: Sendable {
         } else if envelope.code == .quotaExceeded {
             retryable = "false: a spent quota does not come back by retrying (retry_after says when it resets)"
         } else {
-            retryable = "\(envelope.retryable): \(envelope.code.rawValue) is \(envelope.retryable ? "" : "not ")retryable"
+            retryable =
+                "\(envelope.retryable): \(envelope.code.rawValue) is \(envelope.retryable ? "" : "not ")retryable"
         }
         lines.append(("retryable", retryable))
         return NormalizationExplanation(lines: lines)

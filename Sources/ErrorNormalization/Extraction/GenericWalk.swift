@@ -239,12 +239,16 @@ struct GenericWalk {
                 if key == "fields" { return (names[0], nil, true) }
                 var segments = names[...]
                 var isBody = true
-                if key == "loc", let place = segments.first, ["body", "query", "path", "header", "cookie"].contains(place) {
+                if key == "loc", let place = segments.first,
+                    ["body", "query", "path", "header", "cookie"].contains(place)
+                {
                     isBody = place == "body"
                     segments = segments.dropFirst()
                 }
                 guard !segments.isEmpty else { continue }
-                return (segments.joined(separator: "."), isBody ? FieldPath.pointer(segments: Array(segments)) : nil, isBody)
+                return (
+                    segments.joined(separator: "."), isBody ? FieldPath.pointer(segments: Array(segments)) : nil, isBody
+                )
             }
             if key == "source", let pointer = value["pointer"]?.nonEmptyString,
                 let last = FieldPath.lastToken(ofPointer: pointer)
@@ -269,7 +273,9 @@ struct GenericWalk {
             case .string(let text): return text.contains(" ")
             case .array(let items):
                 return !items.isEmpty
-                    && items.allSatisfy { $0.nonEmptyString != nil || ($0.objectMembers != nil && Self.itemMessage($0) != nil) }
+                    && items.allSatisfy {
+                        $0.nonEmptyString != nil || ($0.objectMembers != nil && Self.itemMessage($0) != nil)
+                    }
             case .object(let inner):
                 return Self.itemMessage(member.value) != nil || Self.looksLikeFieldMap(inner, depth: depth + 1)
             default:
@@ -335,11 +341,15 @@ struct GenericWalk {
                         || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || byte == UInt8(ascii: "_")
                 }
         case "status":
-            return text.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_") }
+            return text.utf8.allSatisfy {
+                ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
+            }
                 && text.utf8.count > 3
         case "name":
             return text.contains("_") || text.hasSuffix("Error") || text.hasSuffix("Exception")
-                || text.utf8.allSatisfy { ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_") }
+                || text.utf8.allSatisfy {
+                    ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
+                }
         default:
             return true
         }

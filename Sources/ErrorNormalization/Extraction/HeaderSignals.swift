@@ -41,11 +41,14 @@ enum HeaderSignals {
     /// (`RateLimit-Reset` of the IETF drafts, Okta's `X-Rate-Limit-Reset`, Sentry's `X-Sentry-Rate-Limit-Reset`,
     /// OpenAI's `x-ratelimit-reset-tokens: 6m0s`): the `…reset…` sibling of a `…remaining…` field at 0 (or of any,
     /// on a 429). Values are Unix time, seconds from now, or a duration such as `1s`, `6ms`, `1m30s`.
-    static func rateLimitReset(status: Int, headers: HTTPFields, nowUnixSeconds: Int) -> (seconds: Int, field: String)? {
+    static func rateLimitReset(status: Int, headers: HTTPFields, nowUnixSeconds: Int) -> (seconds: Int, field: String)?
+    {
         var best: (seconds: Int, field: String)?
         for field in headers {
             let name = field.name.canonicalName
-            guard name.contains("ratelimit") || name.contains("rate-limit"), name.contains("remaining") else { continue }
+            guard name.contains("ratelimit") || name.contains("rate-limit"), name.contains("remaining") else {
+                continue
+            }
             guard status == 429 || Self.isZero(field.value) else { continue }
             let resetName = name.replacingFirst("remaining", with: "reset")
             guard let resetField = HTTPField.Name(resetName), let value = headers[resetField] else { continue }
@@ -183,7 +186,8 @@ enum HeaderSignals {
                 }
                 probe = text.index(after: probe)
             }
-            let startsWord = index == text.startIndex || text[text.index(before: index)] == " "
+            let startsWord =
+                index == text.startIndex || text[text.index(before: index)] == " "
                 || text[text.index(before: index)] == ","
             if matched, startsWord { return index..<probe }
             index = text.index(after: index)

@@ -94,7 +94,9 @@ struct KeyName {
         "fielderrors", "invalid_params", "messages", "error_details", "invalidfields",
     ]
     /// Keys whose arrays of strings are whole-error messages.
-    static let messageLists: Set<String> = ["errormessages", "error_messages", "messages", "message", "errors", "details"]
+    static let messageLists: Set<String> = [
+        "errormessages", "error_messages", "messages", "message", "errors", "details",
+    ]
 
     static let itemFieldKeys = [
         "field", "param", "parameter", "property", "attribute", "path", "loc", "pointer", "fields", "propertypath",
@@ -102,7 +104,8 @@ struct KeyName {
     ]
     /// `detail` first: beside a `message` it is the specific one (QuickBooks' `Message` / `Detail`).
     static let itemMessageKeys = [
-        "detail", "Detail", "message", "Message", "description", "msg", "defaultmessage", "defaultMessage", "error_description", "reason",
+        "detail", "Detail", "message", "Message", "description", "msg", "defaultmessage", "defaultMessage",
+        "error_description", "reason",
         "error", "title", "errorSummary", "errorsummary", "text",
     ]
     static let itemCodeKeys = ["code", "issue", "type", "rule", "error_code", "errorCode", "reason", "error"]

@@ -42,8 +42,10 @@ extension VendorError {
     static func leadingIdentifier(of message: String) -> String? {
         let token = message.prefix { $0 != " " && $0 != ":" }
         guard token.utf8.count >= 4, token.utf8.count <= 64, token.contains("_"),
-            token.utf8.allSatisfy({ ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
-                || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) })
+            token.utf8.allSatisfy({
+                ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
+                    || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+            })
         else { return nil }
         let rest = message.dropFirst(token.count).drop { $0 == " " }
         guard rest.isEmpty || rest.hasPrefix(":") else { return nil }

@@ -1,4 +1,3 @@
-
 /// The validated, immutable configuration of one gateway (SPEC section 2).
 ///
 /// `GatewayConfig` builds it from YAML; nothing else in the gateway reads YAML or the environment. A reload builds
@@ -69,7 +68,9 @@ public struct CIDRBlock: Sendable, Hashable, CustomStringConvertible {
     /// Whether `address` (4 or 16 bytes; an IPv4-mapped IPv6 address counts as IPv4) is inside this block.
     public func contains(_ address: [UInt8]) -> Bool {
         var candidate = address
-        if candidate.count == 16, self.network.count == 4, candidate.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF] {
+        if candidate.count == 16, self.network.count == 4,
+            candidate.prefix(12) == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF]
+        {
             candidate = Array(candidate.suffix(4))
         }
         guard candidate.count == self.network.count else { return false }
@@ -145,8 +146,8 @@ public enum IPAddressParser {
     }
 }
 
-private extension Substring {
-    func components(separatedBy separator: String) -> [String] {
+extension Substring {
+    fileprivate func components(separatedBy separator: String) -> [String] {
         var result: [String] = []
         var rest = self
         while let range = rest.firstRange(of: separator) {

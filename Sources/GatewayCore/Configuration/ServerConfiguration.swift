@@ -94,7 +94,9 @@ public struct ErrorsConfiguration: Sendable, Equatable {
     public var typeBase: String
     public var exposeUpstreamMessages: ExposeUpstreamMessages
 
-    public init(typeBase: String = "https://errors.gateway.dev/", exposeUpstreamMessages: ExposeUpstreamMessages = .clientErrors) {
+    public init(
+        typeBase: String = "https://errors.gateway.dev/", exposeUpstreamMessages: ExposeUpstreamMessages = .clientErrors
+    ) {
         self.typeBase = typeBase
         self.exposeUpstreamMessages = exposeUpstreamMessages
     }

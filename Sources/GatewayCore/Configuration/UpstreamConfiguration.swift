@@ -232,7 +232,9 @@ public struct RetryConfiguration: Sendable, Hashable {
         attempts: Int = 3,
         backoffBase: Duration = .milliseconds(100),
         backoffMax: Duration = .seconds(2),
-        retryOn: Set<RetryCondition> = [.connectFailure, .timeout, .reset, .status(502), .status(503), .status(504), .status(429)],
+        retryOn: Set<RetryCondition> = [
+            .connectFailure, .timeout, .reset, .status(502), .status(503), .status(504), .status(429),
+        ],
         maxRetryAfter: Duration = .seconds(10),
         budgetRatio: Double = 0.2,
         budgetMinPerSecond: Int = 10,

@@ -3,6 +3,8 @@ public enum UpstreamHTTPVersion: String, Sendable, Hashable, CaseIterable {
     /// HTTP/2 when TLS ALPN offers it, else HTTP/1.1; plain-HTTP upstreams stay on HTTP/1.1.
     case auto
     /// HTTP/1.1 only.
+    // swift-format-ignore: AlwaysUseLowerCamelCase
+    // The version's own digits: `http11` would read as HTTP/11.
     case http1_1 = "1.1"
     /// HTTP/2: negotiated by ALPN over TLS, with prior knowledge (RFC 9113 section 3.3) over plain HTTP.
     case http2 = "2"

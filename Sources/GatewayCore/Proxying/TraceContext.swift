@@ -61,7 +61,9 @@ public struct TraceContext: Sendable, Hashable {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// `value`'s lowest `digits` hex digits, lowercase and zero-padded, at `offset`.
-    private static func writeHex(_ value: UInt64, digits: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int) {
+    private static func writeHex(
+        _ value: UInt64, digits: Int, into buffer: UnsafeMutableBufferPointer<UInt8>, at offset: Int
+    ) {
         var rest = value
         for index in stride(from: offset + digits - 1, through: offset, by: -1) {
             buffer[index] = Self.hexDigits[Int(rest & 0xF)]

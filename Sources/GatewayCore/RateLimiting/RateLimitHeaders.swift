@@ -110,7 +110,8 @@ public enum RateLimitHeaders {
                 guard let remaining = parameters.values["r"] else { continue }
                 let reset = parameters.values["t"]
                 if let current = best,
-                    remaining > current.remaining || (remaining == current.remaining && (reset ?? 0) <= (current.reset ?? 0))
+                    remaining > current.remaining
+                        || (remaining == current.remaining && (reset ?? 0) <= (current.reset ?? 0))
                 {
                     continue
                 }

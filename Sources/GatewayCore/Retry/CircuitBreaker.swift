@@ -40,9 +40,9 @@ public struct CircuitBreaker: Sendable {
             self = (500...599).contains(status) ? .failure : .success
         }
 
-        /// Classifies a transport failure by its row of ``UpstreamError/Code/handling``: ``UpstreamError/Code/cancelled``
-        /// and ``UpstreamError/Code/overloaded`` are the gateway's own doing and neutral; every other code is a
-        /// failure of the upstream.
+        /// Classifies a transport failure by its row of ``UpstreamError/Code/handling``:
+        /// ``UpstreamError/Code/cancelled`` and ``UpstreamError/Code/overloaded`` are the gateway's own doing and
+        /// neutral; every other code is a failure of the upstream.
         public init(errorCode: UpstreamError.Code) {
             self = errorCode.handling.breakerOutcome
         }

@@ -29,7 +29,8 @@ public struct RouteTable: Sendable {
         for index in self.routes.indices where path.utf8.starts(with: self.routes[index].pathPrefix.utf8) {
             let route = self.routes[index]
             if let methods = route.methods, !methods.contains(method) {
-                return .failure(.methodNotAllowed(route: route.name, allowed: methods.sorted { $0.rawValue < $1.rawValue }))
+                return .failure(
+                    .methodNotAllowed(route: route.name, allowed: methods.sorted { $0.rawValue < $1.rawValue }))
             }
             return .success(Match(route: route, index: index))
         }
@@ -122,7 +123,8 @@ public enum PathRewriter {
             }
         }
         var url = upstream.origin
-        url.reserveCapacity(url.utf8.count + upstream.basePath.utf8.count + remainder.utf8.count + (query?.utf8.count ?? 0) + 1)
+        url.reserveCapacity(
+            url.utf8.count + upstream.basePath.utf8.count + remainder.utf8.count + (query?.utf8.count ?? 0) + 1)
         url += upstream.basePath
         url += remainder
         if let query {

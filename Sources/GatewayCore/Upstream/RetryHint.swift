@@ -23,7 +23,8 @@ public enum RetryHint {
         let trimmed = Substring(value).trimmingASCIIWhitespace()
         if let seconds = Int(trimmed), seconds >= 0 { return seconds }
         if let first = trimmed.utf8.first, first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9"),
-            trimmed.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }),
+            trimmed.utf8.allSatisfy({ ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9")) || $0 == UInt8(ascii: ".") }
+            ),
             let real = Double(trimmed), real.isFinite, real < 1e12
         {
             return Int(real.rounded(.up))

@@ -2,7 +2,6 @@ import GatewayCore
 import GatewayTestSupport
 import Testing
 
-
 private let millisecond: Int64 = 1_000_000
 private let second: Int64 = 1_000_000_000
 

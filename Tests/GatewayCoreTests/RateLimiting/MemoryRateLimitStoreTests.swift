@@ -1,6 +1,6 @@
 import GatewayCore
-import Synchronization
 import GatewayTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -37,9 +37,12 @@ private let second: Int64 = 1_000_000_000
                 Issue.record("request should be allowed")
                 return
             }
-            #expect(states == [RateLimitBucketState(
-                policy: self.perClient, remaining: expected, resetAfter: .milliseconds(600 * (20 - expected))
-            )])
+            #expect(
+                states == [
+                    RateLimitBucketState(
+                        policy: self.perClient, remaining: expected, resetAfter: .milliseconds(600 * (20 - expected))
+                    )
+                ])
         }
         #expect(
             store.acquire([bucket], now: 0)
@@ -140,7 +143,9 @@ private let second: Int64 = 1_000_000_000
     /// Run in a child process of its own (``IsolatedTest``): the resident size is process-wide, and tests running
     /// beside it in the suite's process would move it.
     @Test func fullBucketsAreSweptAndMemoryFollowsActiveKeys() async throws {
-        let outcome = try await IsolatedTest.run("MemoryRateLimitStoreTests/fullBucketsAreSweptAndMemoryFollowsActiveKeys") {
+        let outcome = try await IsolatedTest.run(
+            "MemoryRateLimitStoreTests/fullBucketsAreSweptAndMemoryFollowsActiveKeys"
+        ) {
             try Self.fillSweepAndMeasure()
         }
         #expect(outcome.passed, "\(outcome.report)")

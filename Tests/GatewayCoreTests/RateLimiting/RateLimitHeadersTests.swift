@@ -75,7 +75,9 @@ import Testing
 
     @Test func withoutGatewayPoliciesUpstreamFieldsPassUntouched() {
         let upstream = self.fields([("X-RateLimit-Remaining", "900"), ("RateLimit", "\"up\";r=900;t=60")])
-        #expect(RateLimitHeaders.merge(upstream: upstream, gateway: [], upstreamName: "up", nowUnixSeconds: self.now) == upstream)
+        #expect(
+            RateLimitHeaders.merge(upstream: upstream, gateway: [], upstreamName: "up", nowUnixSeconds: self.now)
+                == upstream)
     }
 
     @Test func upstreamMoreRestrictiveIsKeptAndListsAreAppended() {
@@ -89,7 +91,9 @@ import Testing
             ("RateLimit", "\"hour\";r=3;t=500"),
         ])
         #expect(
-            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now))
+            self.text(
+                RateLimitHeaders.merge(
+                    upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now))
                 == [
                     "Content-Type: application/json",
                     "X-RateLimit-Limit: 5000",
@@ -110,7 +114,9 @@ import Testing
             ("x-ratelimit-used", "1"),
         ])
         #expect(
-            self.text(RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now))
+            self.text(
+                RateLimitHeaders.merge(
+                    upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now))
                 == [
                     "x-ratelimit-used: 1",
                     "X-RateLimit-Limit: 20",
@@ -166,17 +172,20 @@ import Testing
     @Test func onATieTheLaterResetWinsInEitherForm() {
         // Upstream: 7 left, full in 30 s (as a delta) — later than the gateway's 8 s: kept.
         let later = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "30")])
-        let keptFields = RateLimitHeaders.merge(upstream: later, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
+        let keptFields = RateLimitHeaders.merge(
+            upstream: later, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
         #expect(keptFields[fields: .xRateLimitReset].map(\.value) == ["30"])
         // Upstream: 7 left, reset as Unix time 2 s from now — sooner: the gateway's picture.
         let sooner = self.fields([("X-RateLimit-Remaining", "7"), ("X-RateLimit-Reset", "1700000002")])
-        let replaced = RateLimitHeaders.merge(upstream: sooner, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
+        let replaced = RateLimitHeaders.merge(
+            upstream: sooner, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
         #expect(replaced[fields: .xRateLimitReset].map(\.value) == ["1700000008"])
     }
 
     @Test func unreadableUpstreamRemainingIsNotReplaced() {
         let upstream = self.fields([("X-RateLimit-Remaining", "lots")])
-        let merged = RateLimitHeaders.merge(upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
+        let merged = RateLimitHeaders.merge(
+            upstream: upstream, gateway: self.gatewayStates, upstreamName: "up", nowUnixSeconds: self.now)
         #expect(merged[fields: .xRateLimitRemaining].map(\.value) == ["lots"])
         #expect(merged[.xRateLimitLimit] == nil)
         #expect(merged[.rateLimit] == "\"per_client\";r=7;t=8")

@@ -1,6 +1,6 @@
 import GatewayCore
-import HTTPTypes
 import GatewayTestSupport
+import HTTPTypes
 import Testing
 
 /// What a row of the table expects.
@@ -120,8 +120,9 @@ struct RetryPolicyTests {
             expected: .giveUp(.notRetryable)
         ),
         // attempts
-        .init(name: "second try failed of 3", attempt: 2, outcome: status(503),
-              expected: .retryWithin(.milliseconds(200), .serverError)),
+        .init(
+            name: "second try failed of 3", attempt: 2, outcome: status(503),
+            expected: .retryWithin(.milliseconds(200), .serverError)),
         .init(name: "third try failed of 3", attempt: 3, outcome: status(503), expected: .giveUp(.attemptsExhausted)),
         .init(
             name: "attempts: 1 means no retry",
@@ -194,8 +195,9 @@ struct RetryPolicyTests {
         ),
         // the budget
         .init(name: "budget exhausted", outcome: status(503), budget: false, expected: .giveUp(.budgetExhausted)),
-        .init(name: "budget exhausted, connect failure", outcome: connectFailed, budget: false,
-              expected: .giveUp(.budgetExhausted)),
+        .init(
+            name: "budget exhausted, connect failure", outcome: connectFailed, budget: false,
+            expected: .giveUp(.budgetExhausted)),
     ]
 
     @Test("each rule", arguments: Self.rules)
@@ -269,21 +271,25 @@ struct RetryPolicyTests {
         self.check(.init(name: "POST timeout", method: .post, outcome: Self.timedOut, expected: .giveUp(.unsafeMethod)))
         self.check(.init(name: "PATCH reset", method: .patch, outcome: Self.reset, expected: .giveUp(.unsafeMethod)))
         self.check(
-            .init(name: "POST refused", method: .post, outcome: Self.connectFailed,
-                  expected: .retryWithin(Self.firstRetryCap, .connectFailure))
+            .init(
+                name: "POST refused", method: .post, outcome: Self.connectFailed,
+                expected: .retryWithin(Self.firstRetryCap, .connectFailure))
         )
         self.check(
-            .init(name: "POST 503 with key", method: .post, idempotencyKey: true, outcome: Self.status(503),
-                  expected: .retryWithin(Self.firstRetryCap, .serverError))
+            .init(
+                name: "POST 503 with key", method: .post, idempotencyKey: true, outcome: Self.status(503),
+                expected: .retryWithin(Self.firstRetryCap, .serverError))
         )
         self.check(
-            .init(name: "DELETE timeout", method: .delete, outcome: Self.timedOut,
-                  expected: .retryWithin(Self.firstRetryCap, .timeout))
+            .init(
+                name: "DELETE timeout", method: .delete, outcome: Self.timedOut,
+                expected: .retryWithin(Self.firstRetryCap, .timeout))
         )
         // The unsafe-method rule comes before attempts and budget: the reason names the real obstacle.
         self.check(
-            .init(name: "POST 503 last try", method: .post, attempt: 3, outcome: Self.status(503), budget: false,
-                  expected: .giveUp(.unsafeMethod))
+            .init(
+                name: "POST 503 last try", method: .post, attempt: 3, outcome: Self.status(503), budget: false,
+                expected: .giveUp(.unsafeMethod))
         )
     }
 
@@ -362,25 +368,30 @@ struct RetryPolicyTests {
         let now = 1_700_000_000
         var headers = HTTPFields()
         headers[.retryAfter] = "7"
-        #expect(RetryOutcome.response(status: 503, headers: headers, nowUnixSeconds: now)
-            == .response(status: 503, retryHintSeconds: 7))
+        #expect(
+            RetryOutcome.response(status: 503, headers: headers, nowUnixSeconds: now)
+                == .response(status: 503, retryHintSeconds: 7))
 
         headers[.retryAfter] = HTTPDate.format(unixSeconds: now + 4)
-        #expect(RetryOutcome.response(status: 429, headers: headers, nowUnixSeconds: now)
-            == .response(status: 429, retryHintSeconds: 4))
+        #expect(
+            RetryOutcome.response(status: 429, headers: headers, nowUnixSeconds: now)
+                == .response(status: 429, retryHintSeconds: 4))
 
         var rateLimited = HTTPFields()
         rateLimited[.xRateLimitReset] = String(now + 12)
-        #expect(RetryOutcome.response(status: 429, headers: rateLimited, nowUnixSeconds: now)
-            == .response(status: 429, retryHintSeconds: 12))
+        #expect(
+            RetryOutcome.response(status: 429, headers: rateLimited, nowUnixSeconds: now)
+                == .response(status: 429, retryHintSeconds: 12))
 
         var ietf = HTTPFields()
         ietf[.rateLimit] = "\"default\";r=0;t=3"
-        #expect(RetryOutcome.response(status: 429, headers: ietf, nowUnixSeconds: now)
-            == .response(status: 429, retryHintSeconds: 3))
+        #expect(
+            RetryOutcome.response(status: 429, headers: ietf, nowUnixSeconds: now)
+                == .response(status: 429, retryHintSeconds: 3))
 
-        #expect(RetryOutcome.response(status: 502, headers: [:], nowUnixSeconds: now)
-            == .response(status: 502, retryHintSeconds: nil))
+        #expect(
+            RetryOutcome.response(status: 502, headers: [:], nowUnixSeconds: now)
+                == .response(status: 502, retryHintSeconds: nil))
     }
 
     @Test("a policy built from an upstream uses its retry settings and request timeout")
@@ -429,12 +440,14 @@ struct RetryPolicyTests {
         )
         switch (row.expected, decision) {
         case (.retryAfter(let expectedWait, let expectedReason), .retry(let wait, let reason)):
-            #expect(wait == expectedWait && reason == expectedReason, "\(row.name): \(decision)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                wait == expectedWait && reason == expectedReason, "\(row.name): \(decision)",
+                sourceLocation: sourceLocation)
             #expect(asked == 1, "\(row.name): budget asked \(asked) times", sourceLocation: sourceLocation)
         case (.retryWithin(let cap, let expectedReason), .retry(let wait, let reason)):
-            #expect(wait >= .zero && wait <= cap && reason == expectedReason, "\(row.name): \(decision)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                wait >= .zero && wait <= cap && reason == expectedReason, "\(row.name): \(decision)",
+                sourceLocation: sourceLocation)
             #expect(asked == 1, "\(row.name): budget asked \(asked) times", sourceLocation: sourceLocation)
         case (.giveUp(let expectedReason), .giveUp(let reason)):
             #expect(reason == expectedReason, "\(row.name): \(decision)", sourceLocation: sourceLocation)

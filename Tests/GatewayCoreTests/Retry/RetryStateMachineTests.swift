@@ -104,8 +104,9 @@ struct RetryStateMachineTests {
         var now = 0
         for attempt in 1...2 {
             now += 10
-            guard case .wait(let wait, .connectFailure) = machine.tryEnded(.failed(.connectFailed), now: self.at(now))
-                .action
+            guard
+                case .wait(let wait, .connectFailure) = machine.tryEnded(.failed(.connectFailed), now: self.at(now))
+                    .action
             else {
                 Issue.record("attempt \(attempt): expected a wait")
                 return
@@ -170,7 +171,9 @@ struct RetryStateMachineTests {
         var probe = self.machine(breaker: breaker)
         #expect(probe.start(now: self.at(11_020)) == .callUpstream(attempt: 1, headTimeout: .seconds(10)))
         var other = self.machine(breaker: breaker)
-        #expect(other.start(now: self.at(11_021)) == .failFast(retryAfter: CircuitBreaker(configuration: .init()).probeRetryAfter))
+        #expect(
+            other.start(now: self.at(11_021))
+                == .failFast(retryAfter: CircuitBreaker(configuration: .init()).probeRetryAfter))
         #expect(other.attempts == 0)
         #expect(probe.tryEnded(.response(status: 200, retryHintSeconds: nil), now: self.at(11_030)).circuit == .closed)
         #expect(breaker.phase == .closed)

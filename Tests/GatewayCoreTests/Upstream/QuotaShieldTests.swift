@@ -43,11 +43,13 @@ import Testing
         let timestamp = try #require(
             Self.block(200, [("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", String(unix))]))
         #expect(timestamp.untilUnixMilliseconds == Self.now + 90_000)
-        #expect(Self.block(200, [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "12")])?.untilUnixMilliseconds
-            == Self.now + 12_000)
+        #expect(
+            Self.block(200, [("x-ratelimit-remaining", "0"), ("x-ratelimit-reset", "12")])?.untilUnixMilliseconds
+                == Self.now + 12_000)
         #expect(Self.block(200, [("RateLimit", "\"default\";r=0;t=7")])?.untilUnixMilliseconds == Self.now + 7_000)
-        #expect(Self.block(200, [("RateLimit-Remaining", "0"), ("RateLimit-Reset", "5")])?.untilUnixMilliseconds
-            == Self.now + 5_000)
+        #expect(
+            Self.block(200, [("RateLimit-Remaining", "0"), ("RateLimit-Reset", "5")])?.untilUnixMilliseconds
+                == Self.now + 5_000)
         // Not spent: tokens left, or no reset to wait for.
         #expect(Self.block(200, [("X-RateLimit-Remaining", "1"), ("X-RateLimit-Reset", "12")]) == nil)
         #expect(Self.block(200, [("X-RateLimit-Remaining", "0")]) == nil)
@@ -80,7 +82,10 @@ import Testing
                     ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Reset", "5"), ("Set-Cookie", "a=b"),
                     ("RateLimit-Policy", "\"h\";q=100;w=3600"),
                 ]))
-        #expect(block.fields.map(\.name.rawName) == ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy"])
+        #expect(
+            block.fields.map(\.name.rawName) == [
+                "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "RateLimit-Policy",
+            ])
     }
 
     @Test func retryAfterCountsDown() throws {
@@ -103,11 +108,13 @@ import Testing
     }
 
     @Test func headerKeysAreDigestsNeverTheValue() {
-        let key = QuotaShield.storeKey(upstream: "dokai", key: .header("Authorization"), headerValue: "Bearer sk-secret")
+        let key = QuotaShield.storeKey(
+            upstream: "dokai", key: .header("Authorization"), headerValue: "Bearer sk-secret")
         #expect(!key.contains("sk-secret"))
         #expect(key.hasPrefix("dokai:h:"))
         #expect(key.count == "dokai:h:".count + 64)
-        #expect(key != QuotaShield.storeKey(upstream: "dokai", key: .header("Authorization"), headerValue: "Bearer other"))
+        #expect(
+            key != QuotaShield.storeKey(upstream: "dokai", key: .header("Authorization"), headerValue: "Bearer other"))
         #expect(QuotaShield.storeKey(upstream: "dokai", key: .global, headerValue: nil) == "dokai:global")
         #expect(QuotaShield.storeKey(upstream: "dokai", key: .header("Authorization"), headerValue: nil) == "dokai:h:-")
     }

@@ -14,16 +14,24 @@ import Testing
     }
 
     static let table: [Row] = [
-        Row(code: .connectFailed, retry: .connectFailure, breaker: .failure, label: "connect_failure", canonical: .upstreamUnavailable),
-        Row(code: .dnsFailed, retry: .connectFailure, breaker: .failure, label: "connect_failure", canonical: .upstreamUnavailable),
+        Row(
+            code: .connectFailed, retry: .connectFailure, breaker: .failure, label: "connect_failure",
+            canonical: .upstreamUnavailable),
+        Row(
+            code: .dnsFailed, retry: .connectFailure, breaker: .failure, label: "connect_failure",
+            canonical: .upstreamUnavailable),
         Row(code: .tlsFailed, retry: nil, breaker: .failure, label: "tls_failure", canonical: .upstreamUnavailable),
         Row(code: .timedOut, retry: .timeout, breaker: .failure, label: "timeout", canonical: .upstreamTimeout),
         Row(code: .connectionReset, retry: .reset, breaker: .failure, label: "reset", canonical: .upstreamUnavailable),
         Row(code: .gotNothing, retry: .reset, breaker: .failure, label: "reset", canonical: .upstreamUnavailable),
-        Row(code: .protocolError, retry: nil, breaker: .failure, label: "protocol_error", canonical: .upstreamUnavailable),
+        Row(
+            code: .protocolError, retry: nil, breaker: .failure, label: "protocol_error",
+            canonical: .upstreamUnavailable),
         Row(code: .cancelled, retry: nil, breaker: .neutral, label: "cancelled", canonical: .internalError),
         Row(code: .overloaded, retry: nil, breaker: .neutral, label: "overloaded", canonical: .upstreamUnavailable),
-        Row(code: .proxyRefused, retry: nil, breaker: .failure, label: "proxy_refused", canonical: .upstreamUnavailable),
+        Row(
+            code: .proxyRefused, retry: nil, breaker: .failure, label: "proxy_refused",
+            canonical: .upstreamUnavailable),
     ]
 
     @Test func everyCodeHasARow() {

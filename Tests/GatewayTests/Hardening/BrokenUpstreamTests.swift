@@ -17,23 +17,35 @@ struct BrokenUpstreamTests {
     static let manyHeaders = (0..<1000).map { "X-H\($0): v\r\n" }.joined()
 
     static let cases: [Case] = [
-        Case(name: "two different Content-Lengths", bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
-             status: 502),
+        Case(
+            name: "two different Content-Lengths",
+            bytes: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc",
+            status: 502),
         Case(name: "status 999", bytes: "HTTP/1.1 999 Weird\r\nContent-Length: 2\r\n\r\nok", status: 502),
         Case(name: "status 099", bytes: "HTTP/1.1 099 Weird\r\nContent-Length: 2\r\n\r\nok", status: 502),
-        Case(name: "unrequested 101",
-             bytes: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nraw", status: 502),
-        Case(name: "1000 headers", bytes: "HTTP/1.1 200 OK\r\n" + manyHeaders + "Content-Length: 2\r\n\r\nok", status: 502),
+        Case(
+            name: "unrequested 101",
+            bytes: "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nraw",
+            status: 502),
+        Case(
+            name: "1000 headers", bytes: "HTTP/1.1 200 OK\r\n" + manyHeaders + "Content-Length: 2\r\n\r\nok",
+            status: 502),
         Case(name: "CR in a value", bytes: "HTTP/1.1 200 OK\r\nX-A: a\rb\r\nContent-Length: 2\r\n\r\nok", status: 502),
-        Case(name: "NUL in a value", bytes: "HTTP/1.1 200 OK\r\nX-A: a\u{0}b\r\nContent-Length: 2\r\n\r\nok", status: 502),
+        Case(
+            name: "NUL in a value", bytes: "HTTP/1.1 200 OK\r\nX-A: a\u{0}b\r\nContent-Length: 2\r\n\r\nok", status: 502
+        ),
         Case(name: "space before colon", bytes: "HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok", status: 502),
         Case(name: "obs-fold", bytes: "HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok", status: 502),
         Case(name: "garbage", bytes: "SSH-2.0-OpenSSH_9.2\r\n\r\n", status: 502),
-        Case(name: "103 Early Hints then 200",
-             bytes: "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-             status: 200, body: "ok"),
-        Case(name: "interim 100 Continue then 200",
-             bytes: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200, body: "ok"),
+        Case(
+            name: "103 Early Hints then 200",
+            bytes:
+                "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            status: 200, body: "ok"),
+        Case(
+            name: "interim 100 Continue then 200",
+            bytes: "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", status: 200,
+            body: "ok"),
     ]
 
     @Test(arguments: Self.cases)
@@ -99,8 +111,9 @@ struct BrokenUpstreamTests {
     @Test(arguments: [false, true])
     func fiveMebibytePostCompletesFast(clientExpectsContinue: Bool) async throws {
         let upstream = try await BrokenUpstream.start { request in
-            .init("HTTP/1.1 200 OK\r\nContent-Length: \(String(request.body.count).utf8.count)\r\n\r\n\(request.body.count)",
-                  after: .keepAlive)
+            .init(
+                "HTTP/1.1 200 OK\r\nContent-Length: \(String(request.body.count).utf8.count)\r\n\r\n\(request.body.count)",
+                after: .keepAlive)
         }
         defer { Task { await upstream.shutdown() } }
         // Generous timeouts: 5 MiB through the gateway outlasted the hardening defaults (2 s per try) on a loaded

@@ -20,7 +20,9 @@ func withHardenedGateway<T: Sendable>(
     configDirectory: URL? = nil,
     _ body: @Sendable (_ port: Int, _ configPath: String) async throws -> T
 ) async throws -> T {
-    let directory = configDirectory ?? FileManager.default.temporaryDirectory
+    let directory =
+        configDirectory
+        ?? FileManager.default.temporaryDirectory
         .appendingPathComponent("hardening-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     // A directory made here is removed here; one passed in belongs to the caller.
@@ -57,4 +59,3 @@ func withHardenedGateway<T: Sendable>(
         return try await body(port, path)
     }
 }
-

@@ -26,7 +26,7 @@ struct OverloadTests {
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ")
             guard fields.count > 9, fields[3] != "0A" else { continue }  // 0A: LISTEN
-            if (fields[1].hasSuffix(hexPort) || fields[2].hasSuffix(hexPort)), inodes.contains(fields[9]) {
+            if fields[1].hasSuffix(hexPort) || fields[2].hasSuffix(hexPort), inodes.contains(fields[9]) {
                 counted.insert(fields[9])
             }
         }

@@ -25,13 +25,16 @@ struct RawRequestVectorTests {
     static let echo = "POST /sim/dokstamp/x?echo=true HTTP/1.1\r\nHost: x\r\n"
     static let vectors: [Vector] = [
         Vector(
-            name: "CL then TE", request: post + "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+            name: "CL then TE",
+            request: post + "Content-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "TE then CL", request: post + "Transfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n" + smuggled,
+            name: "TE then CL",
+            request: post + "Transfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "duplicate identical CL", request: post + "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc" + smuggled,
+            name: "duplicate identical CL",
+            request: post + "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "different CLs", request: post + "Content-Length: 3\r\nContent-Length: 40\r\n\r\nabc" + smuggled,
@@ -43,32 +46,38 @@ struct RawRequestVectorTests {
             name: "obs-fold", request: post + "X-A: a\r\n b\r\nContent-Length: 0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "obs-fold into TE", request: post + "Transfer-Encoding: identity\r\n , chunked\r\n\r\n0\r\n\r\n" + smuggled,
+            name: "obs-fold into TE",
+            request: post + "Transfer-Encoding: identity\r\n , chunked\r\n\r\n0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "bare LF line ending", request: "GET /sim/dokstamp/x HTTP/1.1\nHost: x\n\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "bare CR in a value", request: "GET /sim/dokstamp/x HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n" + smuggled,
+            name: "bare CR in a value",
+            request: "GET /sim/dokstamp/x HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "NUL in a value", request: "GET /sim/dokstamp/x HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\r\n" + smuggled,
+            name: "NUL in a value",
+            request: "GET /sim/dokstamp/x HTTP/1.1\r\nHost: x\r\nX-A: a\u{0}b\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "space before colon", request: post + "Content-Length : 3\r\n\r\nabc" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "bad chunk size", request: post + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" + smuggled,
+            name: "bad chunk size",
+            request: post + "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "chunk size overflow",
             request: post + "Transfer-Encoding: chunked\r\n\r\n10000000000000001\r\na\r\n0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "negative chunk size", request: post + "Transfer-Encoding: chunked\r\n\r\n-1\r\na\r\n0\r\n\r\n" + smuggled,
+            name: "negative chunk size",
+            request: post + "Transfer-Encoding: chunked\r\n\r\n-1\r\na\r\n0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
-            name: "TE chunked, chunked", request: post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n" + smuggled,
+            name: "TE chunked, chunked",
+            request: post + "Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n" + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "TE x-chunked", request: post + "Transfer-Encoding: x-chunked\r\n\r\n0\r\n\r\n" + smuggled,
@@ -77,12 +86,14 @@ struct RawRequestVectorTests {
             name: "TE gzip, chunked", request: post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" + smuggled,
             status: 501, upstreamRequests: 0, closes: true),
         Vector(
-            name: "two TE fields", request: post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+            name: "two TE fields",
+            request: post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
                 + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "HTTP/1.0 with TE",
-            request: "POST /sim/dokstamp/x HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+            request: "POST /sim/dokstamp/x HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "missing Host", request: "GET /sim/dokstamp/x HTTP/1.1\r\n\r\n" + smuggled,
@@ -115,7 +126,8 @@ struct RawRequestVectorTests {
             status: 400, upstreamRequests: 0, closes: true),
         Vector(
             name: "chunk extension over 4 KiB",
-            request: post + "Transfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "e", count: 5000) + "\r\na\r\n0\r\n\r\n"
+            request: post + "Transfer-Encoding: chunked\r\n\r\n1;" + String(repeating: "e", count: 5000)
+                + "\r\na\r\n0\r\n\r\n"
                 + smuggled,
             status: 400, upstreamRequests: 0, closes: true),
         // Accepted variants: optional whitespace and case are not smuggling; the body is what the chunks say, and the
@@ -126,7 +138,8 @@ struct RawRequestVectorTests {
                 + "GET /sim/dokstamp/y?echo=true HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
             status: 200, upstreamRequests: 2, closes: true),
         Vector(
-            name: "TE Chunked", request: echo + "Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            name: "TE Chunked",
+            request: echo + "Transfer-Encoding: Chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
             status: 200, upstreamRequests: 1, closes: true),
     ]
 
@@ -205,7 +218,8 @@ struct RawRequestVectorTests {
             let client = try await RawHTTPClient.connect(port: port)
             try await client.send(
                 "GET /sim/dokstamp/ws?echo=true HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
-                    + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" + Self.smuggled)
+                    + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n" + Self.smuggled
+            )
             let response = try await client.readResponse(timeout: .seconds(3))
             #expect(response.status == 200)
             #expect(response.header("connection") == "close")

@@ -33,8 +33,10 @@ struct UpstreamFramingTests {
     }
 
     @Test func aGzipThenChunkedTransferCodingReachesTheClientAsAContentCoding() async throws {
-        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: br\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
-        let chunked = Array(String(Self.gzipped.count, radix: 16).utf8) + [13, 10] + Self.gzipped + Array("\r\n0\r\n\r\n".utf8)
+        let head =
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Encoding: br\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"
+        let chunked =
+            Array(String(Self.gzipped.count, radix: 16).utf8) + [13, 10] + Self.gzipped + Array("\r\n0\r\n\r\n".utf8)
         try await withStub({ _ in .respond(Array(head.utf8) + chunked) }) { stub in
             try await withGateway(yaml: Self.config(port: stub.port)) { gateway in
                 let response = try await gateway.request("GET", "/api/zipped")
@@ -60,9 +62,12 @@ struct UpstreamFramingTests {
 
     @Test(arguments: ["204 No Content", "304 Not Modified"])
     func bytesAfterABodylessHeadAreNeverReadAsTheNextResponse(status: String) async throws {
-        let bodyless = "HTTP/1.1 \(status)\r\nETag: \"e\"\r\n\r\n" + "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"
+        let bodyless =
+            "HTTP/1.1 \(status)\r\nETag: \"e\"\r\n\r\n" + "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled"
         let real = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nreal"
-        try await withStub({ $0.requestLine.contains("/first") ? .respond(Array(bodyless.utf8)) : .respond(Array(real.utf8)) }) {
+        try await withStub({
+            $0.requestLine.contains("/first") ? .respond(Array(bodyless.utf8)) : .respond(Array(real.utf8))
+        }) {
             stub in
             try await withGateway(yaml: Self.config(port: stub.port)) { gateway in
                 let first = try await gateway.request("GET", "/api/first")

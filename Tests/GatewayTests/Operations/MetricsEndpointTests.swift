@@ -31,7 +31,8 @@ struct MetricsEndpointTests {
             #expect(samples.value("gateway_requests_total", ["route": "sim", "method": "GET", "status": "200"]) == 4)
             #expect(
                 samples.value("gateway_requests_total", ["route": "unmatched", "method": "GET", "status": "404"]) == 2)
-            #expect(samples.value("gateway_requests_total", ["route": "sim", "method": "DELETE", "status": "404"]) == 1)
+            #expect(
+                samples.value("gateway_requests_total", ["route": "sim", "method": "DELETE", "status": "404"]) == 1)
             #expect(samples.series("gateway_requests_total").map(\.value).reduce(0, +) == 7)
             #expect(samples.value("gateway_upstream_requests_total", ["upstream": "sim", "outcome": "response"]) == 6)
             #expect(samples.series("gateway_retries_total").map(\.value).reduce(0, +) == 1)
@@ -148,7 +149,8 @@ struct MetricsEndpointTests {
     @Test("readyz is 200 once serving; unknown paths 404; wrong methods 405")
     func healthEndpoints() async throws {
         let simulator = try await VendorSimulator.start()
-        try await withOpsGateway(yaml: opsConfig(simulatorPort: simulator.port), stopping: simulator) { gateway throws in
+        try await withOpsGateway(yaml: opsConfig(simulatorPort: simulator.port), stopping: simulator) {
+            gateway throws in
             #expect(try await opsRequest(port: gateway.adminPort, "/healthz").status == 200)
             #expect(try await opsRequest(port: gateway.adminPort, "/readyz").status == 200)
             #expect(try await opsRequest(port: gateway.adminPort, "/nope").status == 404)
@@ -162,4 +164,3 @@ struct MetricsEndpointTests {
         }
     }
 }
-

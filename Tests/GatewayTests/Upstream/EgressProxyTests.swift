@@ -69,7 +69,10 @@ import Testing
                         #expect(!response.bodyText.contains(marker), "\(marker) leaked: \(response.bodyText)")
                     }
                     let metrics = try await gateway.metrics()
-                    #expect(metrics.contains("gateway_upstream_requests_total{upstream=\"sim\",outcome=\"proxy_refused\"} 1"), "\(metrics)")
+                    #expect(
+                        metrics.contains(
+                            "gateway_upstream_requests_total{upstream=\"sim\",outcome=\"proxy_refused\"} 1"),
+                        "\(metrics)")
                 }
                 #expect(stub.requests.isEmpty)
             }
@@ -89,8 +92,12 @@ import Testing
                 // Even a POST is retried: the request never left.
                 #expect(response.header("gateway-attempts") == "3")
                 let metrics = try await gateway.metrics()
-                #expect(metrics.contains("gateway_upstream_requests_total{upstream=\"sim\",outcome=\"connect_failure\"} 3"), "\(metrics)")
-                #expect(metrics.contains("gateway_retries_total{upstream=\"sim\",reason=\"connect_failure\"} 2"), "\(metrics)")
+                #expect(
+                    metrics.contains("gateway_upstream_requests_total{upstream=\"sim\",outcome=\"connect_failure\"} 3"),
+                    "\(metrics)")
+                #expect(
+                    metrics.contains("gateway_retries_total{upstream=\"sim\",reason=\"connect_failure\"} 2"),
+                    "\(metrics)")
             }
             #expect(stub.requests.isEmpty)
         }
@@ -121,15 +128,20 @@ import Testing
 
                     let refused = try await gateway.request("GET", "/bad/x")
                     #expect(refused.status == 502)
-                    #expect(Envelope(refused).detail == "The egress proxy refused to connect the gateway to the upstream.")
+                    #expect(
+                        Envelope(refused).detail == "The egress proxy refused to connect the gateway to the upstream.")
                     #expect(refused.header("gateway-attempts") == nil)
 
                     let unreachable = try await gateway.request("GET", "/closed/x")
                     #expect(unreachable.status == 502)
                     #expect(unreachable.header("gateway-attempts") == "3", "the proxy could not connect: retried")
                     let metrics = try await gateway.metrics()
-                    #expect(metrics.contains(#"gateway_upstream_requests_total{upstream="badcredentials",outcome="proxy_refused"} 1"#))
-                    #expect(metrics.contains(#"gateway_upstream_requests_total{upstream="unreachable",outcome="connect_failure"} 3"#))
+                    #expect(
+                        metrics.contains(
+                            #"gateway_upstream_requests_total{upstream="badcredentials",outcome="proxy_refused"} 1"#))
+                    #expect(
+                        metrics.contains(
+                            #"gateway_upstream_requests_total{upstream="unreachable",outcome="connect_failure"} 3"#))
                 }
                 #expect(stub.requests.count == 1)
             }

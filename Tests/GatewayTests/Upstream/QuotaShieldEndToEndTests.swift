@@ -7,7 +7,8 @@ import Testing
 /// `quota_shield` end to end: a real upstream says its limit is spent, and the gateway stops calling it.
 @Suite struct QuotaShieldEndToEndTests {
     static func response(_ status: String, _ headers: [String], body: String = "{}") -> [UInt8] {
-        let head = (["HTTP/1.1 \(status)", "Content-Type: application/json", "Content-Length: \(body.utf8.count)"]
+        let head =
+            (["HTTP/1.1 \(status)", "Content-Type: application/json", "Content-Length: \(body.utf8.count)"]
             + headers).joined(separator: "\r\n")
         return Array((head + "\r\n\r\n" + body).utf8)
     }
@@ -125,8 +126,10 @@ import Testing
             #expect(stub.requests.count == 1)
         }
         // One key, named by the digest of the credential; nothing in Redis holds the credential itself.
-        let key = "{gw}:qs:" + QuotaShield.storeKey(
-            upstream: "sim", key: .header("Authorization"), headerValue: "Bearer sk-live-shared-secret")
+        let key =
+            "{gw}:qs:"
+            + QuotaShield.storeKey(
+                upstream: "sim", key: .header("Authorization"), headerValue: "Bearer sk-live-shared-secret")
         #expect(try await redis.command("EXISTS \(key)") == ":1")
         #expect(try await redis.command("EVAL \"return #redis.call('KEYS','*sk-live*')\" 0") == ":0")
         let pttl = try await redis.command("PTTL \(key)")

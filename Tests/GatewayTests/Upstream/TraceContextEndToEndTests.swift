@@ -26,7 +26,8 @@ import VendorSimulator
             #expect(contexts.allSatisfy { $0.traceIDHex == "4bf92f3577b34da6a3ce929d0e0e4736" && $0.isSampled })
             #expect(!parents.contains(Self.clientParent), "each try is a span of its own")
             #expect(Set(contexts.compactMap(\.clientSpanID)).count == 2)
-            #expect(stub.requests.map { $0.header("tracestate") } == ["vendor=opaque,other=1", "vendor=opaque,other=1"])
+            #expect(
+                stub.requests.map { $0.header("tracestate") } == ["vendor=opaque,other=1", "vendor=opaque,other=1"])
         }
     }
 
@@ -43,7 +44,8 @@ import VendorSimulator
 
                 """
             try await withOpsGateway(yaml: yaml, accessLog: lines.accessLog, stopping: simulator) { gateway in
-                let new = try await opsRequest(port: gateway.proxyPort, "/api/new", headers: [("tracestate", "orphan=1")])
+                let new = try await opsRequest(
+                    port: gateway.proxyPort, "/api/new", headers: [("tracestate", "orphan=1")])
                 let bad = try await opsRequest(port: gateway.proxyPort, "/api/bad", headers: [("traceparent", "00-zz")])
                 #expect(new.status == 200)
                 #expect(bad.status == 200)

@@ -60,7 +60,9 @@ import Testing
         #expect(await eventually(within: .seconds(30)) { slots.waiting == 1 })
         slots.observed(isHTTP2: true)
         try await third.value
-        for _ in 0..<(2 * UpstreamConnectionSlots.streamsPerConnection - 3) { try await slots.acquire(timeout: .seconds(1)) }
+        for _ in 0..<(2 * UpstreamConnectionSlots.streamsPerConnection - 3) {
+            try await slots.acquire(timeout: .seconds(1))
+        }
         #expect(slots.inUse == 2 * UpstreamConnectionSlots.streamsPerConnection)
         await #expect(throws: UpstreamError.self) { try await slots.acquire(timeout: .milliseconds(20)) }
     }

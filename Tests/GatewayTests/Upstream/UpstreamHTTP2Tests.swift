@@ -159,7 +159,8 @@ import Testing
                     // Generous: under a loaded machine a departed client is noticed late (README, "Open").
                     let closedAt = ContinuousClock.now
                     #expect(await eventually(within: .seconds(30)) { stub.openConnections == 0 })
-                    print("HTTP/2 paused stream: backend closed \(ContinuousClock.now - closedAt) after the client left")
+                    print(
+                        "HTTP/2 paused stream: backend closed \(ContinuousClock.now - closedAt) after the client left")
                 }
                 let hello = await Self.logged(nginx, uri: "/hello", count: 1)
                 let endless = await Self.logged(nginx, uri: "/backend/endless", count: 1)

@@ -9,7 +9,8 @@ func firstCallFails() -> @Sendable (StubUpstream.Request) -> StubUpstream.Behavi
             count += 1
             return count == 1
         }
-        let response = first
+        let response =
+            first
             ? "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
             : "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
         return .respond(Array(response.utf8))
