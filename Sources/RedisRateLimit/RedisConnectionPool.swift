@@ -19,7 +19,7 @@ final class RedisConnectionPool: Sendable {
         /// Connections kept open. Pipelining makes a few enough.
         var connectionCount = 2
         /// Bound on TCP connect plus `AUTH`/`SELECT`.
-        var connectTimeout: TimeAmount = .seconds(1)
+        var connectTimeout: Duration = .seconds(1)
         /// First reconnect delay after a failed connect; doubled per further failure up to `backoffMax`
         /// (`Backoff.cap`, without jitter). With the defaults: 50 ms, 100 ms, 200 ms, 400 ms, 800 ms, 1.6 s, then 2 s.
         var backoffBase: Duration = .milliseconds(50)
@@ -27,7 +27,7 @@ final class RedisConnectionPool: Sendable {
     }
 
     private enum Slot {
-        case idle(failures: Int, notBefore: NIODeadline)
+        case idle(failures: Int, notBefore: ContinuousClock.Instant)
         case connecting(EventLoopFuture<any Channel>, failures: Int)
         case connected(any Channel)
     }
@@ -57,19 +57,19 @@ final class RedisConnectionPool: Sendable {
         self.group = group
         self.logger = logger
         let slots = [Slot](
-            repeating: .idle(failures: 0, notBefore: .uptimeNanoseconds(0)),
+            repeating: .idle(failures: 0, notBefore: .now),
             count: max(1, configuration.connectionCount)
         )
         self.state = Mutex(State(slots: slots))
     }
 
     /// Sends one command and waits for its reply, for at most `timeout` (getting a connection included).
-    func send(_ command: RESPCommand, timeout: TimeAmount) async throws -> RESPValue {
-        let deadline = NIODeadline.now() + timeout
+    func send(_ command: RESPCommand, timeout: Duration) async throws -> RESPValue {
+        let timeout = TimeAmount(timeout)  // NIO's timers take their own type
         let channel = self.channel()
         let loop = channel.eventLoop
         let result = loop.makePromise(of: RESPValue.self)
-        let timer = loop.scheduleTask(deadline: deadline) {
+        let timer = loop.scheduleTask(in: timeout) {
             result.fail(RedisClientError(.timedOut, "no reply within the timeout"))
             channel.whenSuccess { channel in
                 channel.triggerUserOutboundEvent(RedisCommandHandler.StallCheck(silence: timeout), promise: nil)
@@ -108,7 +108,7 @@ final class RedisConnectionPool: Sendable {
             let count = state.slots.count
             let first = state.next
             state.next = (first + 1) % count
-            let now = NIODeadline.now()
+            let now = ContinuousClock.now
             switch state.slots[first] {
             case .connected(let channel):
                 return .use(channel)
@@ -144,7 +144,7 @@ final class RedisConnectionPool: Sendable {
     }
 
     private func connect(slot: Int, promise: EventLoopPromise<any Channel>, failures: Int) {
-        let timeout = self.configuration.connectTimeout
+        let timeout = TimeAmount(self.configuration.connectTimeout)  // NIO's bootstrap and timers take their own type
         let bootstrap = ClientBootstrap(group: promise.futureResult.eventLoop)
             .connectTimeout(timeout)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -198,23 +198,22 @@ final class RedisConnectionPool: Sendable {
             channel.closeFuture.whenComplete { _ in
                 self.state.withLock { state in
                     if case .connected(let current) = state.slots[slot], current === channel {
-                        state.slots[slot] = .idle(failures: 0, notBefore: .now())
+                        state.slots[slot] = .idle(failures: 0, notBefore: .now)
                     }
                 }
                 self.logger.debug("Redis connection closed", metadata: ["redis.slot": "\(slot)"])
             }
         case .failure(let error):
             let failures = failures + 1
-            let delay = TimeAmount(
-                Backoff.cap(retry: failures, base: self.configuration.backoffBase, max: self.configuration.backoffMax)
-            )
+            let delay = Backoff.cap(
+                retry: failures, base: self.configuration.backoffBase, max: self.configuration.backoffMax)
             self.state.withLock { state in
-                state.slots[slot] = .idle(failures: failures, notBefore: .now() + delay)
+                state.slots[slot] = .idle(failures: failures, notBefore: .now + delay)
             }
             let error = error as? RedisClientError ?? RedisClientError(.connectionFailed, "\(type(of: error))")
             let metadata: Logger.Metadata = [
                 "redis.slot": "\(slot)", "redis.error": "\(error)", "redis.failures": "\(failures)",
-                "redis.retry_in_ms": "\(delay.nanoseconds / 1_000_000)",
+                "redis.retry_in_ms": "\(Int(delay / .milliseconds(1)))",
             ]
             if error.code == .authenticationFailed || error.code == .selectFailed {
                 // A configuration mistake: say so plainly, once per slot and then at debug while it lasts.

@@ -22,7 +22,7 @@ public struct RedisQuotaShieldStore: QuotaShieldStore {
     public func block(for key: String, nowUnixMilliseconds now: Int64) async -> QuotaShieldBlock? {
         do {
             let command = RESPCommand(["GET", Self.redisKey(key)])
-            let reply = try await self.redis.pool.send(command, timeout: TimeAmount(self.redis.timeout))
+            let reply = try await self.redis.pool.send(command, timeout: self.redis.timeout)
             guard case .bulkString(let text) = reply, let block = QuotaShieldBlock(encoded: text),
                 block.holds(nowUnixMilliseconds: now)
             else { return nil }
@@ -38,7 +38,7 @@ public struct RedisQuotaShieldStore: QuotaShieldStore {
         guard milliseconds > 0 else { return }
         let command = RESPCommand(["SET", Self.redisKey(key), block.encoded(), "PX", String(milliseconds)])
         do {
-            _ = try await self.redis.pool.send(command, timeout: TimeAmount(self.redis.timeout))
+            _ = try await self.redis.pool.send(command, timeout: self.redis.timeout)
         } catch {
             self.redis.logger.debug("Redis quota-shield write failed", metadata: ["redis.error": "\(error)"])
         }

@@ -74,7 +74,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
         self.pool = RedisConnectionPool(
             redis: configuration,
             configuration: .init(
-                connectionCount: max(1, tuning.connectionCount), connectTimeout: TimeAmount(tuning.connectTimeout),
+                connectionCount: max(1, tuning.connectionCount), connectTimeout: tuning.connectTimeout,
                 backoffBase: tuning.reconnectBackoffBase, backoffMax: tuning.reconnectBackoffMax
             ),
             group: eventLoopGroup, logger: logger
@@ -229,9 +229,9 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
         return numbers[0] == 1 ? .allowed(states) : .denied(states, retryAfter: .microseconds(max(0, numbers[1])))
     }
 
-    private static func remaining(until deadline: ContinuousClock.Instant) throws -> TimeAmount {
+    private static func remaining(until deadline: ContinuousClock.Instant) throws -> Duration {
         let left = ContinuousClock.now.duration(to: deadline)
         guard left > .zero else { throw RedisClientError(.timedOut, "no reply within the timeout") }
-        return TimeAmount(left)
+        return left
     }
 }

@@ -71,17 +71,11 @@ public final class TestPKI: Sendable {
     }
 
     private func openssl(_ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        let errors = Pipe()
-        process.standardError = errors
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw OpenSSLError(message: String(decoding: message, as: UTF8.self))
+        let errorPath = FileManager.default.temporaryDirectory.path + "/openssl-\(UUID().uuidString).err"
+        defer { try? FileManager.default.removeItem(atPath: errorPath) }
+        let process = try SpawnedProcess("/usr/bin/openssl", arguments, errorPath: errorPath)
+        guard process.waitForExit() == .exited(0) else {
+            throw OpenSSLError(message: (try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "")
         }
     }
 

@@ -31,11 +31,10 @@ private let minimalBadConfig = """
     }
 
     /// A started subprocess whose output goes to temporary files (no pipe can fill up and block it).
-    final class Child: @unchecked Sendable {
-        // @unchecked: used by one test task at a time.
-        let process = Process()
-        let stdoutURL: URL
-        let stderrURL: URL
+    final class Child: Sendable {
+        let process: SpawnedProcess
+        let stdoutPath: String
+        let stderrPath: String
 
         init(_ arguments: [String], environment: [String: String] = [:]) throws {
             let executable = CommandLineTests.executable
@@ -43,37 +42,31 @@ private let minimalBadConfig = """
                 FileManager.default.isExecutableFile(atPath: executable.path),
                 "build the gateway executable first (swift build): \(executable.path) is missing")
             let directory = FileManager.default.temporaryDirectory
-            self.stdoutURL = directory.appendingPathComponent("gateway-cli-\(UUID().uuidString).out")
-            self.stderrURL = directory.appendingPathComponent("gateway-cli-\(UUID().uuidString).err")
-            _ = FileManager.default.createFile(atPath: self.stdoutURL.path, contents: nil)
-            _ = FileManager.default.createFile(atPath: self.stderrURL.path, contents: nil)
-            self.process.executableURL = executable
-            self.process.arguments = arguments
-            self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            self.process.standardOutput = try FileHandle(forWritingTo: self.stdoutURL)
-            self.process.standardError = try FileHandle(forWritingTo: self.stderrURL)
-            try self.process.run()
+            self.stdoutPath = directory.appendingPathComponent("gateway-cli-\(UUID().uuidString).out").path
+            self.stderrPath = directory.appendingPathComponent("gateway-cli-\(UUID().uuidString).err").path
+            self.process = try SpawnedProcess(
+                executable.path, arguments, outputPath: self.stdoutPath, errorPath: self.stderrPath,
+                environment: environment)
         }
+
+        /// Sends `signal` to the child.
+        func send(_ signal: Int32) { self.process.send(signal) }
 
         /// Waits (polling, never blocking a thread) for the exit, killing the child past `timeout`.
         func finish(timeout: Duration = .seconds(20)) async throws -> Run {
-            let deadline = ContinuousClock.now + timeout
-            while self.process.isRunning, ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            if self.process.isRunning {
-                kill(self.process.processIdentifier, SIGKILL)
-                while self.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+            var ending = await self.process.exit(within: timeout)
+            if ending == nil {
+                ending = self.process.killNow()
                 Issue.record("the gateway process did not exit within \(timeout)")
             }
             defer {
-                try? FileManager.default.removeItem(at: self.stdoutURL)
-                try? FileManager.default.removeItem(at: self.stderrURL)
+                try? FileManager.default.removeItem(atPath: self.stdoutPath)
+                try? FileManager.default.removeItem(atPath: self.stderrPath)
             }
             return Run(
-                status: self.process.terminationStatus,
-                stdout: (try? String(contentsOf: self.stdoutURL, encoding: .utf8)) ?? "",
-                stderr: (try? String(contentsOf: self.stderrURL, encoding: .utf8)) ?? "")
+                status: ending?.status ?? -1,
+                stdout: (try? String(contentsOfFile: self.stdoutPath, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: self.stderrPath, encoding: .utf8)) ?? "")
         }
     }
 
@@ -217,7 +210,7 @@ private let minimalBadConfig = """
                     started = (child, proxyPort, adminPort, config)
                 } else {
                     defer { removeTemporaryConfig(config) }
-                    kill(child.process.processIdentifier, SIGKILL)
+                    child.process.killNow()
                     let run = try await child.finish()
                     let output = run.stdout + run.stderr
                     if !output.lowercased().contains("address already in use") {
@@ -252,7 +245,7 @@ private let minimalBadConfig = """
                       drain_timeout: 2s
                     """)
             try reloaded.write(toFile: config, atomically: true, encoding: .utf8)
-            kill(child.process.processIdentifier, SIGHUP)
+            child.send(SIGHUP)
             let swapped = await eventually {
                 let status = try? await withClient(port: proxyPort) { client in
                     try await client.send(RunningGateway.requestBytes("GET", "/v2/dokstamp/certificates"))
@@ -271,7 +264,7 @@ private let minimalBadConfig = """
             let inFlight = try await RawHTTPClient.connect(port: proxyPort)
             try await inFlight.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates?delay=1200ms"))
             #expect(await eventually { sim.requestCount(path: "/dokstamp/certificates") == before + 1 })
-            kill(child.process.processIdentifier, SIGTERM)
+            child.send(SIGTERM)
             // While draining, /readyz says 503 (load balancers stop sending), and the request in flight finishes.
             let notReady = await eventually(within: .seconds(1)) {
                 let status = try? await withClient(port: adminPort) { client in
@@ -286,7 +279,7 @@ private let minimalBadConfig = """
             await inFlight.close()
             let run = try await child.finish(timeout: .seconds(10))
             #expect(run.status == 0, "stderr: \(run.stderr)")
-            #expect(child.process.terminationReason == .exit)
+            #expect(child.process.ending() == .exited(0))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 /// `gateway explain` as an operator runs it: the built executable reading a response from a file or from standard
@@ -18,32 +19,24 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let process = Process()
-        process.executableURL = CommandLineTests.executable
-        process.arguments = ["explain"] + arguments
         let outURL = directory.appendingPathComponent("out")
         let errURL = directory.appendingPathComponent("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
+        var inputPath = "/dev/null"
         if let input {
             let inURL = directory.appendingPathComponent("in")
             try Data(input.utf8).write(to: inURL)
-            process.standardInput = try FileHandle(forReadingFrom: inURL)
-        } else {
-            process.standardInput = FileHandle.nullDevice
+            inputPath = inURL.path
         }
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(20)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning {
-            process.terminate()
+        let process = try SpawnedProcess(
+            CommandLineTests.executable.path, ["explain"] + arguments, outputPath: outURL.path, errorPath: errURL.path,
+            inputPath: inputPath)
+        var ending = await process.exit(within: .seconds(20))
+        if ending == nil {
+            ending = process.killNow()
             Issue.record("gateway explain did not exit")
         }
-        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
         return CommandLineTests.Run(
-            status: process.terminationStatus,
+            status: ending?.status ?? -1,
             stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
             stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }

@@ -82,24 +82,17 @@ struct SlowClientTests {
             let port = gateway.proxyPort
             // Slow-body mode (R-U-Dead-Yet): 20 POSTs announcing 100 000 bytes, then up to 8 bytes a second each,
             // for at most 30 s. slowhttptest stops early once the server has closed every connection.
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/slowhttptest")
-            process.currentDirectoryURL = directory
-            process.arguments = [
-                "-B", "-c", "20", "-r", "20", "-i", "1", "-x", "8", "-s", "100000", "-l", "30",
-                "-u", "http://127.0.0.1:\(port)/api/dokstamp/upload",
-            ]
             let output = directory.appendingPathComponent("output.txt")
-            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: output)
-            defer { try? handle.close() }
-            process.standardOutput = handle
-            process.standardError = handle
             let started = ContinuousClock.now
-            try process.run()
-            // SIGKILL: the test process ignores SIGTERM (service-lifecycle), and a Process child inherits that.
-            defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-            let finished = await eventually(within: .seconds(25)) { !process.isRunning }
+            let process = try SpawnedProcess(
+                "/usr/bin/slowhttptest",
+                [
+                    "-B", "-c", "20", "-r", "20", "-i", "1", "-x", "8", "-s", "100000", "-l", "30",
+                    "-u", "http://127.0.0.1:\(port)/api/dokstamp/upload",
+                ],
+                outputPath: output.path, currentDirectory: directory.path)
+            defer { process.killNow() }
+            let finished = await process.exit(within: .seconds(25)) != nil
             let elapsed = ContinuousClock.now - started
             let report = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
             // Every slow body was refused at its deadline (1 s, plus 1 s per KiB received): slowhttptest ran out of

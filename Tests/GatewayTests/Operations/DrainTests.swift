@@ -12,7 +12,7 @@ import Glibc
 struct DrainTests {
     /// A `gateway serve` subprocess with its own config file and ports.
     final class GatewayProcess {
-        let process = Process()
+        private var process: SpawnedProcess?
         let directory: URL
         let configPath: String
         let proxyPort = opsFreePort()
@@ -25,12 +25,6 @@ struct DrainTests {
             self.configPath = self.directory.appendingPathComponent("gateway.yaml").path
             self.outputPath = self.directory.appendingPathComponent("output.log").path
             try self.write(simulatorPort: simulatorPort, drainTimeout: drainTimeout)
-            _ = FileManager.default.createFile(atPath: self.outputPath, contents: nil)
-            let output = try FileHandle(forWritingTo: URL(fileURLWithPath: self.outputPath))
-            self.process.executableURL = opsPackageRoot.appendingPathComponent(".build/debug/gateway")
-            self.process.arguments = ["serve", "--config", self.configPath]
-            self.process.standardOutput = output
-            self.process.standardError = output
         }
 
         func write(simulatorPort: Int, drainTimeout: String, extraRoutes: String = "") throws {
@@ -42,31 +36,31 @@ struct DrainTests {
         }
 
         func start() async throws {
-            try self.process.run()
+            self.process = try SpawnedProcess(
+                opsPackageRoot.appendingPathComponent(".build/debug/gateway").path,
+                ["serve", "--config", self.configPath], outputPath: self.outputPath)
             let ready = await eventually(within: .seconds(30)) {
                 (try? await opsRequest(port: self.adminPort, "/readyz", timeout: .seconds(1)).status) == 200
             }
             #expect(ready, "gateway did not become ready: \(self.output)")
         }
 
-        func signal(_ number: Int32) { kill(self.process.processIdentifier, number) }
+        func signal(_ number: Int32) { self.process?.send(number) }
 
         var output: String { (try? String(contentsOfFile: self.outputPath, encoding: .utf8)) ?? "" }
 
         /// Waits for the exit; kills the process if it takes longer than `timeout`.
         func exitCode(within timeout: Duration) async -> Int32? {
-            let exited = await eventually(within: timeout) { !self.process.isRunning }
-            if !exited {
-                self.signal(SIGKILL)
-                self.process.waitUntilExit()
+            guard let process = self.process else { return nil }
+            guard let ending = await process.exit(within: timeout) else {
+                process.killNow()
                 return nil
             }
-            self.process.waitUntilExit()
-            return self.process.terminationStatus
+            return ending.status
         }
 
         deinit {
-            if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+            self.process?.killNow()
             try? FileManager.default.removeItem(at: self.directory)
         }
     }
