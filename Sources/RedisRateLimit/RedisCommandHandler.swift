@@ -33,7 +33,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = Self.unwrapOutboundIn(data)
-        self.pending.append((request.promise, .now()))
+        self.pending.append((request.promise, context.eventLoop.now))
         var buffer = context.channel.allocator.buffer(capacity: 64)
         request.command.encode(into: &buffer)
         context.write(Self.wrapOutboundOut(buffer), promise: promise)
@@ -41,7 +41,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = Self.unwrapInboundIn(data)
-        self.lastRead = .now()
+        self.lastRead = context.eventLoop.now
         guard let (promise, _) = self.pending.popFirst() else {
             // A reply nobody asked for: the stream is out of step, and nothing on it can be trusted.
             context.close(promise: nil)
@@ -66,7 +66,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
             return
         }
         promise?.succeed()
-        if let oldest = self.pending.first, NIODeadline.now() - max(oldest.written, self.lastRead) >= check.silence {
+        let now = context.eventLoop.now
+        if let oldest = self.pending.first, now - max(oldest.written, self.lastRead) >= check.silence {
             context.close(promise: nil)
         }
     }
