@@ -445,12 +445,17 @@ EOF
         # Alternating rounds: each e measured right after its d, so a drift in the machine's speed hits both.
         PAIR_RATIOS=()
         SAVED_ROWS=("${ROWS[@]}")
+        # The rounds' figures only make the ratio: the table's rows and the f/d cost keep the cases' own d and e.
+        SAVED_D="${RPS[d]}"
+        SAVED_E="${RPS[e]}"
         for round in $(seq 1 "$PAIRS"); do
             run_case d "gateway (pair $round)" "$GATEWAY_URL/data.json" "$GATEWAY_PID"
             run_case e "gateway, error storm (pair $round)" "$GATEWAY_URL/err/data.json" "$GATEWAY_PID"
             PAIR_RATIOS+=("$(awk -v e="${RPS[e]}" -v d="${RPS[d]}" 'BEGIN { printf "%.2f", e / d }')")
         done
         ROWS=("${SAVED_ROWS[@]}")
+        RPS[d]="$SAVED_D"
+        RPS[e]="$SAVED_E"
     fi
     if ! kill -0 "$GATEWAY_PID" 2>/dev/null; then
         echo "the gateway died during the run; its log:" >&2
