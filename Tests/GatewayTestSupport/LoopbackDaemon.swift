@@ -60,7 +60,11 @@ public final class LoopbackDaemon: @unchecked Sendable {
     /// Whether process `pid` holds a socket listening on 127.0.0.1:`port`: the inode of that listening socket in
     /// `/proc/net/tcp` is one of the process's descriptors.
     static func process(_ pid: pid_t, listensOn port: Int) -> Bool {
-        guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+        // Read to the end: `String(contentsOfFile:)` stops after the first 4 KiB of a procfs file (about 27 sockets),
+        // and with the suite running in parallel the port's line was often beyond them: a redis-server restarted on
+        // its port was then never seen listening.
+        guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return false }
+        let table = String(decoding: data, as: UTF8.self)
         let local = "0100007F:" + String(format: "%04X", port)
         var inodes: Set<String> = []
         for line in table.split(separator: "\n").dropFirst() {

@@ -116,17 +116,27 @@ public final class RedisTestServer: @unchecked Sendable {
         ]
         if let password { arguments += ["--requirepass", password] }
         arguments += extraArguments
+        // Its log, kept only to explain a failed start.
+        let logPath = FileManager.default.temporaryDirectory.path + "/redis-\(port)-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: logPath) }
         let process: SpawnedProcess
         do {
-            process = try SpawnedProcess("/usr/bin/redis-server", arguments)
+            process = try SpawnedProcess("/usr/bin/redis-server", arguments, outputPath: logPath)
         } catch {
             return .failure(StartError(description: "\(error)"))
         }
         // Until it listens or exits (its port taken): no use waiting out the deadline for a server that is gone.
+        let started = ContinuousClock.now
+        var polls = 0
         _ = await eventually(within: .seconds(10), pollingEvery: .milliseconds(20)) {
-            process.ending() != nil || LoopbackDaemon.process(process.pid, listensOn: port)
+            polls += 1
+            return process.ending() != nil || LoopbackDaemon.process(process.pid, listensOn: port)
         }
         if process.ending() == nil, LoopbackDaemon.process(process.pid, listensOn: port) { return .success(process) }
-        return .failure(StartError(description: "\(process.killNow())"))
+        let waited = ContinuousClock.now - started
+        let ending = process.killNow()
+        let log = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(400)
+        let description = "\(ending) after \(waited), \(polls) checks; log: \(log.debugDescription)"
+        return .failure(StartError(description: description))
     }
 }
