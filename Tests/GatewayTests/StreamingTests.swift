@@ -132,6 +132,15 @@ import VendorSimulator
                         )
                         break
                     }
+                    // The request's max_in_flight slot is given back when its task ends, a moment after curl closed
+                    // the connection: the next round waits for that, or its request could be refused with a 503 (it
+                    // was, once, under load, and every later round then counted one request short).
+                    let ended = await eventually {
+                        let lines = ((try? await gateway.metrics()) ?? "").split(separator: "\n")
+                        return lines.contains("gateway_inflight_requests 0")
+                            || lines.contains("gateway_inflight_requests 0.0")
+                    }
+                    #expect(ended, "round \(round): the request did not end after its client left")
                 }
                 // Its max_in_flight slot was given back: the next request is served, not refused with 503.
                 let next = try await gateway.request("GET", "/api/next", timeout: .seconds(5))

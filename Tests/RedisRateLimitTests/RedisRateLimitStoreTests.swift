@@ -256,7 +256,9 @@ extension RedisRateLimitStoreTests {
         #expect(store.isDegraded)
         server.signal(SIGCONT)
         var remaining: Int?
-        _ = await eventually(within: .seconds(15), pollingEvery: .milliseconds(50)) {
+        // Generous: each probe must finish within the 150 ms timeout on event loops the whole suite shares, and in a
+        // parallel run they can stay that busy for many seconds (15 s was once not enough; alone, this takes 0.1 s).
+        _ = await eventually(within: .seconds(60), pollingEvery: .milliseconds(50)) {
             guard case .allowed(let states) = await store.acquire([bucket]) else { return false }
             remaining = states.first?.remaining
             return true
