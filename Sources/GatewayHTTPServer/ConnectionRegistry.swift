@@ -53,6 +53,9 @@ final class ConnectionRegistry: Sendable {
     private struct State {
         var entries: [ObjectIdentifier: Entry] = [:]
         var draining = false
+        /// `closeAll()` was called: a connection registered later (accepted just before the listener closed) is
+        /// closed at once.
+        var closing = false
         /// Waiting for the last connection to end.
         var emptyWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -60,19 +63,29 @@ final class ConnectionRegistry: Sendable {
     private let state = NIOLockedValueBox(State())
 
     /// Registers a connection; returns nil when the registry already holds `limit` connections.
+    ///
+    /// The entry goes when the channel's close future completes, however the channel ends: also when it closes
+    /// before it ever became active (a connection reset while it was being set up), where no handler sees
+    /// `channelInactive`. An entry left behind would keep ``waitUntilEmpty()``, and with it a graceful stop, waiting
+    /// for ever (a run of the whole suite hung so, after a slowloris test).
     func register(_ channel: any Channel, limit: Int) -> Entry? {
         let entry = Entry(channel: channel)
-        let (accepted, drainNow) = self.state.withLockedValue { state -> (Bool, Bool) in
-            guard state.entries.count < limit else { return (false, false) }
+        let (accepted, drainNow, closeNow) = self.state.withLockedValue { state -> (Bool, Bool, Bool) in
+            guard state.entries.count < limit else { return (false, false, false) }
             state.entries[ObjectIdentifier(channel)] = entry
-            return (true, state.draining)
+            return (true, state.draining, state.closing)
         }
         guard accepted else { return nil }
-        if drainNow { entry.drain() }
+        channel.closeFuture.whenComplete { _ in self.remove(channel) }
+        if closeNow {
+            channel.close(promise: nil)
+        } else if drainNow {
+            entry.drain()
+        }
         return entry
     }
 
-    func remove(_ channel: any Channel) {
+    private func remove(_ channel: any Channel) {
         let waiters = self.state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
             guard state.entries.removeValue(forKey: ObjectIdentifier(channel)) != nil, state.entries.isEmpty else {
                 return []
@@ -108,7 +121,10 @@ final class ConnectionRegistry: Sendable {
 
     /// Closes every connection at once (the drain timeout ran out).
     func closeAll() {
-        let entries = self.state.withLockedValue { Array($0.entries.values) }
+        let entries = self.state.withLockedValue { state in
+            state.closing = true
+            return Array(state.entries.values)
+        }
         for entry in entries { entry.channel.close(promise: nil) }
     }
 }

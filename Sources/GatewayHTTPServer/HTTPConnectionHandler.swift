@@ -27,7 +27,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private let responder: any HTTPResponder
     /// Nil when the connection is over the limit and only gets a refusal.
     private let entry: ConnectionRegistry.Entry?
-    private let registry: ConnectionRegistry
     private let logger: Logger
     private let executor: EventLoopTaskExecutor
     private var context: ChannelHandlerContext?
@@ -46,13 +45,12 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     init(
         configuration: HTTPServerConfiguration, responder: any HTTPResponder, entry: ConnectionRegistry.Entry?,
-        registry: ConnectionRegistry, executor: EventLoopTaskExecutor, logger: Logger
+        executor: EventLoopTaskExecutor, logger: Logger
     ) {
         self.machine = HTTPConnectionStateMachine(
             maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
         self.responder = responder
         self.entry = entry
-        self.registry = registry
         self.executor = executor
         self.logger = logger
     }
@@ -87,7 +85,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         self.responseTask?.cancel()
         self.responseTask = nil
         self.writabilityWaiter.take()?.resume(throwing: ChannelError.ioOnClosedChannel)
-        self.registry.remove(context.channel)
         context.fireChannelInactive()
     }
 

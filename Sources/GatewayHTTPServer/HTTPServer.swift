@@ -112,7 +112,7 @@ public final class HTTPServer: Service, Sendable {
                         try sync.addHandler(
                             HTTPConnectionHandler(
                                 configuration: configuration, responder: responder, entry: entry,
-                                registry: registry, executor: EventLoopTaskExecutor(child.eventLoop),
+                                executor: EventLoopTaskExecutor(child.eventLoop),
                                 logger: logger))
                     }
                 }

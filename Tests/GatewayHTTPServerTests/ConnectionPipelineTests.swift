@@ -131,7 +131,7 @@ private final class EmbeddedPipeline {
         try sync.addHandler(
             HTTPConnectionHandler(
                 configuration: configuration, responder: self.responder,
-                entry: registry.register(self.channel, limit: 10), registry: registry,
+                entry: registry.register(self.channel, limit: 10),
                 executor: EventLoopTaskExecutor(self.channel.embeddedEventLoop), logger: Logger(label: "embedded")))
         try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
