@@ -55,12 +55,18 @@ final class ProcessMetrics: Sendable {
         return nil
     }
 
-    private static func countOpenFDs() -> Int {
+    /// The descriptors of this process (`/proc/self/fd`, less the one reading it).
+    static func countOpenFDs() -> Int {
         guard let directory = opendir("/proc/self/fd") else { return 0 }
         defer { closedir(directory) }
+        // Only the name's first byte is read, in place. `entry.pointee.d_name` would copy all 256 bytes of the field,
+        // but glibc sizes each record to its name (`d_reclen`, 24 bytes for "12"): a record at the end of its buffer
+        // and page made that copy read an unmapped page, and a /metrics scrape crashed the process with SIGSEGV
+        // (seen in a parallel test run; Foundation's `Process.run()` had the same bug, swift-corelibs-foundation#5472).
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         var count = 0
         while let entry = readdir(directory) {
-            let first = withUnsafeBytes(of: entry.pointee.d_name) { $0.first ?? 0 }
+            let first = UnsafeRawPointer(entry).load(fromByteOffset: nameOffset, as: UInt8.self)
             if first != UInt8(ascii: ".") { count += 1 }
         }
         return max(0, count - 1)  // the directory handle itself
