@@ -51,7 +51,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     let pool: RedisConnectionPool
     let timeout: Duration
     let logger: Logger
-    private let breaker: Mutex<CircuitBreaker>
+    private let breaker: SharedCircuitBreaker
     private let scriptSHA = Mutex<String?>(nil)
     private let lastErrorBox = Mutex<RedisClientError?>(nil)
     private let onDegradedChange: (@Sendable (Bool) -> Void)?
@@ -79,17 +79,15 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
             ),
             group: eventLoopGroup, logger: logger
         )
-        self.breaker = Mutex(
-            CircuitBreaker(
-                configuration: CircuitBreakerConfiguration(
-                    consecutiveFailures: tuning.breakerThreshold, openFor: tuning.breakerCoolDown))
-        )
+        self.breaker = SharedCircuitBreaker(
+            configuration: CircuitBreakerConfiguration(
+                consecutiveFailures: tuning.breakerThreshold, openFor: tuning.breakerCoolDown))
         self.onDegradedChange = onDegradedChange
     }
 
     /// Whether the breaker is open or half-open (probing): Redis has been failing and calls answer `storeUnavailable`.
     public var isDegraded: Bool {
-        self.breaker.withLock { $0.phase != .closed }
+        self.breaker.phase != .closed
     }
 
     /// The last error of a call to Redis (nil before any), for diagnostics and tests.
@@ -113,7 +111,7 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
     public func acquire(_ buckets: [RateLimitBucket]) async -> RateLimitDecision {
         if buckets.isEmpty { return .allowed([]) }
         let isProbe: Bool
-        switch self.breaker.withLock({ $0.requestStarting(now: .now) }) {
+        switch self.breaker.requestStarting(now: .now) {
         case .proceed: isProbe = false
         case .proceedAsProbe: isProbe = true
         case .failFast: return .storeUnavailable
@@ -121,13 +119,13 @@ public final class RedisRateLimitStore: RateLimitStore, Service {
         do {
             let reply = try await self.runScript(buckets)
             let decision = try Self.decision(from: reply, buckets: buckets)
-            let action = self.breaker.withLock { $0.requestFinished(.success, wasProbe: isProbe, now: .now) }
+            let action = self.breaker.requestFinished(.success, wasProbe: isProbe, now: .now)
             self.report(action, wasProbe: isProbe, error: nil)
             return decision
         } catch {
             let error = error as? RedisClientError ?? RedisClientError(.protocolError, "\(type(of: error))")
             self.lastErrorBox.withLock { $0 = error }
-            let action = self.breaker.withLock { $0.requestFinished(.failure, wasProbe: isProbe, now: .now) }
+            let action = self.breaker.requestFinished(.failure, wasProbe: isProbe, now: .now)
             self.report(action, wasProbe: isProbe, error: error)
             return .storeUnavailable
         }
