@@ -36,7 +36,8 @@ private let minimalBadConfig = """
         let stdoutPath: String
         let stderrPath: String
 
-        init(_ arguments: [String], environment: [String: String] = [:]) throws {
+        /// Starts `gateway arguments`, reading standard input from `inputPath`.
+        init(_ arguments: [String], environment: [String: String] = [:], inputPath: String = "/dev/null") throws {
             let executable = CommandLineTests.executable
             try #require(
                 FileManager.default.isExecutableFile(atPath: executable.path),
@@ -46,7 +47,7 @@ private let minimalBadConfig = """
             self.stderrPath = directory.appendingPathComponent("gateway-cli-\(UUID().uuidString).err").path
             self.process = try SpawnedProcess(
                 executable.path, arguments, outputPath: self.stdoutPath, errorPath: self.stderrPath,
-                environment: environment)
+                inputPath: inputPath, environment: environment)
         }
 
         /// Sends `signal` to the child.

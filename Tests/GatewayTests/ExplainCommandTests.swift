@@ -1,5 +1,4 @@
 import Foundation
-import GatewayTestSupport
 import Testing
 
 /// `gateway explain` as an operator runs it: the built executable reading a response from a file or from standard
@@ -19,26 +18,13 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let outURL = directory.appendingPathComponent("out")
-        let errURL = directory.appendingPathComponent("err")
         var inputPath = "/dev/null"
         if let input {
             let inURL = directory.appendingPathComponent("in")
             try Data(input.utf8).write(to: inURL)
             inputPath = inURL.path
         }
-        let process = try SpawnedProcess(
-            CommandLineTests.executable.path, ["explain"] + arguments, outputPath: outURL.path, errorPath: errURL.path,
-            inputPath: inputPath)
-        var ending = await process.exit(within: .seconds(20))
-        if ending == nil {
-            ending = process.killNow()
-            Issue.record("gateway explain did not exit")
-        }
-        return CommandLineTests.Run(
-            status: ending?.status ?? -1,
-            stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+        return try await CommandLineTests.Child(["explain"] + arguments, inputPath: inputPath).finish()
     }
 
     @Test func fromAFileExplainsEachMember() async throws {
