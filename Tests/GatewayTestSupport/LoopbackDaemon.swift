@@ -60,25 +60,11 @@ public final class LoopbackDaemon: @unchecked Sendable {
     /// Whether process `pid` holds a socket listening on 127.0.0.1:`port`: the inode of that listening socket in
     /// `/proc/net/tcp` is one of the process's descriptors.
     static func process(_ pid: pid_t, listensOn port: Int) -> Bool {
-        // Read to the end: `String(contentsOfFile:)` stops after the first 4 KiB of a procfs file (about 27 sockets),
-        // and with the suite running in parallel the port's line was often beyond them: a redis-server restarted on
-        // its port was then never seen listening.
-        guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return false }
-        let table = String(decoding: data, as: UTF8.self)
-        let local = "0100007F:" + String(format: "%04X", port)
-        var inodes: Set<String> = []
-        for line in table.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ")
-            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …; st 0A is LISTEN.
-            if fields.count > 9, fields[1] == local, fields[3] == "0A" { inodes.insert("socket:[\(fields[9])]") }
-        }
-        guard !inodes.isEmpty,
-            let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
-        else { return false }
-        return descriptors.contains { descriptor in
-            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"))
-                .map(inodes.contains) ?? false
-        }
+        let local = "0100007F" + TCPSockets.portSuffix(port)
+        let listening = TCPSockets.table().filter { $0.isListening && $0.local == local }
+        guard !listening.isEmpty else { return false }
+        let owned = TCPSockets.inodes(ofProcess: String(pid))
+        return listening.contains { owned.contains($0.inode) }
     }
 
     /// The text of a file in the daemon's directory ("" when absent).

@@ -8,29 +8,13 @@ struct OverloadTests {
     /// TCP sockets of this process with `port` at one end (listening sockets excluded), counted through
     /// /proc/self/fd and /proc/net/tcp, so that other tests running in parallel do not disturb the count.
     static func openSockets(port: Int) -> Int {
-        let directory = "/proc/self/fd"
-        var inodes = Set<Substring>()
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + entry),
-                target.hasPrefix("socket:[")
-            else { continue }
-            inodes.insert(Substring(target.dropFirst("socket:[".count).dropLast()))
-        }
-        let hexPort = ":" + String(format: "%04X", port)
-        // procfs files report size 0: read to the end, not by the size.
-        guard let data = FileHandle(forReadingAtPath: "/proc/net/tcp")?.readDataToEndOfFile() else { return 0 }
-        let table = String(decoding: data, as: UTF8.self)
-        // Distinct inodes, not lines: the kernel writes the table in chunks, and a line can be read twice when other
-        // processes' connections change it meanwhile (a parallel run saw 2008 lines for 2000 sockets).
-        var counted = Set<Substring>()
-        for line in table.split(separator: "\n").dropFirst() {
-            let fields = line.split(separator: " ")
-            guard fields.count > 9, fields[3] != "0A" else { continue }  // 0A: LISTEN
-            if fields[1].hasSuffix(hexPort) || fields[2].hasSuffix(hexPort), inodes.contains(fields[9]) {
-                counted.insert(fields[9])
-            }
-        }
-        return counted.count
+        let owned = TCPSockets.inodes(ofProcess: "self")
+        let suffix = TCPSockets.portSuffix(port)
+        let inodes = TCPSockets.table().lazy
+            .filter { !$0.isListening && ($0.local.hasSuffix(suffix) || $0.remote.hasSuffix(suffix)) }
+            .map(\.inode)
+            .filter(owned.contains)
+        return Set(inodes).count
     }
 
     @Test func maxInFlightAnswers503WithRetryAfterAndRecovers() async throws {
