@@ -41,8 +41,7 @@ public enum IsolatedTest {
         let child = try SpawnedProcess(
             CommandLine.arguments[0], ["--testing-library", "swift-testing", "--filter", filter],
             outputPath: output.path, environment: [Self.variable: filter])
-        _ = await eventually(within: timeout, pollingEvery: .milliseconds(50)) { child.ending() != nil }
-        var ending = child.ending()
+        var ending = await child.exit(within: timeout)
         if ending == nil { ending = await child.terminate(grace: .seconds(2)) }
         let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         // A filter that matched nothing would pass vacuously: the child must have run exactly one test.

@@ -164,12 +164,7 @@ public final class SpawnedProcess: @unchecked Sendable {
     public func terminate(grace: Duration = .seconds(5)) async -> Ending {
         if let ending = self.ending() { return ending }
         kill(self.pid, SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline {
-            if let ending = self.ending() { return ending }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return self.killNow()
+        return await self.exit(within: grace) ?? self.killNow()
     }
 
     /// Kills the process at once (SIGKILL), as a crash would, and reaps it. Returns how it ended.
@@ -177,11 +172,8 @@ public final class SpawnedProcess: @unchecked Sendable {
     public func killNow() -> Ending {
         if let ending = self.ending() { return ending }
         kill(self.pid, SIGKILL)
-        var status: Int32 = 0
         // SIGKILL cannot be caught: this wait is short.
-        while waitpid(self.pid, &status, 0) == -1, errno == EINTR {}
-        self.waitStatus = status
-        return Self.decode(status)
+        return self.waitForExit()
     }
 
     /// Sends `signal` (SIGSTOP to freeze it, SIGCONT to thaw it) while the process runs.
