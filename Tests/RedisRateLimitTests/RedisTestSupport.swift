@@ -14,7 +14,8 @@ extension RedisTestServer {
         var redis = self.configuration()
         redis.database = database
         let pool = RedisConnectionPool(
-            redis: redis, configuration: .init(connectionCount: 1),
+            // The connect as generous as the reply: with the default 1 s, a parallel run once failed to connect.
+            redis: redis, configuration: .init(connectionCount: 1, connectTimeout: .seconds(10)),
             group: MultiThreadedEventLoopGroup.singleton,
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         )
