@@ -85,15 +85,7 @@ start_gateway() { # NAME BINARY; sets PID_NAME and PORT_NAME
     local port admin
     port="$(free_port)"
     admin="$(free_port)"
-    cat >"$TMP/$1.yaml" <<EOF
-server: { listen: "127.0.0.1:$port", admin_listen: "127.0.0.1:$admin", access_log: false }
-upstreams:
-  origin: { url: "http://127.0.0.1:$UPSTREAM_PORT" }
-  failing: { url: "http://127.0.0.1:$ERROR_PORT", dialect: auto }
-routes:
-  - { name: errors, path_prefix: /err/, strip_prefix: true, upstream: failing }
-  - { name: plain, path_prefix: /, upstream: origin }
-EOF
+    write_gateway_config "$TMP/$1.yaml" "$port" "$admin" "$UPSTREAM_PORT" "$ERROR_PORT"
     GATEWAY_LOG_LEVEL=warning taskset -c 1 "$2" serve --config "$TMP/$1.yaml" >"$TMP/$1.log" 2>&1 &
     PIDS+=("$!")
     printf -v "PID_$1" '%s' "$!"

@@ -1,5 +1,6 @@
-# Shared by bench/run.sh, bench/ab.sh and bench/memory.sh (sourced, not run): a temporary directory removed on exit
-# with every process listed in PIDS, free loopback ports, and waiting for a server to answer.
+# Shared by bench/run.sh, bench/ab.sh, bench/floors.sh and bench/memory.sh (sourced, not run): a temporary directory
+# removed on exit with every process listed in PIDS, free loopback ports, waiting for a server to answer, and a
+# gateway config.
 #
 #   bench_setup NAME     # TMP=<new temp dir>, PIDS=(); both cleaned up on exit or interrupt
 
@@ -42,3 +43,18 @@ wait_http() {
 # nginx refuses to run its workers as root without a `user` line.
 NGINX_USER=""
 [ "$(id -u)" -eq 0 ] && NGINX_USER="user $(id -un) $(id -gn);"
+
+# Writes a gateway config to FILE: listening on PORT (admin on ADMIN_PORT), no access log, every path proxied to
+# http://127.0.0.1:UPSTREAM_PORT; with ERROR_PORT, /err/… goes to that upstream instead (prefix stripped), its errors
+# normalized.
+write_gateway_config() { # FILE PORT ADMIN_PORT UPSTREAM_PORT [ERROR_PORT]
+    {
+        echo "server: { listen: \"127.0.0.1:$2\", admin_listen: \"127.0.0.1:$3\", access_log: false }"
+        echo "upstreams:"
+        echo "  origin: { url: \"http://127.0.0.1:$4\" }"
+        [ -n "${5:-}" ] && echo "  failing: { url: \"http://127.0.0.1:$5\", dialect: auto }"
+        echo "routes:"
+        [ -n "${5:-}" ] && echo "  - { name: errors, path_prefix: /err/, strip_prefix: true, upstream: failing }"
+        echo "  - { name: plain, path_prefix: /, upstream: origin }"
+    } >"$1"
+}

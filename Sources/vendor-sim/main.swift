@@ -28,15 +28,41 @@ struct VendorSimCommand: AsyncParsableCommand {
     @Option(name: .customLong("port-file"), help: "Write the bound port to this file (for scripts using port 0).")
     var portFile: String?
 
-    func run() async throws {
-        let simulator = try await VendorSimulator.start(configuration: .init(host: self.host, port: self.port))
-        if let portFile = self.portFile {
-            try Self.write("\(simulator.port)\n", to: portFile)
+    @Option(
+        name: .customLong("fixed-body-bytes"),
+        help: """
+            Answer every request with a 200 and a JSON body of this many bytes, and nothing else: the plain SwiftNIO \
+            server bench/floors.sh measures as the listener's floor.
+            """)
+    var fixedBodyBytes: Int?
+
+    func validate() throws {
+        if let bytes = self.fixedBodyBytes, bytes < 0 {
+            throw ValidationError("--fixed-body-bytes must not be negative")
         }
-        print("vendor-sim listening on \(self.host):\(simulator.port)")
-        fflush(nil)  // stdout is a pipe in scripts: make the line visible now
+    }
+
+    func run() async throws {
+        if let bodyBytes = self.fixedBodyBytes {
+            let server = try await FixedResponseServer.start(host: self.host, port: self.port, bodyBytes: bodyBytes)
+            try self.announce(port: server.port)
+            await Self.waitForTerminationSignal()
+            try await server.shutdown()
+            return
+        }
+        let simulator = try await VendorSimulator.start(configuration: .init(host: self.host, port: self.port))
+        try self.announce(port: simulator.port)
         await Self.waitForTerminationSignal()
         try await simulator.shutdown()
+    }
+
+    /// Writes the port file, if asked for, and says where the server listens.
+    private func announce(port: Int) throws {
+        if let portFile = self.portFile {
+            try Self.write("\(port)\n", to: portFile)
+        }
+        print("vendor-sim listening on \(self.host):\(port)")
+        fflush(nil)  // stdout is a pipe in scripts: make the line visible now
     }
 
     /// Writes `text` to `path`, replacing the file.
