@@ -228,6 +228,11 @@ private let minimalBadConfig = """
             }
             #expect(response.status == 200)
 
+            // The process allocates with jemalloc, which Package.swift links in (bench/RESULTS.md: glibc's malloc
+            // cost 6 % more CPU per request).
+            let maps = FileHandle(forReadingAtPath: "/proc/\(child.process.pid)/maps")?.readDataToEndOfFile()
+            #expect(String(decoding: maps ?? Data(), as: UTF8.self).contains("libjemalloc.so"))
+
             // SIGHUP reloads the file: a new route appears, and a keep-alive connection survives.
             let held = try await RawHTTPClient.connect(port: proxyPort)
             try await held.send(RunningGateway.requestBytes("GET", "/api/dokstamp/certificates"))
