@@ -187,7 +187,7 @@ extension AccessLog {
         self.log(
             AccessLogRecord(
                 unixMilliseconds: DateHeader.unixMilliseconds(), requestID: requestID,
-                clientAddress: ForwardingHeaders.peerIP(request.remoteAddress), method: request.head.method.rawValue,
+                clientAddress: request.peerIP, method: request.head.method.rawValue,
                 route: route, path: String(path), status: Int(writer.status?.code ?? 0), code: notes.code,
                 upstream: notes.upstream, attempts: notes.attempts, bytesIn: request.body?.readableBytes ?? 0,
                 bytesOut: writer.bodyBytesWritten, duration: ContinuousClock.now - request.receivedAt,

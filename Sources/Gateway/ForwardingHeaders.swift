@@ -54,21 +54,25 @@ enum ForwardingHeaders {
         }
         HopByHopHeaders.remove(from: &fields)
 
+        // None of the fields added below is in `fields` (the loop above kept them aside), so they are appended: a
+        // subscript set would first build the fields' name index.
         if let peerAddress {
-            fields[.xForwardedFor] = forwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress
+            let value = forwardedFor.map { "\($0), \(peerAddress)" } ?? peerAddress
+            fields.append(HTTPField(name: .xForwardedFor, value: value))
         } else if let forwardedFor {
-            fields[.xForwardedFor] = forwardedFor
+            fields.append(HTTPField(name: .xForwardedFor, value: forwardedFor))
         }
-        fields[.xForwardedProto] = scheme
-        if let clientHost { fields[.xForwardedHost] = clientHost }
-        fields[Self.xRequestID] = requestID
-        fields[Self.via] = via.map { "\($0), \(Self.viaValue)" } ?? Self.viaValue
+        fields.append(HTTPField(name: .xForwardedProto, value: scheme))
+        if let clientHost { fields.append(HTTPField(name: .xForwardedHost, value: clientHost)) }
+        fields.append(HTTPField(name: Self.xRequestID, value: requestID))
+        fields.append(HTTPField(name: Self.via, value: via.map { "\($0), \(Self.viaValue)" } ?? Self.viaValue))
 
         for name in upstream.headers.remove { fields[name] = nil }
         for field in upstream.headers.set { fields[field.name] = field.value }
 
+        // `Host` is reserved (the config can neither set nor remove it), so it is not in `fields` either.
         let host = upstream.preserveHost ? (clientHost ?? upstream.url.authority) : upstream.url.authority
-        fields[Self.host] = host
+        fields.append(HTTPField(name: Self.host, value: host))
         return fields
     }
 
@@ -77,7 +81,7 @@ enum ForwardingHeaders {
     static func clientResponseHeaders(upstream: HTTPFields, requestID: String, keepContentLength: Bool) -> HTTPHeaders {
         // RFC 9112 section 6.3: with both, Transfer-Encoding wins and an intermediary must drop Content-Length;
         // curl decoded the chunked body, so forwarding the stale length would desync the client connection.
-        let keepContentLength = keepContentLength && upstream[.transferEncoding] == nil
+        let keepContentLength = keepContentLength && !upstream.contains { $0.name == .transferEncoding }
         var fields = upstream
         HopByHopHeaders.remove(from: &fields)
         var headers = HTTPHeaders()

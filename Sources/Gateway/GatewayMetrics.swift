@@ -72,6 +72,14 @@ public final class GatewayMetrics: Sendable {
         .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
     ]
 
+    /// Every status code's label, made once (a label per request would allocate a string).
+    private static let statusLabels: [String] = (0..<600).map { String($0) }
+
+    /// A status code as a label value.
+    static func statusLabel(_ status: Int) -> String {
+        Self.statusLabels.indices.contains(status) ? Self.statusLabels[status] : String(status)
+    }
+
     /// A method as a label value.
     public static func methodLabel(_ method: String) -> String {
         Self.standardMethods.contains(method) ? method : "OTHER"
@@ -79,7 +87,7 @@ public final class GatewayMetrics: Sendable {
 
     /// A request answered (by the upstream or the gateway).
     public func requestFinished(route: String, method: String, status: Int, duration: Duration) {
-        self.requests.handle(route, Self.methodLabel(method), String(status)).increment()
+        self.requests.handle(route, Self.methodLabel(method), Self.statusLabel(status)).increment()
         self.requestDuration.handle(route).recordNanoseconds(duration.nanosecondsClamped)
     }
 

@@ -185,7 +185,7 @@ struct ProxyResponder: HTTPResponder {
         let headers = exchange.request.head.headers
         let states: [RateLimitBucketState]
         switch await self.rateLimits.check(
-            route: target.route, snapshot: exchange.snapshot, headers: headers, peer: exchange.request.remoteAddress)
+            route: target.route, snapshot: exchange.snapshot, headers: headers, peerIP: exchange.request.peerIP)
         {
         case .proceed(let granted):
             states = granted
@@ -227,7 +227,7 @@ struct ProxyResponder: HTTPResponder {
                 upstream: upstream.url, route: target.route, path: exchange.path, query: query),
             headers: ForwardingHeaders.upstreamRequestHeaders(
                 client: request.head.headers, method: target.method,
-                peerAddress: ForwardingHeaders.peerIP(request.remoteAddress), requestID: exchange.requestID,
+                peerAddress: request.peerIP, requestID: exchange.requestID,
                 scheme: self.scheme, upstream: upstream),
             body: request.body,
             connectTimeout: upstream.timeouts.connect,

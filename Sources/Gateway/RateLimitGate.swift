@@ -21,7 +21,7 @@ struct RateLimitGate: Sendable {
     let metrics: GatewayMetrics
 
     func check(
-        route: RouteConfiguration, snapshot: GatewaySnapshot, headers: HTTPHeaders, peer: SocketAddress?
+        route: RouteConfiguration, snapshot: GatewaySnapshot, headers: HTTPHeaders, peerIP: String?
     ) async -> Verdict {
         guard !route.rateLimits.isEmpty else { return .proceed([]) }
         let policies = route.rateLimits.compactMap { snapshot.policies[$0] }
@@ -41,12 +41,11 @@ struct RateLimitGate: Sendable {
         for value in headers[HTTPField.Name.xForwardedFor.canonicalName] {
             fields.append(HTTPField(name: .xForwardedFor, value: value))
         }
-        let peerText = peer?.ipAddress
         let buckets = policies.map { policy in
             RateLimitBucket(
                 policy: policy,
                 key: snapshot.keyResolver.key(
-                    for: policy.key, headers: fields, routeName: route.name, peerText: peerText))
+                    for: policy.key, headers: fields, routeName: route.name, peerText: peerIP))
         }
         switch await self.store.acquire(buckets) {
         case .allowed(let states):

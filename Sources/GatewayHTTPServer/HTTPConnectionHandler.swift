@@ -31,6 +31,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private let executor: EventLoopTaskExecutor
     private var context: ChannelHandlerContext?
     private var remoteAddress: SocketAddress?
+    /// `remoteAddress` as text, formatted once for all the connection's requests.
+    private var peerIP: String?
     private var isActive = false
 
     /// Parts and errors decoded while a response was in progress, fed in again after it.
@@ -73,6 +75,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard !self.isActive else { return }
         self.isActive = true
         self.remoteAddress = context.channel.remoteAddress
+        self.peerIP = self.remoteAddress?.ipAddress
         if self.entry == nil {
             self.perform(.refuse(.tooManyConnections, head: nil), context: context)
         }
@@ -160,6 +163,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func startResponse(_ request: ServerRequest, keepAlive: Bool, context: ChannelHandlerContext) {
+        var request = request
+        request.peerIP = self.peerIP
         self.requestNumber &+= 1
         let number = self.requestNumber
         let writer = ResponseWriter(

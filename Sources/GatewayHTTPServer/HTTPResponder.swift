@@ -11,17 +11,21 @@ public struct ServerRequest: Sendable {
     public var body: ByteBuffer?
     /// The socket peer.
     public var remoteAddress: SocketAddress?
+    /// The peer's IP address as text (for `X-Forwarded-For`, rate-limit keys and the access log), formatted once per
+    /// connection by the listener.
+    public var peerIP: String?
     /// When the head was complete, for latency measurements.
     public var receivedAt: ContinuousClock.Instant
 
     public init(
         head: HTTPRequestHead, target: String, body: ByteBuffer?, remoteAddress: SocketAddress?,
-        receivedAt: ContinuousClock.Instant
+        peerIP: String? = nil, receivedAt: ContinuousClock.Instant
     ) {
         self.head = head
         self.target = target
         self.body = body
         self.remoteAddress = remoteAddress
+        self.peerIP = peerIP
         self.receivedAt = receivedAt
     }
 }

@@ -40,24 +40,37 @@ public enum RequestHeadValidator {
         // "GET " + target + " HTTP/1.1\r\n", then "name: value\r\n" per field, then "\r\n".
         let requestLineBytes = head.method.rawValue.utf8.count + head.uri.utf8.count + 12
         if requestLineBytes > maxHeadBytes { return refuse(.uriTooLong) }
+        // One pass over the fields: the head's size, its `Host`s, and whether the rarer fields checked below are
+        // there at all (looking each name up would scan the fields and allocate an array per name).
         var headBytes = requestLineBytes + 2
+        var hostCount = 0
+        var host: String?
+        var hasTransferEncoding = false
+        var hasExpect = false
         for (name, value) in head.headers {
             headBytes += name.utf8.count + value.utf8.count + 4
+            if Self.isName(name, "host") {
+                hostCount += 1
+                if host == nil { host = value }
+            } else if Self.isName(name, "transfer-encoding") {
+                hasTransferEncoding = true
+            } else if Self.isName(name, "expect") {
+                hasExpect = true
+            }
         }
         if headBytes > maxHeadBytes { return refuse(.headerTooLarge) }
 
         if head.method == .CONNECT { return refuse(.methodNotImplemented("CONNECT")) }
 
-        let hosts = head.headers["host"]
-        if head.version.major == 1, head.version.minor >= 1, hosts.count != 1 {
-            return refuse(.malformedRequest(hosts.isEmpty ? "missing Host header" : "more than one Host header"))
+        if head.version.major == 1, head.version.minor >= 1, hostCount != 1 {
+            return refuse(.malformedRequest(hostCount == 0 ? "missing Host header" : "more than one Host header"))
         }
-        if hosts.count > 1 { return refuse(.malformedRequest("more than one Host header")) }
-        if let host = hosts.first, !Self.isValidHost(host) {
+        if hostCount > 1 { return refuse(.malformedRequest("more than one Host header")) }
+        if let host, !Self.isValidHost(host) {
             return refuse(.malformedRequest("invalid Host header"))
         }
 
-        let transferEncodings = head.headers["transfer-encoding"]
+        let transferEncodings = hasTransferEncoding ? head.headers["transfer-encoding"] : []
         if !transferEncodings.isEmpty {
             if head.version.major == 1, head.version.minor == 0 {
                 return refuse(.malformedRequest("Transfer-Encoding in an HTTP/1.0 request"))
@@ -68,7 +81,7 @@ public enum RequestHeadValidator {
             if codings != ["chunked"] { return refuse(.unsupportedTransferEncoding) }
         }
 
-        for expectation in head.headers["expect"] {
+        for expectation in hasExpect ? head.headers["expect"] : [] {
             if Substring(expectation).trimmingASCIIWhitespace().lowercased() == "100-continue" {
                 verdict.expectsContinue = true
             } else {
@@ -77,7 +90,9 @@ public enum RequestHeadValidator {
         }
 
         var target = Substring(head.uri)
-        if target.contains("#") { return refuse(.malformedRequest("fragment in the request target")) }
+        if head.uri.utf8.contains(UInt8(ascii: "#")) {
+            return refuse(.malformedRequest("fragment in the request target"))
+        }
         if !target.hasPrefix("/") {
             if head.method == .OPTIONS, target == "*" {
                 verdict.originFormTarget = "*"
@@ -94,13 +109,24 @@ public enum RequestHeadValidator {
             target = target[schemeEnd.upperBound...]
             let authorityEnd = target.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? target.endIndex
             let authority = target[..<authorityEnd]
-            if let host = hosts.first, host.lowercased() != authority.lowercased() {
+            if let host, host.lowercased() != authority.lowercased() {
                 return refuse(.malformedRequest("Host header does not match the absolute-form target"))
             }
             let rest = target[authorityEnd...]
             verdict.originFormTarget = rest.hasPrefix("/") ? String(rest) : "/" + rest
         }
         return verdict
+    }
+
+    /// Whether a field name is `lowercaseName`, ASCII case-insensitively (field names are tokens: ASCII only).
+    private static func isName(_ name: String, _ lowercaseName: StaticString) -> Bool {
+        guard name.utf8.count == lowercaseName.utf8CodeUnitCount else { return false }
+        let expected = UnsafeBufferPointer(start: lowercaseName.utf8Start, count: lowercaseName.utf8CodeUnitCount)
+        for (byte, wanted) in zip(name.utf8, expected)
+        where byte != wanted && !(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == wanted) {
+            return false
+        }
+        return true
     }
 
     /// Whether a `Host` value is `uri-host [ ":" port ]` with a non-empty host.

@@ -29,6 +29,26 @@ struct RequestHeadValidatorTests {
                 == .malformedRequest("more than one Host header"))
     }
 
+    @Test func fieldNamesAreMatchedWhateverTheirCase() {
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("HOST", "a"), ("hOsT", "b")])).refusal
+                == .malformedRequest("more than one Host header"))
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("hosT", "a b")])).refusal
+                == .malformedRequest("invalid Host header"))
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("TRANSFER-encoding", "gzip")])).refusal
+                == .unsupportedTransferEncoding)
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("eXPECT", "x")])).refusal
+                == .expectationFailed)
+        // Names that only look alike are other fields.
+        #expect(
+            RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("Hosts", "b"), ("Expected", "x")])).refusal
+                == nil)
+        #expect(RequestHeadValidator.validate(self.head(.GET, "/a#b", fields: [("Host", "a")])).refusal != nil)
+    }
+
     @Test func transferEncodingRules() {
         #expect(
             RequestHeadValidator.validate(self.head(fields: [("Host", "a"), ("Transfer-Encoding", "chunked")])).refusal

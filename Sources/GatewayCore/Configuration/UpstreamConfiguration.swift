@@ -76,12 +76,16 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
         case https
     }
 
-    public var scheme: Scheme
+    public var scheme: Scheme { didSet { self.formatOriginAndAuthority() } }
     /// The host as written (an IPv6 literal without brackets).
-    public var host: String
-    public var port: Int
+    public var host: String { didSet { self.formatOriginAndAuthority() } }
+    public var port: Int { didSet { self.formatOriginAndAuthority() } }
     /// The base path without a trailing slash ("" for none).
     public var basePath: String
+    /// `scheme://authority` with the port always written (every request's URL starts with it).
+    public private(set) var origin = ""
+    /// The authority for a `Host` header: the port is left out when it is the scheme's default.
+    public private(set) var authority = ""
 
     public init(scheme: Scheme, host: String, port: Int? = nil, basePath: String = "") {
         self.scheme = scheme
@@ -90,6 +94,15 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
         var base = basePath
         while base.hasSuffix("/") { base.removeLast() }
         self.basePath = base
+        self.formatOriginAndAuthority()
+    }
+
+    /// `origin` and `authority`, formatted when a part changes rather than for every request.
+    private mutating func formatOriginAndAuthority() {
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        let defaultPort = self.scheme == .https ? 443 : 80
+        self.origin = "\(self.scheme.rawValue)://\(host):\(self.port)"
+        self.authority = self.port == defaultPort ? host : "\(host):\(self.port)"
     }
 
     /// Parses `scheme://host[:port][/base/path]`; nil for anything else (no user info, query or fragment).
@@ -122,19 +135,6 @@ public struct UpstreamURL: Sendable, Hashable, CustomStringConvertible {
         guard !host.isEmpty, host.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else { return nil }
         if let port, !(1...65535).contains(port) { return nil }
         self.init(scheme: scheme, host: String(host), port: port, basePath: path)
-    }
-
-    /// The authority for a `Host` header: the port is left out when it is the scheme's default.
-    public var authority: String {
-        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        let defaultPort = self.scheme == .https ? 443 : 80
-        return self.port == defaultPort ? host : "\(host):\(self.port)"
-    }
-
-    /// `scheme://authority` with the port always written.
-    public var origin: String {
-        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return "\(self.scheme.rawValue)://\(host):\(self.port)"
     }
 
     public var description: String { "\(self.scheme.rawValue)://\(self.authority)\(self.basePath)" }

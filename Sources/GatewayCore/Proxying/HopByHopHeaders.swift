@@ -12,21 +12,36 @@ public enum HopByHopHeaders {
     ///
     /// Called before the gateway adds its own headers, so `Connection: X-Request-ID` cannot remove them.
     public static func remove(from fields: inout HTTPFields) {
+        // One pass, without looking fields up by name (that would build the fields' name index) or hashing names:
+        // most messages have nothing to remove.
         var named: [HTTPField.Name] = []
-        for value in fields[values: .connection] {
-            for token in value.split(separator: ",") {
+        var hasAny = false
+        for field in fields where Self.isAlwaysRemoved(field.name) {
+            hasAny = true
+            guard field.name == .connection else { continue }
+            for token in field.value.split(separator: ",") {
                 let trimmed = token.trimmingASCIIWhitespace()
                 if let name = HTTPField.Name(String(trimmed)) { named.append(name) }
             }
         }
-        let hasAny = !named.isEmpty || fields.contains { Self.alwaysRemoved.contains($0.name) }
         guard hasAny else { return }
         var kept = HTTPFields()
         kept.reserveCapacity(fields.count)
-        for field in fields where !Self.alwaysRemoved.contains(field.name) && !named.contains(field.name) {
+        for field in fields where !Self.isAlwaysRemoved(field.name) && !named.contains(field.name) {
             kept.append(field)
         }
         fields = kept
+    }
+
+    /// Whether `name` is one of ``alwaysRemoved``, told by comparing canonical names (short strings), not hashing.
+    public static func isAlwaysRemoved(_ name: HTTPField.Name) -> Bool {
+        switch name.canonicalName {
+        case "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+            "proxy-authorization", "proxy-authenticate":
+            return true
+        default:
+            return false
+        }
     }
 }
 

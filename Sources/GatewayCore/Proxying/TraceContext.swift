@@ -136,7 +136,21 @@ extension UpstreamRequest {
     /// `tracestate` the client sent without a valid `traceparent` is not passed on.
     public mutating func beginTry<Random: RandomNumberGenerator>(using random: inout Random) {
         guard let trace = self.trace else { return }
-        self.headers[TraceContext.traceparent] = trace.traceparent(spanID: TraceContext.newSpanID(using: &random))
-        if !trace.isContinued { self.headers[TraceContext.tracestate] = nil }
+        // Fields are found by a scan, not by name: a lookup by name would build the fields' name index per try.
+        let traceparent = HTTPField(
+            name: TraceContext.traceparent, value: trace.traceparent(spanID: TraceContext.newSpanID(using: &random)))
+        if let first = self.headers.firstIndex(where: { $0.name == TraceContext.traceparent }) {
+            let after = self.headers[self.headers.index(after: first)...]
+            if after.contains(where: { $0.name == TraceContext.traceparent }) {
+                self.headers[TraceContext.traceparent] = traceparent.value  // one replaces them all
+            } else {
+                self.headers[first] = traceparent
+            }
+        } else {
+            self.headers.append(traceparent)
+        }
+        if !trace.isContinued, self.headers.contains(where: { $0.name == TraceContext.tracestate }) {
+            self.headers[TraceContext.tracestate] = nil
+        }
     }
 }

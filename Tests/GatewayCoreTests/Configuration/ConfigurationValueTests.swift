@@ -12,6 +12,16 @@ struct ConfigurationValueTests {
         #expect(v6.host == "::1")
         #expect(v6.authority == "[::1]:8080")
         #expect(v6.origin == "http://[::1]:8080")
+        // Origin and authority follow a changed part.
+        var changed = url
+        changed.port = 8443
+        #expect(changed.authority == "api.example.com:8443")
+        #expect(changed.origin == "https://api.example.com:8443")
+        changed.scheme = .http
+        changed.host = "::2"
+        #expect(changed.origin == "http://[::2]:8443")
+        changed.port = 80
+        #expect(changed.authority == "[::2]")
         #expect(UpstreamURL("ftp://x") == nil)
         #expect(UpstreamURL("http://user@x") == nil)
         #expect(UpstreamURL("http://x?q") == nil)

@@ -22,6 +22,15 @@ struct HeaderPolicyTests {
         #expect(fields.map(\.name.canonicalName) == ["accept", "authorization"])
     }
 
+    @Test func theFixedSetIsToldWithoutHashing() {
+        for name in HopByHopHeaders.alwaysRemoved {
+            #expect(HopByHopHeaders.isAlwaysRemoved(name), "\(name)")
+        }
+        for name in ["Accept", "Connections", "TE2", "Upgrade-Insecure-Requests", "Via", "Host", "Proxy"] {
+            #expect(!HopByHopHeaders.isAlwaysRemoved(HTTPField.Name(name)!), "\(name)")
+        }
+    }
+
     @Test func leavesEndToEndHeadersUntouched() {
         var fields = self.fields([("Accept", "*/*"), ("Content-Type", "application/json")])
         let before = fields

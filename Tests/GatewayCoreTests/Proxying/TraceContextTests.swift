@@ -80,6 +80,21 @@ import Testing
         #expect(request.headers[TraceContext.tracestate] == "vendor=abc")
         #expect(request.headers[values: TraceContext.traceparent].count == 1)
 
+        // A client's traceparent keeps its place, and several become one.
+        var client = HTTPFields()
+        client[TraceContext.traceparent] = Self.example
+        client[.accept] = "*/*"
+        var forwarded = UpstreamRequest(
+            method: .get, url: "http://x/", headers: client, trace: TraceContext.parse(Self.example))
+        forwarded.beginTry(using: &random)
+        #expect(forwarded.headers.map(\.name) == [TraceContext.traceparent, .accept])
+        #expect(forwarded.headers[TraceContext.traceparent] != Self.example)
+        client.append(HTTPField(name: TraceContext.traceparent, value: Self.example))
+        var doubled = UpstreamRequest(
+            method: .get, url: "http://x/", headers: client, trace: TraceContext.parse(Self.example))
+        doubled.beginTry(using: &random)
+        #expect(doubled.headers[values: TraceContext.traceparent].count == 1)
+
         // A new trace: the client's tracestate cannot be read without its traceparent, so it is dropped.
         var fresh = UpstreamRequest(
             method: .get, url: "http://x/", headers: headers,
