@@ -27,6 +27,8 @@ enum ForwardingHeaders {
         var clientHost: String?
         var forwardedFor: String?
         var via: String?
+        // Hop-by-hop fields are left out as the client's fields are copied, not removed from a copy afterwards.
+        let connectionOptions = HopByHopHeaders.connectionOptions(client["connection"])
         for (name, value) in client {
             guard let fieldName = HTTPField.Name(name) else { continue }
             switch fieldName {
@@ -37,6 +39,8 @@ enum ForwardingHeaders {
             case Self.via:
                 via = via.map { "\($0), \(value)" } ?? value
             case Self.xRequestID, .xForwardedProto, .xForwardedHost:
+                continue
+            case _ where HopByHopHeaders.isHopByHop(fieldName, connectionOptions: connectionOptions):
                 continue
             case .maxForwards where method == .options || method == .trace:
                 // RFC 9110 section 7.6.2: a recipient that forwards OPTIONS or TRACE decrements Max-Forwards (the
@@ -52,7 +56,6 @@ enum ForwardingHeaders {
                 fields.append(HTTPField(name: fieldName, value: value))
             }
         }
-        HopByHopHeaders.remove(from: &fields)
 
         // None of the fields added below is in `fields` (the loop above kept them aside), so they are appended: a
         // subscript set would first build the fields' name index.
@@ -82,13 +85,12 @@ enum ForwardingHeaders {
         // RFC 9112 section 6.3: with both, Transfer-Encoding wins and an intermediary must drop Content-Length;
         // curl decoded the chunked body, so forwarding the stale length would desync the client connection.
         let keepContentLength = keepContentLength && !upstream.contains { $0.name == .transferEncoding }
-        var fields = upstream
-        HopByHopHeaders.remove(from: &fields)
+        let connectionOptions = HopByHopHeaders.connectionOptions(in: upstream)
         var headers = HTTPHeaders()
-        headers.reserveCapacity(fields.count + 2)
+        headers.reserveCapacity(upstream.count + 2)
         var via: String?
         var hasDate = false
-        for field in fields {
+        for field in upstream where !HopByHopHeaders.isHopByHop(field.name, connectionOptions: connectionOptions) {
             switch field.name {
             case .date:
                 hasDate = true

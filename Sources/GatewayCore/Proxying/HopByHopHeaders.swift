@@ -12,25 +12,50 @@ public enum HopByHopHeaders {
     ///
     /// Called before the gateway adds its own headers, so `Connection: X-Request-ID` cannot remove them.
     public static func remove(from fields: inout HTTPFields) {
-        // One pass, without looking fields up by name (that would build the fields' name index) or hashing names:
-        // most messages have nothing to remove.
-        var named: [HTTPField.Name] = []
-        var hasAny = false
-        for field in fields where Self.isAlwaysRemoved(field.name) {
-            hasAny = true
-            guard field.name == .connection else { continue }
-            for token in field.value.split(separator: ",") {
-                let trimmed = token.trimmingASCIIWhitespace()
-                if let name = HTTPField.Name(String(trimmed)) { named.append(name) }
-            }
-        }
-        guard hasAny else { return }
+        // Without looking fields up by name (that would build the fields' name index) or hashing names.
+        let named = Self.connectionOptions(in: fields)
+        guard fields.contains(where: { Self.isHopByHop($0.name, connectionOptions: named) }) else { return }
         var kept = HTTPFields()
         kept.reserveCapacity(fields.count)
-        for field in fields where !Self.isAlwaysRemoved(field.name) && !named.contains(field.name) {
+        for field in fields where !Self.isHopByHop(field.name, connectionOptions: named) {
             kept.append(field)
         }
         fields = kept
+    }
+
+    /// The field names a message's `Connection` values list (RFC 9110 section 7.6.1: they are hop-by-hop too).
+    public static func connectionOptions(in fields: HTTPFields) -> [HTTPField.Name] {
+        var names: [HTTPField.Name] = []
+        for field in fields where field.name == .connection {
+            Self.appendOptions(of: field.value, to: &names)
+        }
+        return names
+    }
+
+    /// The same for `Connection` values given as text.
+    public static func connectionOptions(_ values: [String]) -> [HTTPField.Name] {
+        var names: [HTTPField.Name] = []
+        for value in values {
+            Self.appendOptions(of: value, to: &names)
+        }
+        return names
+    }
+
+    /// Appends the names one `Connection` value lists. `keep-alive` and `close`, nearly every value there is, are
+    /// left out: `Keep-Alive` is always removed anyway, and no field is called `close`.
+    private static func appendOptions(of value: String, to names: inout [HTTPField.Name]) {
+        for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+            let option = Substring(token).trimmingASCIIWhitespace()
+            if option.utf8.count == 10, option.lowercased() == "keep-alive" { continue }
+            if option.utf8.count == 5, option.lowercased() == "close" { continue }
+            if let name = HTTPField.Name(String(option)) { names.append(name) }
+        }
+    }
+
+    /// Whether a field is not forwarded: one of ``alwaysRemoved``, or named in `Connection` (`connectionOptions`,
+    /// from ``connectionOptions(_:)``).
+    public static func isHopByHop(_ name: HTTPField.Name, connectionOptions: [HTTPField.Name]) -> Bool {
+        Self.isAlwaysRemoved(name) || connectionOptions.contains(name)
     }
 
     /// Whether `name` is one of ``alwaysRemoved``, told by comparing canonical names (short strings), not hashing.

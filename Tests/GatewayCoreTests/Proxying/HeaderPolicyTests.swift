@@ -22,6 +22,16 @@ struct HeaderPolicyTests {
         #expect(fields.map(\.name.canonicalName) == ["accept", "authorization"])
     }
 
+    @Test func connectionOptionsAreTheFieldNamesListed() {
+        let names = HopByHopHeaders.connectionOptions(["Keep-Alive, X-Secret ,x-other", "close", " CLOSE,TE", ",,"])
+        #expect(names.map(\.canonicalName) == ["x-secret", "x-other", "te"])
+        let fields = self.fields([("Connection", "keep-alive"), ("Accept", "*/*"), ("connection", "X-A")])
+        #expect(HopByHopHeaders.connectionOptions(in: fields).map(\.canonicalName) == ["x-a"])
+        #expect(HopByHopHeaders.isHopByHop(HTTPField.Name("X-A")!, connectionOptions: [HTTPField.Name("x-a")!]))
+        #expect(HopByHopHeaders.isHopByHop(.upgrade, connectionOptions: []))
+        #expect(!HopByHopHeaders.isHopByHop(.accept, connectionOptions: [HTTPField.Name("x-a")!]))
+    }
+
     @Test func theFixedSetIsToldWithoutHashing() {
         for name in HopByHopHeaders.alwaysRemoved {
             #expect(HopByHopHeaders.isAlwaysRemoved(name), "\(name)")
