@@ -14,9 +14,14 @@ import Testing
 
     /// The default call timeout is generous: tests that are not about timeouts must not see `storeUnavailable`
     /// because the machine is loaded (with 2 s, calls of a test running in parallel with the suite timed out once).
+    /// The default tuning with a connect bound as patient as the tests' call timeout: these tests are about what the
+    /// store does, and on two cores loaded by the whole suite in parallel a loopback connect (and `AUTH`) has been seen
+    /// to take over the default second.
+    static let patient = RedisRateLimitStore.Tuning(connectTimeout: .seconds(10))
+
     func makeStore(
         _ server: RedisTestServer, timeout: Duration = .seconds(10), password: String?? = .none,
-        logs: CapturedLogs = CapturedLogs(), tuning: RedisRateLimitStore.Tuning = .init()
+        logs: CapturedLogs = CapturedLogs(), tuning: RedisRateLimitStore.Tuning = Self.patient
     ) -> RedisRateLimitStore {
         RedisRateLimitStore(
             configuration: server.configuration(timeout: timeout, password: password),
@@ -296,7 +301,7 @@ extension RedisRateLimitStoreTests {
         configuration.database = 3
         let store = RedisRateLimitStore(
             configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: CapturedLogs().logger()
+            logger: CapturedLogs().logger(), tuning: Self.patient
         )
         let bucket = RateLimitBucket(policy: self.slow, key: "hacme")
         guard case .allowed = await store.acquire([bucket]) else {
@@ -310,7 +315,7 @@ extension RedisRateLimitStoreTests {
         configuration.password = "not-alice-pw"
         let wrong = RedisRateLimitStore(
             configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: CapturedLogs().logger()
+            logger: CapturedLogs().logger(), tuning: Self.patient
         )
         #expect(await wrong.acquire([bucket]) == .storeUnavailable)
         #expect(wrong.lastError?.code == .authenticationFailed)
