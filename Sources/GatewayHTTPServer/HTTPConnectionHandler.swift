@@ -138,7 +138,8 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
                 return
             }
             let action = self.machine.receive(
-                part, remoteAddress: self.remoteAddress, now: .now, draining: self.entry?.isDraining ?? true)
+                part, remoteAddress: self.remoteAddress, peerIP: self.peerIP, now: .now,
+                draining: self.entry?.isDraining ?? true)
             self.perform(action, context: context)
         case .error(let error):
             self.perform(self.machine.receive(error: error), context: context)
@@ -163,8 +164,6 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     private func startResponse(_ request: ServerRequest, keepAlive: Bool, context: ChannelHandlerContext) {
-        var request = request
-        request.peerIP = self.peerIP
         self.requestNumber &+= 1
         let number = self.requestNumber
         let writer = ResponseWriter(

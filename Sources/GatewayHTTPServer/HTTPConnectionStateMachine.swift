@@ -75,10 +75,12 @@ struct HTTPConnectionStateMachine {
     /// A decoded part arrived (never while responding: the owner queues those).
     /// - Parameters:
     ///   - remoteAddress: the peer, carried into the request.
+    ///   - peerIP: the peer's IP address as text (formatted once per connection), carried into the request.
     ///   - now: when the part arrived (a head's arrival time is the request's `receivedAt`).
     ///   - draining: the listener is draining (the response will close the connection).
     mutating func receive(
-        _ part: HTTPServerRequestPart, remoteAddress: SocketAddress?, now: ContinuousClock.Instant, draining: Bool
+        _ part: HTTPServerRequestPart, remoteAddress: SocketAddress?, peerIP: String?, now: ContinuousClock.Instant,
+        draining: Bool
     ) -> Action {
         switch (self.state, part) {
         case (.idle, .head(let head)):
@@ -97,7 +99,7 @@ struct HTTPConnectionStateMachine {
             self.state = .responding(head: pending.head)
             let request = ServerRequest(
                 head: pending.head, target: pending.target, body: pending.body, remoteAddress: remoteAddress,
-                receivedAt: pending.receivedAt)
+                peerIP: peerIP, receivedAt: pending.receivedAt)
             return .respond(request, keepAlive: pending.keepAlive)
         case (.responding, _):
             preconditionFailure("a part was delivered while a response is in progress; the owner queues them")

@@ -19,7 +19,7 @@ public struct ServerRequest: Sendable {
 
     public init(
         head: HTTPRequestHead, target: String, body: ByteBuffer?, remoteAddress: SocketAddress?,
-        peerIP: String? = nil, receivedAt: ContinuousClock.Instant
+        peerIP: String?, receivedAt: ContinuousClock.Instant
     ) {
         self.head = head
         self.target = target

@@ -23,7 +23,7 @@ struct HTTPConnectionStateMachineTests {
     mutating func send(_ part: HTTPServerRequestPart, to machine: inout Machine, draining: Bool = false)
         -> Machine.Action
     {
-        machine.receive(part, remoteAddress: nil, now: self.now, draining: draining)
+        machine.receive(part, remoteAddress: nil, peerIP: nil, now: self.now, draining: draining)
     }
 
     func refusal(_ action: Machine.Action) -> ServerRefusal? {
