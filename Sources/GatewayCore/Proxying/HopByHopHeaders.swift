@@ -8,21 +8,6 @@ public enum HopByHopHeaders {
         .transferEncoding, .upgrade, .proxyAuthorization, .proxyAuthenticate,
     ]
 
-    /// Removes every hop-by-hop field from `fields`, including those named in `Connection`.
-    ///
-    /// Called before the gateway adds its own headers, so `Connection: X-Request-ID` cannot remove them.
-    public static func remove(from fields: inout HTTPFields) {
-        // Without looking fields up by name (that would build the fields' name index) or hashing names.
-        let named = Self.connectionOptions(in: fields)
-        guard fields.contains(where: { Self.isHopByHop($0.name, connectionOptions: named) }) else { return }
-        var kept = HTTPFields()
-        kept.reserveCapacity(fields.count)
-        for field in fields where !Self.isHopByHop(field.name, connectionOptions: named) {
-            kept.append(field)
-        }
-        fields = kept
-    }
-
     /// The field names a message's `Connection` values list (RFC 9110 section 7.6.1: they are hop-by-hop too).
     public static func connectionOptions(in fields: HTTPFields) -> [HTTPField.Name] {
         var names: [HTTPField.Name] = []
@@ -52,13 +37,16 @@ public enum HopByHopHeaders {
         }
     }
 
-    /// Whether a field is not forwarded: one of ``alwaysRemoved``, or named in `Connection` (`connectionOptions`,
-    /// from ``connectionOptions(_:)``).
+    /// Whether a field is not forwarded (RFC 9110 section 7.6.1): one of ``alwaysRemoved``, or named in `Connection`
+    /// (`connectionOptions`, from ``connectionOptions(in:)``). Both directions leave such fields out as they copy the
+    /// others, before the gateway adds its own, so `Connection: X-Request-ID` cannot remove those.
     public static func isHopByHop(_ name: HTTPField.Name, connectionOptions: [HTTPField.Name]) -> Bool {
         Self.isAlwaysRemoved(name) || connectionOptions.contains(name)
     }
 
-    /// Whether `name` is one of ``alwaysRemoved``, told by comparing canonical names (short strings), not hashing.
+    /// Whether `name` is one of ``alwaysRemoved`` (the same list, kept equal by `HeaderPolicyTests`): a switch over
+    /// the canonical names is about 1.5× faster than hashing into the set or searching an array of names
+    /// (CoreBenchmarks' hop-by-hop check, 20 fields).
     public static func isAlwaysRemoved(_ name: HTTPField.Name) -> Bool {
         switch name.canonicalName {
         case "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
