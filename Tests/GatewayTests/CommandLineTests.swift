@@ -229,7 +229,7 @@ private let minimalBadConfig = """
             #expect(response.status == 200)
 
             // The process allocates with jemalloc, which Package.swift links in (bench/RESULTS.md: glibc's malloc
-            // cost 6 % more CPU per request).
+            // cost about 4 % more CPU per request).
             let maps = FileHandle(forReadingAtPath: "/proc/\(child.process.pid)/maps")?.readDataToEndOfFile()
             #expect(String(decoding: maps ?? Data(), as: UTF8.self).contains("libjemalloc.so"))
 
