@@ -41,25 +41,10 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 # --- upstream: 1 KiB, 16 KiB and a Laravel 422 ---------------------------------------------------------------------
 UPSTREAM_PORT="$(free_port)"
 ERROR_PORT="$(free_port)"
-mkdir -p "$TMP/upstream/logs" "$TMP/upstream/tmp" "$TMP/files"
+mkdir -p "$TMP/files"
 python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (1024 - 12) + "\"}")' >"$TMP/files/data.json"
 python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (16384 - 12) + "\"}")' >"$TMP/files/16k.json"
-cat >"$TMP/upstream/nginx.conf" <<EOF
-$NGINX_USER
-daemon off;
-worker_processes 1;
-pid $TMP/upstream/nginx.pid;
-error_log $TMP/upstream/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path $TMP/upstream/tmp/body;
-    proxy_temp_path $TMP/upstream/tmp/proxy;
-    fastcgi_temp_path $TMP/upstream/tmp/fastcgi;
-    uwsgi_temp_path $TMP/upstream/tmp/uwsgi;
-    scgi_temp_path $TMP/upstream/tmp/scgi;
+write_nginx_conf "$TMP/upstream" "
     server {
         listen 127.0.0.1:$UPSTREAM_PORT;
         default_type application/json;
@@ -70,11 +55,9 @@ http {
         listen 127.0.0.1:$ERROR_PORT;
         location / {
             default_type application/json;
-            return 422 '{"message":"The given data was invalid.","errors":{"email":["The email field is required."]}}';
+            return 422 '{\"message\":\"The given data was invalid.\",\"errors\":{\"email\":[\"The email field is required.\"]}}';
         }
-    }
-}
-EOF
+    }"
 taskset -c 1 nginx -p "$TMP/upstream" -c "$TMP/upstream/nginx.conf" -e "$TMP/upstream/logs/error.log" </dev/null \
     >"$TMP/upstream/logs/stdout.log" 2>&1 &
 PIDS+=("$!")

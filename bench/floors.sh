@@ -47,35 +47,13 @@ UPSTREAM_PORT="$(free_port)"
 PROXY_PORT="$(free_port)"
 mkdir -p "$TMP/files"
 python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (1024 - 12) + "\"}")' >"$TMP/files/data.json"
-nginx_conf() { # DIR SERVER_BLOCK
-    mkdir -p "$1/logs" "$1/tmp"
-    cat >"$1/nginx.conf" <<EOF
-$NGINX_USER
-daemon off;
-worker_processes 1;
-pid $1/nginx.pid;
-error_log $1/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path $1/tmp/body;
-    proxy_temp_path $1/tmp/proxy;
-    fastcgi_temp_path $1/tmp/fastcgi;
-    uwsgi_temp_path $1/tmp/uwsgi;
-    scgi_temp_path $1/tmp/scgi;
-    $2
-}
-EOF
-}
-nginx_conf "$TMP/upstream" "server {
+write_nginx_conf "$TMP/upstream" "    server {
         listen 127.0.0.1:$UPSTREAM_PORT;
         default_type application/json;
         root $TMP/files;
         location / { try_files \$uri /data.json; }
     }"
-nginx_conf "$TMP/proxy" "upstream origin { server 127.0.0.1:$UPSTREAM_PORT; keepalive 128; }
+write_nginx_conf "$TMP/proxy" "    upstream origin { server 127.0.0.1:$UPSTREAM_PORT; keepalive 128; }
     server {
         listen 127.0.0.1:$PROXY_PORT;
         location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }

@@ -1,6 +1,6 @@
 # Shared by bench/run.sh, bench/ab.sh, bench/floors.sh and bench/memory.sh (sourced, not run): a temporary directory
-# removed on exit with every process listed in PIDS, free loopback ports, waiting for a server to answer, and a
-# gateway config.
+# removed on exit with every process listed in PIDS, free loopback ports, waiting for a server to answer, an nginx
+# config and a gateway config.
 #
 #   bench_setup NAME     # TMP=<new temp dir>, PIDS=(); both cleaned up on exit or interrupt
 
@@ -57,4 +57,31 @@ write_gateway_config() { # FILE PORT ADMIN_PORT UPSTREAM_PORT [ERROR_PORT]
         [ -n "${5:-}" ] && echo "  - { name: errors, path_prefix: /err/, strip_prefix: true, upstream: failing }"
         echo "  - { name: plain, path_prefix: /, upstream: origin }"
     } >"$1"
+}
+
+# Writes the common part of an nginx config into DIR/nginx.conf, then HTTP_BLOCK inside `http {}`.
+write_nginx_conf() {
+    local dir="$1" http_block="$2"
+    mkdir -p "$dir/logs" "$dir/tmp"
+    cat >"$dir/nginx.conf" <<EOF
+$NGINX_USER
+daemon off;
+master_process on;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+    access_log off;
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    server_tokens off;
+$http_block
+}
+EOF
 }

@@ -158,34 +158,6 @@ python3 -c 'import json,sys; t=json.dumps({"data":"x"}); sys.stdout.write(t[:-2]
     >"$TMP/files/16k.json"
 ERROR_BODY="$(make_body error)"
 
-
-# Writes the common part of an nginx config into DIR/nginx.conf, then HTTP_BLOCK inside `http {}`.
-write_nginx_conf() {
-    local dir="$1" http_block="$2"
-    mkdir -p "$dir/logs" "$dir/tmp"
-    cat >"$dir/nginx.conf" <<EOF
-$NGINX_USER
-daemon off;
-master_process on;
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/logs/error.log warn;
-events { worker_connections 4096; multi_accept on; }
-http {
-    access_log off;
-    client_body_temp_path $dir/tmp/body;
-    proxy_temp_path $dir/tmp/proxy;
-    fastcgi_temp_path $dir/tmp/fastcgi;
-    uwsgi_temp_path $dir/tmp/uwsgi;
-    scgi_temp_path $dir/tmp/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    server_tokens off;
-$http_block
-}
-EOF
-}
-
 # Starts nginx in the foreground of a background job; its master's pid is left in STARTED_PID.
 start_nginx() {
     local dir="$1"
