@@ -87,13 +87,15 @@ struct ResponseHeadParser: Sendable {
     private mutating func parseStatusLine(_ line: UnsafeRawBufferPointer) -> LineResult {
         // HTTP-version SP 3DIGIT SP [ reason-phrase ]   (RFC 9112 §4; the SP after the code is often omitted).
         // Over HTTP/2 curl writes the status as `HTTP/2 200 ` (RFC 9113 has no status line): 10 bytes at least.
-        let prefix: [UInt8] = Array("HTTP/".utf8)
-        guard line.count >= 10, line.starts(with: prefix) else {
+        let prefixCount = 5  // "HTTP/"
+        guard line.count >= 10, line[0] == UInt8(ascii: "H"), line[1] == UInt8(ascii: "T"),
+            line[2] == UInt8(ascii: "T"), line[3] == UInt8(ascii: "P"), line[4] == UInt8(ascii: "/")
+        else {
             return .invalid("malformed status line")
         }
-        var index = prefix.count
+        var index = prefixCount
         while index < line.count && line[index] != UInt8(ascii: " ") { index += 1 }
-        self.isHTTP2 = index == prefix.count + 1 && line[prefix.count] == UInt8(ascii: "2")
+        self.isHTTP2 = index == prefixCount + 1 && line[prefixCount] == UInt8(ascii: "2")
         guard index + 4 <= line.count else { return .invalid("malformed status line") }
         var status = 0
         for digit in line[(index + 1)..<(index + 4)] {
@@ -115,6 +117,7 @@ struct ResponseHeadParser: Sendable {
         }
         self.state = .readingFields(status: status, reason: reason)
         self.fields = HTTPFields()
+        self.fields.reserveCapacity(16)  // a typical head's fields, without growing the storage field by field
         self.fieldCount = 0
         self.contentLength = nil
         return .needMore
@@ -151,7 +154,10 @@ struct ResponseHeadParser: Sendable {
         if self.fieldCount > Self.maximumFieldCount {
             return .invalid("more than \(Self.maximumFieldCount) header fields")
         }
-        guard let name = HTTPField.Name(String(decoding: nameBytes, as: UTF8.self)) else {
+        guard
+            let name = CommonFieldNames.name(UnsafeRawBufferPointer(rebasing: nameBytes))
+                ?? HTTPField.Name(String(decoding: nameBytes, as: UTF8.self))
+        else {
             return .invalid("invalid field name")
         }
         if name == .contentLength {
@@ -214,8 +220,9 @@ struct ResponseHeadParser: Sendable {
     /// `Transfer-Encoding` and `Content-Length` (which RFC 9112 §6.3 says to ignore beside it) are dropped.
     /// - Returns: why the head cannot be relayed (a coding nobody downstream could undo), or nil.
     static func relabelTransferCodings(_ fields: inout HTTPFields) -> String? {
+        // Nearly every head has none: answered without making a list.
+        guard fields.contains(where: { $0.name == .transferEncoding }) else { return nil }
         let values = fields[fields: .transferEncoding].map(\.value)
-        guard !values.isEmpty else { return nil }
         var codings = values.flatMap { $0.split(separator: ",") }.map {
             $0.trimmingASCIIWhitespace().lowercased()
         }.filter { !$0.isEmpty }

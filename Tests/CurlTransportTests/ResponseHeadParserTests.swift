@@ -42,6 +42,45 @@ import Testing
         #expect(outcome == .complete(status: 200, reason: "OK", fields: ["Content-Type: text/plain", "X-A: spaced"]))
     }
 
+    /// Names in the parser's table of common names are reused, not made again; the head must not tell: every spelling
+    /// (the table's two, and any other) keeps the upstream's bytes and compares by its canonical name.
+    @Test func commonNamesKeepTheUpstreamsSpelling() {
+        let names = ["Content-Type", "content-type", "CONTENT-TYPE", "Content-type", "ETag", "etag", "X-Custom"]
+        var lines = ["HTTP/1.1 200 OK\r\n"]
+        for (index, name) in names.enumerated() { lines.append("\(name): \(index)\r\n") }
+        lines.append("\r\n")
+        var parser = ResponseHeadParser()
+        var head: UpstreamResponseHead?
+        for line in lines {
+            if case .complete(let parsed) = Array(line.utf8).withUnsafeBytes({ parser.receive(line: $0) }) {
+                head = parsed
+            }
+        }
+        let fields = try! #require(head).headers
+        #expect(fields.map(\.name.rawName) == names)
+        #expect(fields.map(\.name.canonicalName) == names.map { $0.lowercased() })
+        #expect(fields[fields: .contentType].map(\.value) == ["0", "1", "2", "3"])
+        #expect(fields[fields: .eTag].map(\.value) == ["4", "5"])
+    }
+
+    /// The table finds each name in its usual and its lower-case spelling, and nothing else.
+    @Test func theCommonNamesTableFindsExactSpellingsOnly() {
+        for spelling in CommonFieldNames.spellings {
+            for form in [spelling, spelling.lowercased()] {
+                let found = Array(form.utf8).withUnsafeBytes { CommonFieldNames.name($0) }
+                #expect(found?.rawName == form, "\(form)")
+                #expect(found == HTTPField.Name(form), "\(form)")
+            }
+            let shouted = spelling.uppercased()
+            if shouted != spelling {
+                #expect(Array(shouted.utf8).withUnsafeBytes { CommonFieldNames.name($0) } == nil, "\(shouted)")
+            }
+        }
+        #expect(Array("X-Not-Common".utf8).withUnsafeBytes { CommonFieldNames.name($0) } == nil)
+        #expect(Array(repeating: UInt8(ascii: "a"), count: 300).withUnsafeBytes { CommonFieldNames.name($0) } == nil)
+        #expect([UInt8]().withUnsafeBytes { CommonFieldNames.name($0) } == nil)
+    }
+
     @Test func aStatusLineWithoutReasonAndBareLFEndingsParse() {
         #expect(self.parse(["HTTP/1.1 204\n", "\n"]) == .complete(status: 204, reason: "", fields: []))
     }
