@@ -173,17 +173,42 @@ struct EasyHandle {
     /// curl would otherwise add `Accept: */*` and, for bodies over 1 MiB, `Expect: 100-continue` and a 1 s wait.
     static func makeHeaderList(_ headers: HTTPFields) -> UnsafeMutablePointer<curl_slist>? {
         var list: UnsafeMutablePointer<curl_slist>?
-        func append(_ line: String) {
-            line.withCString { cLine in
-                if let appended = curl_slist_append(list, cLine) { list = appended }
+        var hasExpect = false
+        var hasAccept = false
+        // One scratch buffer for every line: curl copies each line, so it is written in place, never as a String.
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        func append() {
+            line.append(0)
+            line.withUnsafeBufferPointer { bytes in
+                bytes.withMemoryRebound(to: CChar.self) { cLine in
+                    if let appended = curl_slist_append(list, cLine.baseAddress) { list = appended }
+                }
             }
+            line.removeAll(keepingCapacity: true)
         }
         for field in headers {
-            // `Name;` is curl's syntax for a header with an empty value (`Name:` would delete it).
-            append(field.value.isEmpty ? "\(field.name.rawName);" : "\(field.name.rawName): \(field.value)")
+            if field.name == .expect { hasExpect = true }
+            if field.name == .accept { hasAccept = true }
+            line.append(contentsOf: field.name.rawName.utf8)
+            if field.value.isEmpty {
+                // `Name;` is curl's syntax for a header with an empty value (`Name:` would delete it).
+                line.append(UInt8(ascii: ";"))
+            } else {
+                line.append(UInt8(ascii: ":"))
+                line.append(UInt8(ascii: " "))
+                line.append(contentsOf: field.value.utf8)
+            }
+            append()
         }
-        if headers[.expect] == nil { append("Expect:") }
-        if headers[.accept] == nil { append("Accept:") }
+        if !hasExpect {
+            line.append(contentsOf: "Expect:".utf8)
+            append()
+        }
+        if !hasAccept {
+            line.append(contentsOf: "Accept:".utf8)
+            append()
+        }
         return list
     }
 
