@@ -19,7 +19,7 @@ enum BodyDecoder {
         let limit = max(0, limit)
         var complete = bodyComplete && body.readableBytes <= limit
         var bytes: [UInt8]
-        let encoding = headers[.contentEncoding].map { Self.lowercasedTrimmed(Substring($0)) } ?? ""
+        let encoding = headers.value(of: .contentEncoding).map { Self.lowercasedTrimmed(Substring($0)) } ?? ""
         switch encoding {
         case "", "identity":
             bytes = body.getBytes(at: body.readerIndex, length: min(body.readableBytes, limit)) ?? []
@@ -33,7 +33,7 @@ enum BodyDecoder {
             return nil
         }
         // Split on the UTF-8 bytes: `split(separator:)` on a String walks grapheme clusters, costly per error.
-        let contentType = Substring(headers[.contentType] ?? "")
+        let contentType = Substring(headers.value(of: .contentType) ?? "")
         var parts = contentType.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false)[...]
         let mediaType = parts.popFirst().map { Self.lowercasedTrimmed(Substring($0)) } ?? ""
         for parameter in parts {

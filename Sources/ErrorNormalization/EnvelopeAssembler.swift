@@ -132,10 +132,12 @@ enum EnvelopeAssembler {
     ) -> (Int?, RetryOrigin?) {
         let now = context.nowUnixSeconds
         if code == .quotaExceeded {
-            if let value = headers[.retryAfter], let seconds = RetryHint.retryAfter(value, nowUnixSeconds: now) {
+            if let value = headers.value(of: .retryAfter),
+                let seconds = RetryHint.retryAfter(value, nowUnixSeconds: now)
+            {
                 return (seconds, .header("Retry-After"))
             }
-            if let value = headers[.xQuotaReset], let seconds = RetryHint.reset(value, nowUnixSeconds: now) {
+            if let value = headers.value(of: .xQuotaReset), let seconds = RetryHint.reset(value, nowUnixSeconds: now) {
                 return (seconds, .header("X-Quota-Reset"))
             }
         }

@@ -31,7 +31,7 @@ enum HeaderSignals {
                 return (.rateLimited, .rateLimitHeaders(field: field.name.rawName))
             }
         }
-        if let value = headers[.rateLimit], RetryHint.rateLimitField(value) != nil {
+        if let value = headers.value(of: .rateLimit), RetryHint.rateLimitField(value) != nil {
             return (.rateLimited, .rateLimitHeaders(field: "RateLimit"))
         }
         return nil
@@ -120,7 +120,7 @@ enum HeaderSignals {
 
     /// A vendor code sent in a header: AWS's `x-amzn-ErrorType: ResourceNotFoundException:http://…`.
     static func vendorCode(_ headers: HTTPFields) -> String? {
-        guard let value = headers[Self.amazonErrorType] else { return nil }
+        guard let value = headers.value(of: Self.amazonErrorType) else { return nil }
         let code = value.split(separator: ":", maxSplits: 1).first.map { String($0) } ?? ""
         return code.isEmpty ? nil : code
     }

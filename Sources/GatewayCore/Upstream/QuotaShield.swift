@@ -121,19 +121,19 @@ public enum QuotaShield {
             wait = max(wait ?? 0, seconds)
             if isQuota { quota = true }
         }
-        if status == 429 || status == 503, let value = headers[.retryAfter] {
+        if status == 429 || status == 503, let value = headers.value(of: .retryAfter) {
             consider(RetryHint.retryAfter(value, nowUnixSeconds: nowSeconds))
         }
         for value in headers[values: .rateLimit] {
             consider(RetryHint.rateLimitField(value))
         }
-        if Self.isZero(headers[.rateLimitRemaining]), let value = headers[.rateLimitReset] {
+        if Self.isZero(headers.value(of: .rateLimitRemaining)), let value = headers.value(of: .rateLimitReset) {
             consider(RetryHint.reset(value, nowUnixSeconds: nowSeconds))
         }
-        if Self.isZero(headers[.xRateLimitRemaining]), let value = headers[.xRateLimitReset] {
+        if Self.isZero(headers.value(of: .xRateLimitRemaining)), let value = headers.value(of: .xRateLimitReset) {
             consider(RetryHint.reset(value, nowUnixSeconds: nowSeconds))
         }
-        if Self.isZero(headers[.xQuotaRemaining]), let value = headers[.xQuotaReset] {
+        if Self.isZero(headers.value(of: .xQuotaRemaining)), let value = headers.value(of: .xQuotaReset) {
             consider(RetryHint.reset(value, nowUnixSeconds: nowSeconds), isQuota: true)
         }
         guard let wait, Duration.seconds(wait) <= maxWait else { return nil }

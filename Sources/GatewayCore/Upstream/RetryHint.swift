@@ -79,19 +79,21 @@ public enum RetryHint {
     public static func secondsWithSource(
         status: Int, headers: HTTPFields, nowUnixSeconds: Int
     ) -> (seconds: Int, field: String)? {
-        if let value = headers[.retryAfter], let seconds = Self.retryAfter(value, nowUnixSeconds: nowUnixSeconds) {
+        if let value = headers.value(of: .retryAfter),
+            let seconds = Self.retryAfter(value, nowUnixSeconds: nowUnixSeconds)
+        {
             return (seconds, "Retry-After")
         }
-        if let value = headers[.rateLimit], let seconds = Self.rateLimitField(value) {
+        if let value = headers.value(of: .rateLimit), let seconds = Self.rateLimitField(value) {
             return (seconds, "RateLimit")
         }
-        if let value = headers[.xRateLimitReset],
-            status == 429 || headers[.xRateLimitRemaining].flatMap({ Int($0) }) == 0,
+        if let value = headers.value(of: .xRateLimitReset),
+            status == 429 || headers.value(of: .xRateLimitRemaining).flatMap({ Int($0) }) == 0,
             let seconds = Self.reset(value, nowUnixSeconds: nowUnixSeconds)
         {
             return (seconds, "X-RateLimit-Reset")
         }
-        if let value = headers[.xQuotaReset], headers[.xQuotaRemaining].flatMap({ Int($0) }) == 0,
+        if let value = headers.value(of: .xQuotaReset), headers.value(of: .xQuotaRemaining).flatMap({ Int($0) }) == 0,
             let seconds = Self.reset(value, nowUnixSeconds: nowUnixSeconds)
         {
             return (seconds, "X-Quota-Reset")

@@ -78,4 +78,22 @@ struct HeaderPolicyTests {
         #expect(second.prefix(10) == sameTime.prefix(10))
         #expect(first.allSatisfy { "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains($0) })
     }
+
+    /// `value(of:)`, the request path's scan, answers what the name subscript answers, for every name, over random
+    /// lists of fields with repeats and `Cookie` (joined with `; `).
+    @Test func valueOfIsTheSubscriptsAnswer() {
+        let names = ["Content-Type", "content-encoding", "Retry-After", "Cookie", "X-A", "x-a", "X-RateLimit-Reset"]
+            .map { HTTPField.Name($0)! }
+        var generator = SplitMix64(seed: 11)
+        for _ in 0..<300 {
+            var fields = HTTPFields()
+            for index in 0..<Int(generator.next() % 8) {
+                let name = names[Int(generator.next() % UInt64(names.count))]
+                fields.append(HTTPField(name: name, value: generator.next() % 4 == 0 ? "" : "v\(index)"))
+            }
+            for name in names {
+                #expect(fields.value(of: name) == fields[name], "\(name) in \(fields)")
+            }
+        }
+    }
 }
