@@ -29,12 +29,42 @@ public enum HopByHopHeaders {
     /// Appends the names one `Connection` value lists. `keep-alive` and `close`, nearly every value there is, are
     /// left out: `Keep-Alive` is always removed anyway, and no field is called `close`.
     private static func appendOptions(of value: String, to names: inout [HTTPField.Name]) {
-        for token in value.utf8.split(separator: UInt8(ascii: ",")) {
-            let option = Substring(token).trimmingASCIIWhitespace()
-            if option.utf8.count == 10, option.lowercased() == "keep-alive" { continue }
-            if option.utf8.count == 5, option.lowercased() == "close" { continue }
-            if let name = HTTPField.Name(String(option)) { names.append(name) }
+        var value = value
+        value.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
+                var first = start
+                var last = end
+                while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") {
+                    first += 1
+                }
+                while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") {
+                    last -= 1
+                }
+                let option = UnsafeBufferPointer(rebasing: bytes[first..<last])
+                start = end + 1
+                if option.isEmpty || Self.equalsIgnoringCase(option, "keep-alive")
+                    || Self.equalsIgnoringCase(option, "close")
+                {
+                    continue
+                }
+                if let name = HTTPField.Name(String(decoding: option, as: UTF8.self)) { names.append(name) }
+            }
         }
+    }
+
+    /// Whether `bytes` spell `lowercase` in any case (ASCII); without making a string.
+    private static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        let expected = lowercase.utf8Start
+        for index in 0..<bytes.count {
+            var byte = bytes[index]
+            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 32 }
+            if byte != expected[index] { return false }
+        }
+        return true
     }
 
     /// Whether a field is not forwarded (RFC 9110 section 7.6.1): one of ``alwaysRemoved``, or named in `Connection`
