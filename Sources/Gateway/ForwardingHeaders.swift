@@ -23,7 +23,9 @@ enum ForwardingHeaders {
         upstream: UpstreamConfiguration
     ) -> HTTPFields {
         var fields = HTTPFields()
-        fields.reserveCapacity(client.count + 6)
+        // Room for the six fields added below, each try's `traceparent` (`UpstreamRequest.beginTry`) and the config's: an
+        // append never grows the storage.
+        fields.reserveCapacity(client.count + 8 + upstream.headers.set.count)
         var clientHost: String?
         var forwardedFor: String?
         var via: String?

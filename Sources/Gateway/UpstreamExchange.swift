@@ -26,15 +26,17 @@ struct UpstreamExchange {
     let errorBodyLimit: Int
 
     /// The result and how many tries it took.
+    /// `request` is consumed: each try rewrites its `traceparent` in place, and a copy still held by the caller would
+    /// make that rewrite copy every header field first.
     func run(
-        _ request: UpstreamRequest, upstream: UpstreamConfiguration, runtime: UpstreamRuntime
+        _ request: consuming UpstreamRequest, upstream: UpstreamConfiguration, runtime: UpstreamRuntime
     ) async -> (ExchangeResult, attempts: Int) {
         var machine = RetryStateMachine(
             policy: RetryPolicy(upstream: upstream), perTryTimeout: upstream.timeouts.perTry,
-            method: request.method, hasIdempotencyKey: request.headers[RetryPolicy.idempotencyKey] != nil,
+            method: request.method,
+            hasIdempotencyKey: request.headers.contains { $0.name == RetryPolicy.idempotencyKey },
             budget: runtime.budget, breaker: runtime.breaker, generator: SystemRandomNumberGenerator())
         var spanIDs = RequestIDRandom()  // a span id per try, without a system call (see `TraceContext.of`)
-        var request = request
         /// The last try's response, or its transport failure.
         var response: UpstreamResponse?
         var failure = UpstreamError(.cancelled, detail: "no try was made")
