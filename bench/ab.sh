@@ -6,6 +6,7 @@
 #   bench/ab.sh OLD_BINARY NEW_BINARY                 # 3 rounds of 5 s on /data.json (a 1 KiB answer)
 #   bench/ab.sh --path /16k.json --rounds 5 --duration 4 OLD NEW
 #   bench/ab.sh --path /err/x OLD NEW                 # the error storm (a Laravel 422, normalized)
+#   bench/ab.sh --path /limited/data.json OLD NEW     # through a rate limit that never denies
 #
 # Both gateways and one upstream nginx share CPU 1 (taskset); two wrk processes on CPU 0 load them at once, 32
 # connections each. Each round prints the CPU time (user+system, /proc) each gateway spent per request it answered,
@@ -21,7 +22,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --path) URLPATH="$2"; shift 2 ;;
-        -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option: $1" >&2; exit 2 ;;
         *) break ;;
     esac

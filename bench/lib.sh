@@ -45,16 +45,20 @@ NGINX_USER=""
 [ "$(id -u)" -eq 0 ] && NGINX_USER="user $(id -un) $(id -gn);"
 
 # Writes a gateway config to FILE: listening on PORT (admin on ADMIN_PORT), no access log, every path proxied to
-# http://127.0.0.1:UPSTREAM_PORT; with ERROR_PORT, /err/… goes to that upstream instead (prefix stripped), its errors
+# http://127.0.0.1:UPSTREAM_PORT; /limited/… too (prefix stripped), through an in-memory rate limit that never denies
+# (bench/run.sh's case f); with ERROR_PORT, /err/… goes to that upstream instead (prefix stripped), its errors
 # normalized.
 write_gateway_config() { # FILE PORT ADMIN_PORT UPSTREAM_PORT [ERROR_PORT]
     {
         echo "server: { listen: \"127.0.0.1:$2\", admin_listen: \"127.0.0.1:$3\", access_log: false }"
+        echo "rate_limits:"
+        echo "  never_denies: { rate: 100000000/1s, burst: 1000000000, key: client_ip }"
         echo "upstreams:"
         echo "  origin: { url: \"http://127.0.0.1:$4\" }"
         [ -n "${5:-}" ] && echo "  failing: { url: \"http://127.0.0.1:$5\", dialect: auto }"
         echo "routes:"
         [ -n "${5:-}" ] && echo "  - { name: errors, path_prefix: /err/, strip_prefix: true, upstream: failing }"
+        echo "  - { name: limited, path_prefix: /limited/, strip_prefix: true, upstream: origin, rate_limits: [never_denies] }"
         echo "  - { name: plain, path_prefix: /, upstream: origin }"
     } >"$1"
 }

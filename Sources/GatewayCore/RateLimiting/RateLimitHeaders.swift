@@ -50,9 +50,11 @@ public enum RateLimitHeaders {
         let state = gateway[index]
         var fields = upstream
         let ietf = self.tightestItem(upstream)
-        let xRemainingText = upstream[.xRateLimitRemaining]
+        let xRemainingText = upstream.value(of: .xRateLimitRemaining)
         let xRemaining = xRemainingText.flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
-        let xReset = upstream[.xRateLimitReset].flatMap { RetryHint.reset($0, nowUnixSeconds: nowUnixSeconds) }
+        let xReset = upstream.value(of: .xRateLimitReset).flatMap {
+            RetryHint.reset($0, nowUnixSeconds: nowUnixSeconds)
+        }
 
         // The upstream's tightest picture: its X- triple, or its IETF item when that says fewer remain.
         var upstreamRemaining = xRemaining
@@ -72,9 +74,10 @@ public enum RateLimitHeaders {
             keepUpstream = true
         }
         if !keepUpstream || fromIETF {
-            fields[.xRateLimitLimit] = nil
-            fields[.xRateLimitRemaining] = nil
-            fields[.xRateLimitReset] = nil
+            // One pass, and none at all when the upstream sent no X- field (most upstreams, every gateway-only route).
+            fields.removeAll {
+                $0.name == .xRateLimitLimit || $0.name == .xRateLimitRemaining || $0.name == .xRateLimitReset
+            }
         }
         if !keepUpstream {
             fields.append(contentsOf: self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds))
@@ -89,7 +92,7 @@ public enum RateLimitHeaders {
         if ietf == nil, let xRemaining {
             // An upstream limit known only from X- fields becomes an IETF item of its own.
             let name = self.quoted(upstreamName)
-            let limit = upstream[.xRateLimitLimit].flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
+            let limit = upstream.value(of: .xRateLimitLimit).flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
             if let limit { self.appendItems("\(name);q=\(limit)", to: .rateLimitPolicy, in: &fields) }
             self.appendItems(
                 "\(name);r=\(max(0, xRemaining))" + (xReset.map { ";t=\($0)" } ?? ""), to: .rateLimit,
@@ -104,8 +107,8 @@ public enum RateLimitHeaders {
     /// `RateLimit-Policy` item of the same name when there is one. Nil when there is no readable item.
     static func tightestItem(_ fields: HTTPFields) -> (remaining: Int, reset: Int?, limit: Int?)? {
         var best: (name: Substring, remaining: Int, reset: Int?)?
-        for value in fields[fields: .rateLimit].map(\.value) {
-            for item in value.split(separator: ",") {
+        for field in fields where field.name == .rateLimit {
+            for item in field.value.split(separator: ",") {
                 let parameters = self.parameters(of: item)
                 guard let remaining = parameters.values["r"] else { continue }
                 let reset = parameters.values["t"]
@@ -120,8 +123,8 @@ public enum RateLimitHeaders {
         }
         guard let best else { return nil }
         var limit: Int?
-        for value in fields[fields: .rateLimitPolicy].map(\.value) {
-            for item in value.split(separator: ",") {
+        for field in fields where field.name == .rateLimitPolicy {
+            for item in field.value.split(separator: ",") {
                 let parameters = self.parameters(of: item)
                 if parameters.name == best.name, let quota = parameters.values["q"] { limit = quota }
             }
@@ -176,27 +179,46 @@ public enum RateLimitHeaders {
         ]
     }
 
+    // The values below are written on every response of a route with policies: appended piece by piece, not
+    // interpolated (an interpolation builds and copies a string per piece).
+
     private static func policyList(_ states: [RateLimitBucketState]) -> String {
         var value = ""
+        value.reserveCapacity(states.count * 40)
         for (index, state) in states.enumerated() {
             if index > 0 { value += ", " }
             value += self.quoted(state.policy.name)
-            value += ";q=\(state.policy.burst);w=\(self.windowSeconds(state.policy))"
+            value += ";q="
+            value += String(state.policy.burst)
+            value += ";w="
+            value += String(self.windowSeconds(state.policy))
         }
         return value
     }
 
     private static func rateLimitItem(_ state: RateLimitBucketState) -> String {
-        "\(self.quoted(state.policy.name));r=\(max(0, state.remaining));t=\(self.secondsRoundedUp(state.resetAfter))"
+        var value = self.quoted(state.policy.name)
+        value += ";r="
+        value += String(max(0, state.remaining))
+        value += ";t="
+        value += String(self.secondsRoundedUp(state.resetAfter))
+        return value
     }
 
     private static func appendItems(_ items: String, to name: HTTPField.Name, in fields: inout HTTPFields) {
+        guard fields.contains(where: { $0.name == name }) else {
+            fields.append(HTTPField(name: name, value: items))  // what the join below makes of no field
+            return
+        }
         let existing = fields[fields: name].map(\.value).filter { !$0.isEmpty }
         fields[name] = (existing + [items]).joined(separator: ", ")
     }
 
     /// A structured-field string (RFC 9651 section 3.3.3): `"` and `\` escaped.
     private static func quoted(_ name: String) -> String {
+        if !name.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + name + "\""  // policy names are plain: nothing to escape
+        }
         var result = "\""
         for character in name {
             if character == "\"" || character == "\\" { result.append("\\") }

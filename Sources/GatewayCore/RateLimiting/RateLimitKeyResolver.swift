@@ -48,10 +48,40 @@ public struct RateLimitKeyResolver: Sendable {
 
     /// The same, with the peer's address as text (`"10.0.0.1"`, `"::1"`, `"[::1]"`).
     public func key(for policyKey: RateLimitKey, headers: HTTPFields, routeName: String, peerText: String?) -> String {
-        self.key(
+        if case .clientIP = policyKey, self.trustedProxies.isEmpty, let peerText, Self.isCanonicalIPv4(peerText) {
+            // Nearly every request: the peer's dotted IPv4 is already its key, so it is not parsed and written again.
+            return peerText
+        }
+        return self.key(
             for: policyKey, headers: headers, routeName: routeName,
             peer: peerText.flatMap { IPAddressParser.parse($0) }
         )
+    }
+
+    /// Whether `text` is an IPv4 address written as ``format(_:)`` writes one: four decimal numbers up to 255,
+    /// without leading zeros, between dots.
+    static func isCanonicalIPv4(_ text: String) -> Bool {
+        var parts = 0
+        var digits = 0
+        var value = 0
+        var leadingZero = false
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, parts < 3 else { return false }
+                parts += 1
+                digits = 0
+                value = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), !leadingZero || digits == 0 else {
+                return false
+            }
+            leadingZero = digits == 0 && byte == UInt8(ascii: "0")
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            digits += 1
+            guard value <= 255 else { return false }
+        }
+        return parts == 3 && digits > 0
     }
 
     /// The client's address as canonical text: the peer, or the right-most untrusted `X-Forwarded-For` entry when

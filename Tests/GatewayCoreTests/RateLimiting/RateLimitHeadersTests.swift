@@ -1,6 +1,8 @@
-import GatewayCore
+import GatewayTestSupport
 import HTTPTypes
 import Testing
+
+@testable import GatewayCore
 
 @Suite struct RateLimitHeadersTests {
     let perClient = RateLimitPolicy(
@@ -199,6 +201,36 @@ import Testing
 
     func headers(_ pairs: [(String, String)]) -> HTTPFields {
         HTTPFields(pairs.map { HTTPField(name: HTTPField.Name($0.0)!, value: $0.1) })
+    }
+
+    /// Without trusted proxies a dotted IPv4 peer is its own key, taken as it is written when it is written as the
+    /// key would be: over random texts, canonical or not (leading zeros, out of range, too few or many parts, IPv6),
+    /// the shortcut gives what parsing and formatting give.
+    @Test func thePeerTextShortcutKeysAsParsingDoes() {
+        let plain = RateLimitKeyResolver(trustedProxies: [])
+        var generator = SplitMix64(seed: 7)
+        var texts = [
+            "127.0.0.1", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3.256", "1.2.3", "1.2.3.4.5", "1..2.3",
+            "::1", "::ffff:1.2.3.4", "", "a.b.c.d", "1.2.3.4 ", "001.2.3.4", "1.2.3.0",
+        ]
+        for _ in 0..<500 {
+            let parts = (0..<(3 + Int(generator.next() % 3))).map { _ -> String in
+                let number = Int(generator.next() % 300)
+                return generator.next() % 8 == 0 ? "0\(number)" : String(number)
+            }
+            texts.append(parts.joined(separator: "."))
+        }
+        for text in texts {
+            let slow = plain.key(
+                for: .clientIP, headers: HTTPFields(), routeName: "r", peer: IPAddressParser.parse(text))
+            #expect(plain.key(for: .clientIP, headers: HTTPFields(), routeName: "r", peerText: text) == slow, "\(text)")
+        }
+        #expect(RateLimitKeyResolver.isCanonicalIPv4("198.51.100.7"))
+        #expect(!RateLimitKeyResolver.isCanonicalIPv4("198.051.100.7"))
+        // With trusted proxies the shortcut is not taken: a trusted peer's X-Forwarded-For still decides.
+        let headers = self.headers([("X-Forwarded-For", "198.51.100.7")])
+        #expect(
+            self.resolver.key(for: .clientIP, headers: headers, routeName: "r", peerText: "10.1.2.3") == "198.51.100.7")
     }
 
     @Test func untrustedPeerIsTheClientWhateverItForwards() {
