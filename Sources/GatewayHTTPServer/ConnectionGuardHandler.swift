@@ -179,6 +179,19 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         self.perform(self.machine.handle(.responseEnded), context: context)
     }
 
+    /// Writes a whole response serialized by ``SerializedResponse`` (and the body parts that follow it) below the
+    /// HTTP encoder, flushes, and ends the response as ``RequestLifecycleObserver`` would on its `end` part.
+    func writeSerializedResponse(_ bytes: ByteBuffer, then body: ByteBuffer?, _ parts: [ByteBuffer] = []) {
+        guard let context = self.context else { return }
+        context.write(self.wrapOutboundOut(bytes), promise: nil)
+        if let body, body.readableBytes > 0 { context.write(self.wrapOutboundOut(body), promise: nil) }
+        for part in parts where part.readableBytes > 0 {
+            context.write(self.wrapOutboundOut(part), promise: nil)
+        }
+        context.flush()
+        self.responseEnded()
+    }
+
     private func perform(_ action: ConnectionTimeouts.Action, context: ChannelHandlerContext) {
         switch action {
         case .none:

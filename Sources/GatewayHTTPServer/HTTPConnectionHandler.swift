@@ -29,6 +29,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     private let entry: ConnectionRegistry.Entry?
     private let logger: Logger
     private let executor: EventLoopTaskExecutor
+    /// Where a complete response with a settled length is written as bytes (``SerializedResponse``); nil: always
+    /// through the encoder.
+    private let connectionGuard: ConnectionGuardHandler?
     private var context: ChannelHandlerContext?
     private var remoteAddress: SocketAddress?
     /// `remoteAddress` as text, formatted once for all the connection's requests.
@@ -47,8 +50,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     init(
         configuration: HTTPServerConfiguration, responder: any HTTPResponder, entry: ConnectionRegistry.Entry?,
-        executor: EventLoopTaskExecutor, logger: Logger
+        connectionGuard: ConnectionGuardHandler? = nil, executor: EventLoopTaskExecutor, logger: Logger
     ) {
+        self.connectionGuard = connectionGuard
         self.machine = HTTPConnectionStateMachine(
             maxHeaderBytes: configuration.maxHeaderBytes, maxBodyBytes: configuration.maxBodyBytes)
         self.responder = responder
@@ -259,6 +263,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Writes parts of the current response and flushes them; throws when the client has gone.
     fileprivate func send(_ head: HTTPResponseHead?, _ body: ByteBuffer?, end: Bool) throws {
         guard self.isActive, let context = self.context else { throw ChannelError.ioOnClosedChannel }
+        if let head, end, let connectionGuard = self.connectionGuard,
+            let serialized = SerializedResponse.serialize(
+                head, bodyBytes: body?.readableBytes ?? 0, body: body, allocator: context.channel.allocator)
+        {
+            connectionGuard.writeSerializedResponse(serialized.bytes, then: serialized.bodyIncluded ? nil : body)
+            return
+        }
         if let head { context.write(self.wrapOutboundOut(.head(head)), promise: nil) }
         if let body { context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         if end { context.write(self.wrapOutboundOut(.end(nil)), promise: nil) }
@@ -268,6 +279,15 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Writes a head, several body parts and the end, and flushes them; throws when the client has gone.
     fileprivate func send(_ head: HTTPResponseHead, _ parts: [ByteBuffer]) throws {
         guard self.isActive, let context = self.context else { throw ChannelError.ioOnClosedChannel }
+        if let connectionGuard = self.connectionGuard,
+            let serialized = SerializedResponse.serialize(
+                head, bodyBytes: parts.reduce(0) { $0 + $1.readableBytes }, body: nil,
+                allocator: context.channel.allocator)
+        {
+            // The parts follow the head as they are (`body: nil`: none is copied after it).
+            connectionGuard.writeSerializedResponse(serialized.bytes, then: nil, parts)
+            return
+        }
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         for part in parts where part.readableBytes > 0 {
             context.write(self.wrapOutboundOut(.body(.byteBuffer(part))), promise: nil)

@@ -112,6 +112,7 @@ public final class HTTPServer: Service, Sendable {
                         try sync.addHandler(
                             HTTPConnectionHandler(
                                 configuration: configuration, responder: responder, entry: entry,
+                                connectionGuard: connectionGuard,
                                 executor: EventLoopTaskExecutor(child.eventLoop),
                                 logger: logger))
                     }
