@@ -50,7 +50,7 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     init(
         configuration: HTTPServerConfiguration, responder: any HTTPResponder, entry: ConnectionRegistry.Entry?,
-        connectionGuard: ConnectionGuardHandler? = nil, executor: EventLoopTaskExecutor, logger: Logger
+        connectionGuard: ConnectionGuardHandler?, executor: EventLoopTaskExecutor, logger: Logger
     ) {
         self.connectionGuard = connectionGuard
         self.machine = HTTPConnectionStateMachine(

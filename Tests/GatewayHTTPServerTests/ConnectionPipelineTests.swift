@@ -30,6 +30,28 @@ struct ConnectionPipelineTests {
         #expect(try pipeline.responses().map(\.bodyText) == ["GET /again body=0"])
     }
 
+    /// A response whose length its head states leaves as one buffer: the listener serializes it below the encoder
+    /// (``SerializedResponse``), and the connection goes on as after any response.
+    @Test func aCompleteResponseLeavesAsOneBuffer() throws {
+        let pipeline = try EmbeddedPipeline()
+        try pipeline.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+        var buffers: [ByteBuffer] = []
+        while let buffer = try pipeline.channel.readOutbound(as: ByteBuffer.self) { buffers.append(buffer) }
+        #expect(buffers.count == 1)
+        let parsed = try RawHTTPClient.Response.parse(Array(buffers.first?.readableBytesView ?? []))
+        #expect(parsed.response.status == 200)
+        #expect(parsed.response.bodyText == "GET /one body=0")
+        #expect(parsed.rest.isEmpty)
+        // A HEAD answer states the GET's length without the body: NIO's encoder frames it, as before.
+        try pipeline.send("HEAD /two HTTP/1.1\r\nHost: x\r\n\r\n")
+        let head = try pipeline.outboundBytes()
+        #expect(String(decoding: head, as: UTF8.self).hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(String(decoding: head, as: UTF8.self).hasSuffix("\r\n\r\n"))
+        try pipeline.send("GET /three HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try pipeline.responses().map(\.bodyText) == ["GET /three body=0"])
+        #expect(pipeline.channel.isActive)
+    }
+
     @Test func aPipelinedRequestIsHeldUntilTheFirstResponseHasEnded() throws {
         let pipeline = try EmbeddedPipeline()
         pipeline.responder.holdTargets = ["/first"]
@@ -131,7 +153,7 @@ private final class EmbeddedPipeline {
         try sync.addHandler(
             HTTPConnectionHandler(
                 configuration: configuration, responder: self.responder,
-                entry: registry.register(self.channel, limit: 10),
+                entry: registry.register(self.channel, limit: 10), connectionGuard: timeouts,
                 executor: EventLoopTaskExecutor(self.channel.embeddedEventLoop), logger: Logger(label: "embedded")))
         try self.channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
