@@ -147,8 +147,10 @@ struct ResponseHeadParser: Sendable {
             valueEnd -= 1
         }
         let valueBytes = line[valueStart..<valueEnd]
-        guard valueBytes.allSatisfy(Self.isFieldValueByte) else {
-            return .invalid("invalid byte in a field value")
+        var isASCII = true
+        for byte in valueBytes {
+            guard Self.isFieldValueByte(byte) else { return .invalid("invalid byte in a field value") }
+            if byte >= 0x80 { isASCII = false }
         }
         self.fieldCount += 1
         if self.fieldCount > Self.maximumFieldCount {
@@ -163,7 +165,13 @@ struct ResponseHeadParser: Sendable {
         if name == .contentLength {
             guard self.recordContentLength(valueBytes) else { return .invalid("conflicting or invalid Content-Length") }
         }
-        self.fields.append(HTTPField(name: name, value: valueBytes))
+        // An ASCII value (nearly all) is made as a string at once; obs-text keeps HTTPTypes' byte path and meaning.
+        let field =
+            isASCII
+            ? HTTPField(
+                name: name, value: String(decoding: UnsafeRawBufferPointer(rebasing: valueBytes), as: UTF8.self))
+            : HTTPField(name: name, value: valueBytes)
+        self.fields.append(field)
         return .needMore
     }
 
