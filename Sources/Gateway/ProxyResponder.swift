@@ -328,14 +328,22 @@ struct ProxyResponder: HTTPResponder {
         }
 
         var upstreamHeaders = response.head.headers
+        var gatewayLimitHeaders: HTTPHeaders?
         if !rateLimitStates.isEmpty {
-            // The client sees the more restrictive of the upstream's limits and the gateway's (SPEC section 4).
-            upstreamHeaders = RateLimitHeaders.merge(
-                upstream: upstreamHeaders, gateway: rateLimitStates, upstreamName: upstream.name,
-                nowUnixSeconds: DateHeader.unixSeconds())
+            if upstreamHeaders.contains(where: { RateLimitHeaders.isRateLimitField($0.name) }) {
+                // The client sees the more restrictive of the upstream's limits and the gateway's (SPEC section 4).
+                upstreamHeaders = RateLimitHeaders.merge(
+                    upstream: upstreamHeaders, gateway: rateLimitStates, upstreamName: upstream.name,
+                    nowUnixSeconds: DateHeader.unixSeconds())
+            } else {
+                // Nothing of the upstream's to compare: the gateway's own fields, as `merge` would append them, added
+                // to the client's head without copying the upstream's fields first.
+                gatewayLimitHeaders = RateLimitGate.headers(rateLimitStates)
+            }
         }
         var headers = ForwardingHeaders.clientResponseHeaders(
             upstream: upstreamHeaders, requestID: exchange.requestID, keepContentLength: true)
+        if let gatewayLimitHeaders { headers.add(contentsOf: gatewayLimitHeaders) }
         headers.add(contentsOf: extraHeaders)
         let responseStatus = HTTPResponseStatus(statusCode: status)
         if bodyless {

@@ -69,6 +69,7 @@ struct RateLimitGate: Sendable {
     /// The rate-limit headers of a response the gateway makes (denials and envelopes).
     static func headers(_ states: [RateLimitBucketState]) -> HTTPHeaders {
         var headers = HTTPHeaders()
+        headers.reserveCapacity(5)
         for field in RateLimitHeaders.render(states, nowUnixSeconds: DateHeader.unixSeconds()) {
             headers.add(name: field.name.rawName, value: field.value)
         }

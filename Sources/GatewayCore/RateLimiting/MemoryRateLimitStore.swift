@@ -51,6 +51,20 @@ public final class MemoryRateLimitStore: RateLimitStore {
     /// never waits for anything but the shard locks, held for a few dictionary operations.
     public func acquire(_ buckets: [RateLimitBucket], now: Int64) -> RateLimitDecision {
         if buckets.isEmpty { return .allowed([]) }
+        if buckets.count == 1 {
+            // Most routes have one policy: one shard, one lock, and none of the lock-ordering bookkeeping below.
+            let bucket = buckets[0]
+            let shard = self.shards[Self.shardIndex(policy: bucket.policy.name, key: bucket.key)]
+            return shard.state.withLock { state in
+                let tat = state.tat(policy: bucket.policy.name, key: bucket.key)
+                let decision = GCRAMultiDecision(
+                    checking: [(policy: bucket.policy, gcra: GCRA(policy: bucket.policy), tat: tat)], now: now)
+                if decision.allowed {
+                    state.store(policy: bucket.policy.name, key: bucket.key, tat: decision.newTATs[0], now: now)
+                }
+                return decision.decision
+            }
+        }
         var shardOf: [Int] = []
         shardOf.reserveCapacity(buckets.count)
         var order: [Int] = []

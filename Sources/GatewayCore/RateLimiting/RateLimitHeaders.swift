@@ -17,10 +17,12 @@ public enum RateLimitHeaders {
     public static func render(_ states: [RateLimitBucketState], nowUnixSeconds: Int) -> [HTTPField] {
         guard let index = self.mostRestrictiveIndex(states) else { return [] }
         let state = states[index]
-        return self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds) + [
-            HTTPField(name: .rateLimitPolicy, value: self.policyList(states)),
-            HTTPField(name: .rateLimit, value: self.rateLimitItem(state)),
-        ]
+        var fields: [HTTPField] = []
+        fields.reserveCapacity(5)
+        self.appendXRateLimitFields(state, nowUnixSeconds: nowUnixSeconds, to: &fields)
+        fields.append(HTTPField(name: .rateLimitPolicy, value: self.policyList(states)))
+        fields.append(HTTPField(name: .rateLimit, value: self.rateLimitItem(state)))
+        return fields
     }
 
     /// `Retry-After` (and `retry_after`) of a denial: whole seconds until one token is back, rounded up, at least 1.
@@ -49,6 +51,11 @@ public enum RateLimitHeaders {
         guard let index = self.mostRestrictiveIndex(gateway) else { return upstream }
         let state = gateway[index]
         var fields = upstream
+        guard upstream.contains(where: { Self.isRateLimitField($0.name) }) else {
+            // Most upstreams send none: nothing to compare or keep, the gateway's fields are appended as they are.
+            fields.append(contentsOf: self.render(gateway, nowUnixSeconds: nowUnixSeconds))
+            return fields
+        }
         let ietf = self.tightestItem(upstream)
         let xRemainingText = upstream.value(of: .xRateLimitRemaining)
         let xRemaining = xRemainingText.flatMap { Int(Substring($0).trimmingASCIIWhitespace()) }
@@ -80,7 +87,9 @@ public enum RateLimitHeaders {
             }
         }
         if !keepUpstream {
-            fields.append(contentsOf: self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds))
+            var xFields: [HTTPField] = []
+            self.appendXRateLimitFields(state, nowUnixSeconds: nowUnixSeconds, to: &xFields)
+            fields.append(contentsOf: xFields)
         } else if fromIETF, let ietf {
             if let limit = ietf.limit { fields.append(HTTPField(name: .xRateLimitLimit, value: String(limit))) }
             fields.append(HTTPField(name: .xRateLimitRemaining, value: String(ietf.remaining)))
@@ -101,6 +110,18 @@ public enum RateLimitHeaders {
         self.appendItems(self.policyList(gateway), to: .rateLimitPolicy, in: &fields)
         self.appendItems(self.rateLimitItem(state), to: .rateLimit, in: &fields)
         return fields
+    }
+
+    /// Whether `merge` reads or rewrites a field of this name: `X-RateLimit-*` and the IETF `RateLimit*` fields (the
+    /// older `RateLimit-Limit`/`-Remaining`/`-Reset` included, which it leaves alone: telling them apart costs more
+    /// than the general path they then take).
+    public static func isRateLimitField(_ name: HTTPField.Name) -> Bool {
+        let canonical = name.canonicalName.utf8
+        switch canonical.first {
+        case UInt8(ascii: "x"): return canonical.starts(with: "x-ratelimit-".utf8)
+        case UInt8(ascii: "r"): return canonical.starts(with: "ratelimit".utf8)
+        default: return false
+        }
     }
 
     /// The upstream's IETF `RateLimit` item with the fewest tokens left (ties: the later reset), with the `q` of the
@@ -168,15 +189,13 @@ public enum RateLimitHeaders {
         return max(1, Int((nanoseconds + 999_999_999) / 1_000_000_000))
     }
 
-    private static func xRateLimitFields(_ state: RateLimitBucketState, nowUnixSeconds: Int) -> [HTTPField] {
-        [
-            HTTPField(name: .xRateLimitLimit, value: String(state.policy.burst)),
-            HTTPField(name: .xRateLimitRemaining, value: String(max(0, state.remaining))),
-            HTTPField(
-                name: .xRateLimitReset,
-                value: String(nowUnixSeconds + self.secondsRoundedUp(state.resetAfter))
-            ),
-        ]
+    private static func appendXRateLimitFields(
+        _ state: RateLimitBucketState, nowUnixSeconds: Int, to fields: inout [HTTPField]
+    ) {
+        fields.append(HTTPField(name: .xRateLimitLimit, value: String(state.policy.burst)))
+        fields.append(HTTPField(name: .xRateLimitRemaining, value: String(max(0, state.remaining))))
+        fields.append(
+            HTTPField(name: .xRateLimitReset, value: String(nowUnixSeconds + self.secondsRoundedUp(state.resetAfter))))
     }
 
     // The values below are written on every response of a route with policies: appended piece by piece, not

@@ -75,6 +75,34 @@ import Testing
         fields.map { "\($0.name.rawName): \($0.value)" }
     }
 
+    /// An upstream without rate-limit fields (the common case, answered without reading any) gets the gateway's
+    /// fields appended exactly as `render` makes them: the same as the general path gives when it finds nothing.
+    @Test func anUpstreamWithoutRateLimitFieldsGetsTheRenderedOnes() {
+        let upstreams = [
+            self.fields([]),
+            self.fields([("Content-Type", "application/json"), ("X-Quota-Remaining", "3"), ("Retry-After", "5")]),
+            self.fields([("x-ratelimited", "no"), ("Rate", "1"), ("X-Rate-Limit", "2")]),
+        ]
+        let states = [
+            RateLimitBucketState(policy: self.perClient, remaining: 0, resetAfter: .milliseconds(11_200)),
+            RateLimitBucketState(policy: self.perTenant, remaining: 12, resetAfter: .seconds(3)),
+        ]
+        for upstream in upstreams {
+            for gateway in [[states[0]], [states[1]], states] {
+                let merged = RateLimitHeaders.merge(
+                    upstream: upstream, gateway: gateway, upstreamName: "up", nowUnixSeconds: self.now)
+                let expected = Array(upstream) + RateLimitHeaders.render(gateway, nowUnixSeconds: self.now)
+                #expect(self.text(merged) == self.text(HTTPFields(expected)))
+            }
+        }
+        for name in ["X-RateLimit-Remaining", "x-ratelimit-reset", "RateLimit", "RateLimit-Policy", "ratelimit-limit"] {
+            #expect(RateLimitHeaders.isRateLimitField(HTTPField.Name(name)!), "\(name)")
+        }
+        for name in ["X-Rate-Limit", "Rate", "X-Quota-Remaining", "Retry-After", "x-ratelimited"] {
+            #expect(!RateLimitHeaders.isRateLimitField(HTTPField.Name(name)!), "\(name)")
+        }
+    }
+
     @Test func withoutGatewayPoliciesUpstreamFieldsPassUntouched() {
         let upstream = self.fields([("X-RateLimit-Remaining", "900"), ("RateLimit", "\"up\";r=900;t=60")])
         #expect(
