@@ -6,7 +6,8 @@
 #   bench/ab.sh OLD_BINARY NEW_BINARY                 # 3 rounds of 5 s on /data.json (a 1 KiB answer)
 #   bench/ab.sh --path /16k.json --rounds 5 --duration 4 OLD NEW
 #   bench/ab.sh --path /err/x OLD NEW                 # the error storm (a Laravel 422, normalized)
-#   bench/ab.sh --path /limited/data.json OLD NEW     # through a rate limit that never denies
+#   bench/ab.sh --path /rl/data.json OLD NEW          # through a rate limit that never denies
+#   bench/ab.sh --new-path /rl/data.json B B          # one build, two routes: what the rate limit costs
 #
 # Both gateways and one upstream nginx share CPU 1 (taskset); two wrk processes on CPU 0 load them at once, 32
 # connections each. Each round prints the CPU time (user+system, /proc) each gateway spent per request it answered,
@@ -17,17 +18,22 @@ set -euo pipefail
 DURATION=5
 ROUNDS=3
 URLPATH=/data.json
+NEW_URLPATH=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --duration) DURATION="$2"; shift 2 ;;
         --rounds) ROUNDS="$2"; shift 2 ;;
         --path) URLPATH="$2"; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --new-path) NEW_URLPATH="$2"; shift 2 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "unknown option: $1" >&2; exit 2 ;;
         *) break ;;
     esac
 done
-[ $# -eq 2 ] || { echo "usage: bench/ab.sh [--path P] [--rounds N] [--duration S] OLD_BINARY NEW_BINARY" >&2; exit 2; }
+[ $# -eq 2 ] || {
+    echo "usage: bench/ab.sh [--path P] [--new-path P] [--rounds N] [--duration S] OLD_BINARY NEW_BINARY" >&2
+    exit 2
+}
 OLD="$1"
 NEW="$2"
 for tool in nginx wrk curl python3 taskset; do
@@ -79,7 +85,7 @@ start_gateway() { # NAME BINARY; sets PID_NAME and PORT_NAME
 start_gateway old "$OLD"
 start_gateway new "$NEW"
 URL_OLD="http://127.0.0.1:$PORT_old$URLPATH"
-URL_NEW="http://127.0.0.1:$PORT_new$URLPATH"
+URL_NEW="http://127.0.0.1:$PORT_new${NEW_URLPATH:-$URLPATH}"
 
 load_both() { # SECONDS; wrk outputs in TMP/old.txt and TMP/new.txt
     taskset -c 0 wrk -t1 -c32 -d"$1s" "$URL_OLD" >"$TMP/old.txt" &

@@ -45,7 +45,7 @@ NGINX_USER=""
 [ "$(id -u)" -eq 0 ] && NGINX_USER="user $(id -un) $(id -gn);"
 
 # Writes a gateway config to FILE: listening on PORT (admin on ADMIN_PORT), no access log, every path proxied to
-# http://127.0.0.1:UPSTREAM_PORT; /limited/… too (prefix stripped), through an in-memory rate limit that never denies
+# http://127.0.0.1:UPSTREAM_PORT; /rl/… too (forwarded as it is), through an in-memory rate limit that never denies
 # (bench/run.sh's case f); with ERROR_PORT, /err/… goes to that upstream instead (prefix stripped), its errors
 # normalized.
 write_gateway_config() { # FILE PORT ADMIN_PORT UPSTREAM_PORT [ERROR_PORT]
@@ -58,7 +58,7 @@ write_gateway_config() { # FILE PORT ADMIN_PORT UPSTREAM_PORT [ERROR_PORT]
         [ -n "${5:-}" ] && echo "  failing: { url: \"http://127.0.0.1:$5\", dialect: auto }"
         echo "routes:"
         [ -n "${5:-}" ] && echo "  - { name: errors, path_prefix: /err/, strip_prefix: true, upstream: failing }"
-        echo "  - { name: limited, path_prefix: /limited/, strip_prefix: true, upstream: origin, rate_limits: [never_denies] }"
+        echo "  - { name: limited, path_prefix: /rl/, upstream: origin, rate_limits: [never_denies] }"
         echo "  - { name: plain, path_prefix: /, upstream: origin }"
     } >"$1"
 }
