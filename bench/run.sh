@@ -498,7 +498,7 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "# Load benchmark: gateway vs nginx vs HAProxy"
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Command: \`bench/run.sh --duration $DURATION" \
-        "--connections $CONNECTIONS --threads $THREADS${CASES:+ --cases $CASES}$([ "$PAIRS" -gt 0 ] && echo " --pairs $PAIRS")\`"
+        "--connections $CONNECTIONS --threads $THREADS${CASES:+ --cases $CASES}$([ "$PAIRS" -gt 0 ] && echo " --pairs $PAIRS")$([ "$PIN" = 1 ] || echo " --no-pin")\`"
     echo
     echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r), loopback only."
     echo "- Load average before / after: $LOAD_BEFORE / $LOAD_AFTER (the machine is shared: figures vary between runs)."
