@@ -65,7 +65,7 @@ if [ "$TARGET" = request-head ]; then
 fi
 if [ "$TARGET" = upstream-head ]; then
     quietly swiftc "${COMMON[@]}" -module-name CurlTransport Sources/CurlTransport/ResponseHeadParser.swift \
-        Fuzz/UpstreamHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz -o "$OUT/upstream-head-fuzz"
+        Sources/CurlTransport/CommonFieldNames.swift Fuzz/UpstreamHeadFuzz/main.swift "$OUT/GatewayCore.o" "${OBJS[@]}" -lz -o "$OUT/upstream-head-fuzz"
     echo "$OUT/upstream-head-fuzz"
     exit 0
 fi

@@ -1,5 +1,6 @@
-// libFuzzer entry point for the upstream head parser (Sources/CurlTransport/ResponseHeadParser.swift, compiled into
-// this binary): the input is split into lines as curl's header callback would hand them over. Whatever the bytes,
+// libFuzzer entry point for the upstream head parser (Sources/CurlTransport/ResponseHeadParser.swift and its table of
+// common names, CommonFieldNames.swift, compiled into this binary): the input is split into lines as curl's header
+// callback would hand them over. Whatever the bytes,
 // the parser must not trap, and a head it accepts must be safe to write downstream: a final status 200...599, at
 // most 256 fields, names that are tokens, values without CR, LF, NUL or other controls, one Content-Length value.
 import GatewayCore
