@@ -96,15 +96,43 @@ instances=1
 [ "$mode" = run ] && instances=2
 proxy_ports=()
 admin_ports=()
+# Starts gateway I on two free ports and waits until it is ready. free_port's port can be taken by another process
+# before the gateway binds it (tests run in parallel on this machine): a gateway that exits on "Address already in
+# use" is started again on other ports, up to five times.
+start_gateway() {
+    local i=$1 pid
+    for _ in 1 2 3 4 5; do
+        proxy_port=$(free_port)
+        admin_port=$(free_port)
+        GATEWAY_LISTEN=127.0.0.1:$proxy_port GATEWAY_ADMIN_LISTEN=127.0.0.1:$admin_port \
+            "$gateway_bin" serve --config "$work/gateway.yaml" >"$work/gateway-$i.log" 2>&1 &
+        pid=$!
+        # Until it is ready, or has exited (polled for up to 20 s, as wait_for does).
+        for _ in $(seq 1 200); do
+            curl -fsS -o /dev/null "http://127.0.0.1:$admin_port/readyz" 2>/dev/null && break
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            pids+=("$pid")
+            wait_for "gateway $i" curl -fsS "http://127.0.0.1:$admin_port/readyz"  # ready, or reports the logs
+            return 0
+        fi
+        wait "$pid" 2>/dev/null || true
+        if ! grep -q "Address already in use" "$work/gateway-$i.log"; then
+            echo "gateway $i exited:" >&2
+            tail -20 "$work/gateway-$i.log" >&2
+            exit 1
+        fi
+        echo "gateway $i: a port was taken before it bound it; trying two others" >&2
+    done
+    echo "gateway $i: no free ports after five tries" >&2
+    exit 1
+}
 for i in $(seq 1 "$instances"); do
-    proxy_port=$(free_port)
-    admin_port=$(free_port)
-    GATEWAY_LISTEN=127.0.0.1:$proxy_port GATEWAY_ADMIN_LISTEN=127.0.0.1:$admin_port \
-        "$gateway_bin" serve --config "$work/gateway.yaml" >"$work/gateway-$i.log" 2>&1 &
-    pids+=($!)
+    start_gateway "$i"
     proxy_ports+=("$proxy_port")
     admin_ports+=("$admin_port")
-    wait_for "gateway $i" curl -fsS "http://127.0.0.1:$admin_port/readyz"
 done
 
 if [ "$mode" = check ]; then
