@@ -180,9 +180,10 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
     }
 
     /// Writes a whole response serialized by ``SerializedResponse`` (and the body parts that follow it) below the
-    /// HTTP encoder, flushes, and ends the response as ``RequestLifecycleObserver`` would on its `end` part.
-    func writeSerializedResponse(_ bytes: ByteBuffer, then body: ByteBuffer?, _ parts: [ByteBuffer] = []) {
-        guard let context = self.context else { return }
+    /// HTTP encoder, flushes, and ends the response as ``RequestLifecycleObserver`` would on its `end` part. False,
+    /// with nothing written, when this handler is not in a pipeline: the caller then writes through the encoder.
+    func writeSerializedResponse(_ bytes: ByteBuffer, then body: ByteBuffer?, _ parts: [ByteBuffer] = []) -> Bool {
+        guard let context = self.context else { return false }
         context.write(self.wrapOutboundOut(bytes), promise: nil)
         if let body, body.readableBytes > 0 { context.write(self.wrapOutboundOut(body), promise: nil) }
         for part in parts where part.readableBytes > 0 {
@@ -190,6 +191,7 @@ final class ConnectionGuardHandler: ChannelDuplexHandler, RemovableChannelHandle
         }
         context.flush()
         self.responseEnded()
+        return true
     }
 
     private func perform(_ action: ConnectionTimeouts.Action, context: ChannelHandlerContext) {

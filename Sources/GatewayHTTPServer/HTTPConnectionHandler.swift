@@ -265,9 +265,9 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
         guard self.isActive, let context = self.context else { throw ChannelError.ioOnClosedChannel }
         if let head, end, let connectionGuard = self.connectionGuard,
             let serialized = SerializedResponse.serialize(
-                head, bodyBytes: body?.readableBytes ?? 0, body: body, allocator: context.channel.allocator)
-        {
+                head, bodyBytes: body?.readableBytes ?? 0, body: body, allocator: context.channel.allocator),
             connectionGuard.writeSerializedResponse(serialized.bytes, then: serialized.bodyIncluded ? nil : body)
+        {
             return
         }
         if let head { context.write(self.wrapOutboundOut(.head(head)), promise: nil) }
@@ -279,13 +279,13 @@ final class HTTPConnectionHandler: ChannelDuplexHandler, RemovableChannelHandler
     /// Writes a head, several body parts and the end, and flushes them; throws when the client has gone.
     fileprivate func send(_ head: HTTPResponseHead, _ parts: [ByteBuffer]) throws {
         guard self.isActive, let context = self.context else { throw ChannelError.ioOnClosedChannel }
+        // The parts follow the head as they are (`body: nil`: none is copied after it).
         if let connectionGuard = self.connectionGuard,
             let serialized = SerializedResponse.serialize(
                 head, bodyBytes: parts.reduce(0) { $0 + $1.readableBytes }, body: nil,
-                allocator: context.channel.allocator)
-        {
-            // The parts follow the head as they are (`body: nil`: none is copied after it).
+                allocator: context.channel.allocator),
             connectionGuard.writeSerializedResponse(serialized.bytes, then: nil, parts)
+        {
             return
         }
         context.write(self.wrapOutboundOut(.head(head)), promise: nil)

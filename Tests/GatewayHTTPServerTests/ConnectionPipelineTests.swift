@@ -52,6 +52,15 @@ struct ConnectionPipelineTests {
         #expect(pipeline.channel.isActive)
     }
 
+    /// Without the guard in the pipeline (nothing removes it today), a complete response still goes out, through
+    /// the encoder, instead of being dropped.
+    @Test func withoutTheGuardACompleteResponseGoesThroughTheEncoder() throws {
+        let pipeline = try EmbeddedPipeline()
+        try pipeline.channel.pipeline.syncOperations.removeHandler(pipeline.connectionGuard).wait()
+        try pipeline.send("GET /one HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try pipeline.responses().map(\.bodyText) == ["GET /one body=0"])
+    }
+
     @Test func aPipelinedRequestIsHeldUntilTheFirstResponseHasEnded() throws {
         let pipeline = try EmbeddedPipeline()
         pipeline.responder.holdTargets = ["/first"]
@@ -131,6 +140,7 @@ private final class EmbeddedPipeline {
     let responder = RecordingResponder()
     /// Every `read` the handlers let through to the channel.
     let reads = ReadCounter()
+    let connectionGuard: ConnectionGuardHandler
 
     init(
         maxHeaderBytes: Int = 16 * 1024, idleTimeout: Duration = .seconds(60),
@@ -140,11 +150,12 @@ private final class EmbeddedPipeline {
             maxHeaderBytes: maxHeaderBytes, idleTimeout: idleTimeout, requestHeaderTimeout: requestHeaderTimeout)
         let sync = self.channel.pipeline.syncOperations
         try sync.addHandler(self.reads)
-        let timeouts = ConnectionGuardHandler(
+        self.connectionGuard = ConnectionGuardHandler(
             idleTimeout: configuration.idleTimeout, requestTimeout: configuration.requestHeaderTimeout,
             bodyTimeout: configuration.requestBodyTimeout,
             minBodyBytesPerSecond: configuration.minRequestBodyBytesPerSecond,
             maxHeadBytes: configuration.maxHeaderBytes)
+        let timeouts = self.connectionGuard
         try sync.addHandler(timeouts)
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withServerUpgrade: nil, withErrorHandling: false)
