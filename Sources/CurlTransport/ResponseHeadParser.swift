@@ -112,7 +112,7 @@ struct ResponseHeadParser: Sendable {
         var reason = ""
         if reasonStart < line.count {
             let reasonBytes = line[reasonStart...]
-            guard reasonBytes.allSatisfy(Self.isFieldValueByte) else { return .invalid("invalid reason phrase") }
+            guard reasonBytes.allSatisfy(HTTPSyntax.isFieldValueByte) else { return .invalid("invalid reason phrase") }
             reason = String(decoding: reasonBytes, as: UTF8.self)
         }
         self.state = .readingFields(status: status, reason: reason)
@@ -132,7 +132,7 @@ struct ResponseHeadParser: Sendable {
             return .invalid("field line without a name")
         }
         let nameBytes = line[0..<colon]
-        guard nameBytes.allSatisfy(Self.isTokenByte) else {
+        guard nameBytes.allSatisfy(HTTPSyntax.isTokenByte) else {
             return .invalid("invalid field name")
         }
         var valueStart = colon + 1
@@ -149,7 +149,7 @@ struct ResponseHeadParser: Sendable {
         let valueBytes = line[valueStart..<valueEnd]
         var isASCII = true
         for byte in valueBytes {
-            guard Self.isFieldValueByte(byte) else { return .invalid("invalid byte in a field value") }
+            guard HTTPSyntax.isFieldValueByte(byte) else { return .invalid("invalid byte in a field value") }
             if byte >= 0x80 { isASCII = false }
         }
         self.fieldCount += 1
@@ -244,25 +244,5 @@ struct ResponseHeadParser: Sendable {
         fields[.contentLength] = nil
         fields[.contentEncoding] = (content + codings).joined(separator: ", ")
         return nil
-    }
-
-    /// tchar of RFC 9110 §5.6.2.
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"),
-            UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."),
-            UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
-    }
-
-    /// field-vchar / SP / HTAB of RFC 9110 §5.5 (obs-text allowed): no CR, LF, NUL, DEL or other controls.
-    private static func isFieldValueByte(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
     }
 }

@@ -49,12 +49,12 @@ public enum RequestHeadValidator {
         var hasExpect = false
         for (name, value) in head.headers {
             headBytes += name.utf8.count + value.utf8.count + 4
-            if Self.isName(name, "host") {
+            if HTTPSyntax.equalsIgnoringCase(name.utf8, "host") {
                 hostCount += 1
                 if host == nil { host = value }
-            } else if Self.isName(name, "transfer-encoding") {
+            } else if HTTPSyntax.equalsIgnoringCase(name.utf8, "transfer-encoding") {
                 hasTransferEncoding = true
-            } else if Self.isName(name, "expect") {
+            } else if HTTPSyntax.equalsIgnoringCase(name.utf8, "expect") {
                 hasExpect = true
             }
         }
@@ -116,17 +116,6 @@ public enum RequestHeadValidator {
             verdict.originFormTarget = rest.hasPrefix("/") ? String(rest) : "/" + rest
         }
         return verdict
-    }
-
-    /// Whether a field name is `lowercaseName`, ASCII case-insensitively (field names are tokens: ASCII only).
-    private static func isName(_ name: String, _ lowercaseName: StaticString) -> Bool {
-        guard name.utf8.count == lowercaseName.utf8CodeUnitCount else { return false }
-        let expected = UnsafeBufferPointer(start: lowercaseName.utf8Start, count: lowercaseName.utf8CodeUnitCount)
-        for (byte, wanted) in zip(name.utf8, expected)
-        where byte != wanted && !(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") && byte | 0x20 == wanted) {
-            return false
-        }
-        return true
     }
 
     /// Whether a `Host` value is `uri-host [ ":" port ]` with a non-empty host.

@@ -1,3 +1,4 @@
+import GatewayCore
 import NIOCore
 import NIOHTTP1
 
@@ -24,12 +25,12 @@ enum SerializedResponse {
         var contentLengthMatches = false
         var headBytes = 32
         for (name, value) in head.headers {
-            if Self.equalsIgnoringCase(name, "content-length") {
+            if HTTPSyntax.equalsIgnoringCase(name.utf8, "content-length") {
                 let digits =
                     !value.isEmpty && value.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
                 guard !contentLengthMatches, digits, Int(value) == bodyBytes else { return nil }
                 contentLengthMatches = true
-            } else if Self.equalsIgnoringCase(name, "transfer-encoding") {
+            } else if HTTPSyntax.equalsIgnoringCase(name.utf8, "transfer-encoding") {
                 return nil
             }
             guard Self.isToken(name), Self.isFieldValue(value) else { return nil }
@@ -64,42 +65,13 @@ enum SerializedResponse {
     private static func isToken(_ name: String) -> Bool {
         guard !name.isEmpty else { return false }
         // Over the contiguous bytes when the string has them (native strings do): far faster than the UTF-8 view.
-        return name.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(Self.isTokenByte) }
-            ?? name.utf8.allSatisfy(Self.isTokenByte)
-    }
-
-    private static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-            UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"),
-            UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"), UInt8(ascii: "`"),
-            UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
+        return name.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(HTTPSyntax.isTokenByte) }
+            ?? name.utf8.allSatisfy(HTTPSyntax.isTokenByte)
     }
 
     /// RFC 9110 section 5.5: no control byte but HTAB in a value (what NIO's validator checks).
     private static func isFieldValue(_ value: String) -> Bool {
-        value.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(Self.isFieldValueByte) }
-            ?? value.utf8.allSatisfy(Self.isFieldValueByte)
-    }
-
-    private static func isFieldValueByte(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
-    }
-
-    /// Whether `name` is `lowercase` in any ASCII case.
-    private static func equalsIgnoringCase(_ name: String, _ lowercase: StaticString) -> Bool {
-        guard name.utf8.count == lowercase.utf8CodeUnitCount else { return false }
-        var index = 0
-        for byte in name.utf8 {
-            let folded = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
-            if folded != lowercase.utf8Start[index] { return false }
-            index += 1
-        }
-        return true
+        value.utf8.withContiguousStorageIfAvailable { $0.allSatisfy(HTTPSyntax.isFieldValueByte) }
+            ?? value.utf8.allSatisfy(HTTPSyntax.isFieldValueByte)
     }
 }

@@ -45,26 +45,14 @@ public enum HopByHopHeaders {
                 }
                 let option = UnsafeBufferPointer(rebasing: bytes[first..<last])
                 start = end + 1
-                if option.isEmpty || Self.equalsIgnoringCase(option, "keep-alive")
-                    || Self.equalsIgnoringCase(option, "close")
+                if option.isEmpty || HTTPSyntax.equalsIgnoringCase(option, "keep-alive")
+                    || HTTPSyntax.equalsIgnoringCase(option, "close")
                 {
                     continue
                 }
                 if let name = HTTPField.Name(String(decoding: option, as: UTF8.self)) { names.append(name) }
             }
         }
-    }
-
-    /// Whether `bytes` spell `lowercase` in any case (ASCII); without making a string.
-    private static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        let expected = lowercase.utf8Start
-        for index in 0..<bytes.count {
-            var byte = bytes[index]
-            if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 32 }
-            if byte != expected[index] { return false }
-        }
-        return true
     }
 
     /// Whether a field is not forwarded (RFC 9110 section 7.6.1): one of ``alwaysRemoved``, or named in `Connection`
