@@ -330,7 +330,7 @@ struct ProxyResponder: HTTPResponder {
         var upstreamHeaders = response.head.headers
         var gatewayLimitHeaders: HTTPHeaders?
         if !rateLimitStates.isEmpty {
-            if upstreamHeaders.contains(where: { RateLimitHeaders.isRateLimitField($0.name) }) {
+            if RateLimitHeaders.hasRateLimitFields(upstreamHeaders) {
                 // The client sees the more restrictive of the upstream's limits and the gateway's (SPEC section 4).
                 upstreamHeaders = RateLimitHeaders.merge(
                     upstream: upstreamHeaders, gateway: rateLimitStates, upstreamName: upstream.name,

@@ -51,7 +51,7 @@ public enum RateLimitHeaders {
         guard let index = self.mostRestrictiveIndex(gateway) else { return upstream }
         let state = gateway[index]
         var fields = upstream
-        guard upstream.contains(where: { Self.isRateLimitField($0.name) }) else {
+        guard Self.hasRateLimitFields(upstream) else {
             // Most upstreams send none: nothing to compare or keep, the gateway's fields are appended as they are.
             fields.append(contentsOf: self.render(gateway, nowUnixSeconds: nowUnixSeconds))
             return fields
@@ -87,9 +87,7 @@ public enum RateLimitHeaders {
             }
         }
         if !keepUpstream {
-            var xFields: [HTTPField] = []
-            self.appendXRateLimitFields(state, nowUnixSeconds: nowUnixSeconds, to: &xFields)
-            fields.append(contentsOf: xFields)
+            self.appendXRateLimitFields(state, nowUnixSeconds: nowUnixSeconds, to: &fields)
         } else if fromIETF, let ietf {
             if let limit = ietf.limit { fields.append(HTTPField(name: .xRateLimitLimit, value: String(limit))) }
             fields.append(HTTPField(name: .xRateLimitRemaining, value: String(ietf.remaining)))
@@ -110,6 +108,12 @@ public enum RateLimitHeaders {
         self.appendItems(self.policyList(gateway), to: .rateLimitPolicy, in: &fields)
         self.appendItems(self.rateLimitItem(state), to: .rateLimit, in: &fields)
         return fields
+    }
+
+    /// Whether `fields` hold anything `merge` would read or rewrite (see ``isRateLimitField(_:)``). Without, `merge`
+    /// only appends ``render(_:nowUnixSeconds:)``'s fields, so a caller may add those to its own head instead.
+    public static func hasRateLimitFields(_ fields: HTTPFields) -> Bool {
+        fields.contains { Self.isRateLimitField($0.name) }
     }
 
     /// Whether `merge` reads or rewrites a field of this name: `X-RateLimit-*` and the IETF `RateLimit*` fields (the
@@ -190,7 +194,7 @@ public enum RateLimitHeaders {
     }
 
     private static func appendXRateLimitFields(
-        _ state: RateLimitBucketState, nowUnixSeconds: Int, to fields: inout [HTTPField]
+        _ state: RateLimitBucketState, nowUnixSeconds: Int, to fields: inout some RangeReplaceableCollection<HTTPField>
     ) {
         fields.append(HTTPField(name: .xRateLimitLimit, value: String(state.policy.burst)))
         fields.append(HTTPField(name: .xRateLimitRemaining, value: String(max(0, state.remaining))))
