@@ -448,15 +448,16 @@ fi
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- report --------------------------------------------------------------------------------------------------------
+# The median of the numbers given (for an even count, the mean of the middle two).
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
+}
 RATIO_LINE=""
 RATIO_FAIL=0
 if [ "${#PAIR_RATIOS[@]}" -gt 0 ]; then
-    RATIO_LINE="$(printf '%s\n' "${PAIR_RATIOS[@]}" | sort -n | awk -v all="${PAIR_RATIOS[*]}" '
-        { r[NR] = $1 }
-        END {
-            m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-            printf "Error storm: e/d = %.2f, the median of %d alternating d/e rounds (%s) (%s; the issue requires >= 0.90)",
-                m, NR, all, (m >= 0.9 ? "PASS" : "FAIL") }')"
+    RATIO_LINE="$(awk -v m="$(median "${PAIR_RATIOS[@]}")" -v n="${#PAIR_RATIOS[@]}" -v all="${PAIR_RATIOS[*]}" 'BEGIN {
+        printf "Error storm: e/d = %.2f, the median of %d alternating d/e rounds (%s) (%s; the issue requires >= 0.90)",
+            m, n, all, (m >= 0.9 ? "PASS" : "FAIL") }')"
     [[ "$RATIO_LINE" == *FAIL* ]] && RATIO_FAIL=1
 elif [ -n "${RPS[d]:-}" ] && [ -n "${RPS[e]:-}" ]; then
     RATIO_LINE="$(awk -v e="${RPS[e]}" -v d="${RPS[d]}" 'BEGIN {
@@ -466,12 +467,9 @@ elif [ -n "${RPS[d]:-}" ] && [ -n "${RPS[e]:-}" ]; then
 fi
 RATE_LINE=""
 if [ "${#LIMIT_RATIOS[@]}" -gt 0 ]; then
-    RATE_LINE="$(printf '%s\n' "${LIMIT_RATIOS[@]}" | sort -n | awk -v all="${LIMIT_RATIOS[*]}" '
-        { r[NR] = $1 }
-        END {
-            m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2
-            printf "Rate-limit cost: f/d = %.2f, the median of %d alternating d/f rounds (%s) (%.1f%% of throughput; %s, the issue requires >= 0.95)",
-                m, NR, all, (1 - m) * 100, (m >= 0.95 ? "PASS" : "FAIL") }')"
+    RATE_LINE="$(awk -v m="$(median "${LIMIT_RATIOS[@]}")" -v n="${#LIMIT_RATIOS[@]}" -v all="${LIMIT_RATIOS[*]}" 'BEGIN {
+        printf "Rate-limit cost: f/d = %.2f, the median of %d alternating d/f rounds (%s) (%.1f%% of throughput; %s, the issue requires >= 0.95)",
+            m, n, all, (1 - m) * 100, (m >= 0.95 ? "PASS" : "FAIL") }')"
 elif [ -n "${RPS[d]:-}" ] && [ -n "${RPS[f]:-}" ]; then
     RATE_LINE="$(awk -v f="${RPS[f]}" -v d="${RPS[d]}" 'BEGIN {
         printf "Rate-limit cost: f/d = %.2f (%.1f%% of throughput; %s, the issue requires >= 0.95)", f / d, (1 - f / d) * 100,
