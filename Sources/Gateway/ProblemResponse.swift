@@ -29,15 +29,30 @@ enum ProblemResponse {
         let bytes = document.render(typeBase: typeBase)
         var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
         buffer.writeBytes(bytes)
-        var headers = extraHeaders
-        headers.reserveCapacity(headers.count + 6)
-        headers.replaceOrAdd(name: "content-type", value: Self.contentType(accept: accept))
-        headers.replaceOrAdd(name: "x-request-id", value: document.requestID)
-        headers.replaceOrAdd(name: "date", value: DateHeader.now())
-        headers.replaceOrAdd(name: "cache-control", value: "no-store")
+        // The fields below replace any of the same name in `extraHeaders` (as `replaceOrAdd` would, each one a scan
+        // of the whole list): the others are kept in their order, these follow.
+        let replacesRetryAfter = document.retryAfter != nil
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(extraHeaders.count + 5)
+        for (name, value) in extraHeaders where !Self.isOwnField(name, includingRetryAfter: replacesRetryAfter) {
+            headers.add(name: name, value: value)
+        }
+        headers.add(name: "content-type", value: Self.contentType(accept: accept))
+        headers.add(name: "x-request-id", value: document.requestID)
+        headers.add(name: "date", value: DateHeader.now())
+        headers.add(name: "cache-control", value: "no-store")
         if let retryAfter = document.retryAfter {
-            headers.replaceOrAdd(name: "retry-after", value: String(retryAfter))
+            headers.add(name: "retry-after", value: String(retryAfter))
         }
         return ServerResponse(status: HTTPResponseStatus(statusCode: document.status), headers: headers, body: buffer)
+    }
+
+    /// Whether `make` writes a field of this name itself (`Retry-After` only when the envelope has a wait).
+    private static func isOwnField(_ name: String, includingRetryAfter: Bool) -> Bool {
+        let name = name.utf8
+        return HTTPSyntax.equalsIgnoringCase(name, "content-type")
+            || HTTPSyntax.equalsIgnoringCase(name, "x-request-id")
+            || HTTPSyntax.equalsIgnoringCase(name, "date") || HTTPSyntax.equalsIgnoringCase(name, "cache-control")
+            || (includingRetryAfter && HTTPSyntax.equalsIgnoringCase(name, "retry-after"))
     }
 }

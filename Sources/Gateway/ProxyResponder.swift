@@ -399,8 +399,13 @@ struct ProxyResponder: HTTPResponder {
     private static func rateLimitHeaders(
         upstream: HTTPFields, upstreamName: String, gateway: [RateLimitBucketState]
     ) -> HTTPHeaders {
+        // Most error responses carry no limit of the upstream's, and most routes none of the gateway's: nothing to
+        // copy, merge or convert (the set look-up hashes every field's name).
+        guard !gateway.isEmpty || upstream.contains(where: { RateLimitHeaders.isUpstreamField($0.name) }) else {
+            return [:]
+        }
         var fields = HTTPFields()
-        for field in upstream where RateLimitHeaders.upstreamFields.contains(field.name) {
+        for field in upstream where RateLimitHeaders.isUpstreamField(field.name) {
             fields.append(field)
         }
         if !gateway.isEmpty {

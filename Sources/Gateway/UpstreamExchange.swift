@@ -138,6 +138,11 @@ struct UpstreamExchange {
     /// (`gateway_upstream_body_errors_total`) and logged, and yields an empty prefix: the envelope is then built from
     /// the status and headers, never from a fragment that would read as if it were the whole error.
     private func readPrefix(of body: UpstreamResponseBody, upstream: String) async -> (ByteBuffer, complete: Bool) {
+        if let chunks = body.bufferedChunks, chunks.count == 1, var only = chunks.first {
+            // An error body that came whole with its head (most do) is its own prefix: not copied into a new buffer.
+            guard only.readableBytes > self.errorBodyLimit else { return (only, true) }
+            return (only.readSlice(length: self.errorBodyLimit) ?? ByteBuffer(), false)
+        }
         var collected = ByteBuffer()
         do {
             for try await chunk in body {

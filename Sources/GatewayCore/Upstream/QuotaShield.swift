@@ -137,7 +137,7 @@ public enum QuotaShield {
             consider(RetryHint.reset(value, nowUnixSeconds: nowSeconds), isQuota: true)
         }
         guard let wait, Duration.seconds(wait) <= maxWait else { return nil }
-        let fields = headers.filter { RateLimitHeaders.upstreamFields.contains($0.name) }
+        let fields = headers.filter { RateLimitHeaders.isUpstreamField($0.name) }
         return QuotaShieldBlock(
             untilUnixMilliseconds: now + Int64(wait) * 1000, kind: quota ? .quota : .rate, fields: Array(fields))
     }

@@ -103,6 +103,24 @@ import Testing
         }
     }
 
+    /// The prefix check in front of the set gives the set's answer, for every member in several spellings and for
+    /// names that share a prefix without being members.
+    @Test func isUpstreamFieldAgreesWithTheSet() {
+        var names = RateLimitHeaders.upstreamFields.flatMap { name in
+            [name.rawName, name.canonicalName, name.rawName.uppercased()]
+        }
+        names += [
+            "Date", "Content-Type", "X-Request-ID", "Retry-After", "x-ratelimit-used", "X-RateLimit-Resource",
+            "ratelimit-policies", "RateLimited", "X-Quota", "x-quota-used", "r", "x", "Via", "X-Rate-Limit-Limit",
+        ]
+        for text in names {
+            let name = HTTPField.Name(text)!
+            #expect(RateLimitHeaders.isUpstreamField(name) == RateLimitHeaders.upstreamFields.contains(name), "\(text)")
+        }
+        #expect(RateLimitHeaders.isUpstreamField(.xQuotaReset))
+        #expect(!RateLimitHeaders.isUpstreamField(HTTPField.Name("x-ratelimit-used")!))
+    }
+
     @Test func withoutGatewayPoliciesUpstreamFieldsPassUntouched() {
         let upstream = self.fields([("X-RateLimit-Remaining", "900"), ("RateLimit", "\"up\";r=900;t=60")])
         #expect(
