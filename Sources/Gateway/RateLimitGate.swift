@@ -30,16 +30,21 @@ struct RateLimitGate: Sendable {
         // per policy, `X-Client: p` would read "p, p" on a route with two such policies and "p" on a route with
         // one, and the routes would not share the bucket.
         var fields = HTTPFields()
+        // X-Forwarded-For names the client only when the peer may be a trusted proxy; other requests need no copy.
+        var readsForwardedFor = !snapshot.keyResolver.trustedProxies.isEmpty
         for policy in policies {
             guard case .header(let name) = policy.key, let fieldName = HTTPField.Name(name),
                 fields[fieldName] == nil
             else { continue }
+            if fieldName == .xForwardedFor { readsForwardedFor = false }  // copied here, once
             for value in headers[name] {
                 fields.append(HTTPField(name: fieldName, value: value))
             }
         }
-        for value in headers[HTTPField.Name.xForwardedFor.canonicalName] {
-            fields.append(HTTPField(name: .xForwardedFor, value: value))
+        if readsForwardedFor {
+            for value in headers[HTTPField.Name.xForwardedFor.canonicalName] {
+                fields.append(HTTPField(name: .xForwardedFor, value: value))
+            }
         }
         let buckets = policies.map { policy in
             RateLimitBucket(
@@ -70,8 +75,8 @@ struct RateLimitGate: Sendable {
     static func headers(_ states: [RateLimitBucketState]) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(5)
-        for field in RateLimitHeaders.render(states, nowUnixSeconds: DateHeader.unixSeconds()) {
-            headers.add(name: field.name.rawName, value: field.value)
+        RateLimitHeaders.render(states, nowUnixSeconds: DateHeader.unixSeconds()) { name, value in
+            headers.add(name: name.rawName, value: value)
         }
         return headers
     }

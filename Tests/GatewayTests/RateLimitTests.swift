@@ -327,6 +327,35 @@ extension RateLimitTests {
         redis?.kill()
     }
 
+    /// A policy keyed on `X-Forwarded-For` counts the header as sent: its bucket is `h` and the value once, whether
+    /// or not the peer is a trusted proxy (whose `X-Forwarded-For` the gateway also reads for client IPs). The Redis
+    /// store shows the key.
+    @Test(arguments: [false, true])
+    func aPolicyKeyedOnXForwardedForCountsTheHeaderOnce(trustLoopback: Bool) async throws {
+        let redis = try await RedisTestServer()
+        try await withSimulator { sim in
+            let yaml = """
+                server: { access_log: false\(trustLoopback ? ", trusted_proxies: [127.0.0.1/32]" : "") }
+                rate_limit_store: { kind: redis, url: "\(redis.url)", timeout: 2s }
+                rate_limits:
+                  by_forwarded: { rate: 5/1m, key: "header:X-Forwarded-For" }
+                upstreams:
+                  sim:
+                    url: http://127.0.0.1:\(sim.port)/dokai
+                routes:
+                  - { path_prefix: /, upstream: sim, rate_limits: [by_forwarded] }
+                """
+            try await withGateway(yaml: yaml) { gateway in
+                let response = try await gateway.request(
+                    "GET", "/v1/usage", headers: [("X-Forwarded-For", "203.0.113.7")])
+                #expect(response.status == 200)
+                #expect(response.header("x-ratelimit-remaining") == "4", "\(response.headers)")
+                #expect(try await redis.command("EXISTS {gw}:rl:12:by_forwarded:h203.0.113.7") == ":1")
+            }
+        }
+        redis.kill()
+    }
+
     /// An upstream that speaks only the IETF fields: `RateLimit: "vendor";r=0;t=30`.
     static func ietfOnlyUpstream(status: Int) -> [UInt8] {
         let body =

@@ -37,17 +37,34 @@ public enum RateLimitKey: Sendable, Hashable, CustomStringConvertible {
 
 /// One named token-bucket policy.
 public struct RateLimitPolicy: Sendable, Hashable {
-    public var name: String
-    public var rate: Rate
+    public var name: String {
+        didSet { self.renderHeaderText() }
+    }
+    public var rate: Rate {
+        didSet { self.renderHeaderText() }
+    }
     /// The bucket's capacity; defaults to the rate's count.
-    public var burst: Int
+    public var burst: Int {
+        didSet { self.renderHeaderText() }
+    }
     public var key: RateLimitKey
+    /// The name as a structured-field string (`"per_client"`), for the `RateLimit` field's item.
+    public private(set) var quotedName = ""
+    /// This policy's item of the `RateLimit-Policy` field (`"per_client";q=20;w=12`): the same on every response,
+    /// so written once (see ``RateLimitHeaders``).
+    public private(set) var policyItem = ""
 
     public init(name: String, rate: Rate, burst: Int? = nil, key: RateLimitKey) {
         self.name = name
         self.rate = rate
         self.burst = burst ?? rate.count
         self.key = key
+        self.renderHeaderText()
+    }
+
+    private mutating func renderHeaderText() {
+        self.quotedName = RateLimitHeaders.quoted(self.name)
+        self.policyItem = RateLimitHeaders.policyItem(self)
     }
 }
 

@@ -138,4 +138,22 @@ public struct GCRAMultiDecision: Sendable, Hashable {
     public var decision: RateLimitDecision {
         self.allowed ? .allowed(self.states) : .denied(self.states, retryAfter: .nanoseconds(self.retryAfter))
     }
+
+    /// What `init(checking:)` and ``decision`` give for one bucket, without the arrays that serve several: the
+    /// decision, and the TAT to store when it allows.
+    public static func single(
+        policy: RateLimitPolicy, tat: Int64?, now: Int64
+    ) -> (decision: RateLimitDecision, newTAT: Int64?) {
+        let gcra = GCRA(policy: policy)
+        let outcome = gcra.check(tat: tat, now: now)
+        guard outcome.allowed else {
+            let peeked = gcra.peek(tat: tat, now: now)
+            let state = RateLimitBucketState(
+                policy: policy, remaining: peeked.remaining, resetAfter: .nanoseconds(peeked.resetAfter))
+            return (.denied([state], retryAfter: .nanoseconds(max(0, outcome.retryAfter))), nil)
+        }
+        let state = RateLimitBucketState(
+            policy: policy, remaining: outcome.remaining, resetAfter: .nanoseconds(outcome.resetAfter))
+        return (.allowed([state]), outcome.newTAT)
+    }
 }

@@ -57,12 +57,11 @@ public final class MemoryRateLimitStore: RateLimitStore {
             let shard = self.shards[Self.shardIndex(policy: bucket.policy.name, key: bucket.key)]
             return shard.state.withLock { state in
                 let tat = state.tat(policy: bucket.policy.name, key: bucket.key)
-                let decision = GCRAMultiDecision(
-                    checking: [(policy: bucket.policy, gcra: GCRA(policy: bucket.policy), tat: tat)], now: now)
-                if decision.allowed {
-                    state.store(policy: bucket.policy.name, key: bucket.key, tat: decision.newTATs[0], now: now)
+                let (decision, newTAT) = GCRAMultiDecision.single(policy: bucket.policy, tat: tat, now: now)
+                if let newTAT {
+                    state.store(policy: bucket.policy.name, key: bucket.key, tat: newTAT, now: now)
                 }
-                return decision.decision
+                return decision
             }
         }
         var shardOf: [Int] = []

@@ -15,14 +15,24 @@ public import HTTPTypes
 public enum RateLimitHeaders {
     /// The headers for `states` (one per policy of the route, in the route's order). Empty for no states.
     public static func render(_ states: [RateLimitBucketState], nowUnixSeconds: Int) -> [HTTPField] {
-        guard let index = self.mostRestrictiveIndex(states) else { return [] }
-        let state = states[index]
         var fields: [HTTPField] = []
         fields.reserveCapacity(5)
-        self.appendXRateLimitFields(state, nowUnixSeconds: nowUnixSeconds, to: &fields)
-        fields.append(HTTPField(name: .rateLimitPolicy, value: self.policyList(states)))
-        fields.append(HTTPField(name: .rateLimit, value: self.rateLimitItem(state)))
+        self.render(states, nowUnixSeconds: nowUnixSeconds) { name, value in
+            fields.append(HTTPField(name: name, value: value))
+        }
         return fields
+    }
+
+    /// The same fields, in the same order, handed to `field` one by one: for a caller that writes them into a head
+    /// of another type, without building `HTTPField`s first.
+    public static func render(
+        _ states: [RateLimitBucketState], nowUnixSeconds: Int, into field: (HTTPField.Name, String) -> Void
+    ) {
+        guard let index = self.mostRestrictiveIndex(states) else { return }
+        let state = states[index]
+        self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds, into: field)
+        field(.rateLimitPolicy, self.policyList(states))
+        field(.rateLimit, self.rateLimitItem(state))
     }
 
     /// `Retry-After` (and `retry_after`) of a denial: whole seconds until one token is back, rounded up, at least 1.
@@ -196,31 +206,46 @@ public enum RateLimitHeaders {
     private static func appendXRateLimitFields(
         _ state: RateLimitBucketState, nowUnixSeconds: Int, to fields: inout some RangeReplaceableCollection<HTTPField>
     ) {
-        fields.append(HTTPField(name: .xRateLimitLimit, value: String(state.policy.burst)))
-        fields.append(HTTPField(name: .xRateLimitRemaining, value: String(max(0, state.remaining))))
-        fields.append(
-            HTTPField(name: .xRateLimitReset, value: String(nowUnixSeconds + self.secondsRoundedUp(state.resetAfter))))
+        self.xRateLimitFields(state, nowUnixSeconds: nowUnixSeconds) { name, value in
+            fields.append(HTTPField(name: name, value: value))
+        }
+    }
+
+    /// The `X-RateLimit-Limit`, `-Remaining` and `-Reset` of one bucket, in that order.
+    private static func xRateLimitFields(
+        _ state: RateLimitBucketState, nowUnixSeconds: Int, into field: (HTTPField.Name, String) -> Void
+    ) {
+        field(.xRateLimitLimit, String(state.policy.burst))
+        field(.xRateLimitRemaining, String(max(0, state.remaining)))
+        field(.xRateLimitReset, String(nowUnixSeconds + self.secondsRoundedUp(state.resetAfter)))
     }
 
     // The values below are written on every response of a route with policies: appended piece by piece, not
     // interpolated (an interpolation builds and copies a string per piece).
 
     private static func policyList(_ states: [RateLimitBucketState]) -> String {
+        if states.count == 1 { return states[0].policy.policyItem }  // most routes: the policy's own text
         var value = ""
         value.reserveCapacity(states.count * 40)
         for (index, state) in states.enumerated() {
             if index > 0 { value += ", " }
-            value += self.quoted(state.policy.name)
-            value += ";q="
-            value += String(state.policy.burst)
-            value += ";w="
-            value += String(self.windowSeconds(state.policy))
+            value += state.policy.policyItem
         }
         return value
     }
 
+    /// `policy`'s item of `RateLimit-Policy`, made once per policy (``RateLimitPolicy/policyItem``).
+    static func policyItem(_ policy: RateLimitPolicy) -> String {
+        var value = self.quoted(policy.name)
+        value += ";q="
+        value += String(policy.burst)
+        value += ";w="
+        value += String(self.windowSeconds(policy))
+        return value
+    }
+
     private static func rateLimitItem(_ state: RateLimitBucketState) -> String {
-        var value = self.quoted(state.policy.name)
+        var value = state.policy.quotedName
         value += ";r="
         value += String(max(0, state.remaining))
         value += ";t="
@@ -238,7 +263,7 @@ public enum RateLimitHeaders {
     }
 
     /// A structured-field string (RFC 9651 section 3.3.3): `"` and `\` escaped.
-    private static func quoted(_ name: String) -> String {
+    static func quoted(_ name: String) -> String {
         if !name.utf8.contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             return "\"" + name + "\""  // policy names are plain: nothing to escape
         }

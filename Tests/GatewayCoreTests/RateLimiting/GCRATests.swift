@@ -87,6 +87,31 @@ private let second: Int64 = 1_000_000_000
         }
     }
 
+    /// The one-bucket shortcut decides what the general decision decides for one bucket, on random traffic that
+    /// both allows and denies.
+    @Test(arguments: [1 as UInt64, 7, 99])
+    func singleDecisionMatchesTheMultiDecision(seed: UInt64) {
+        var random = SplitMix64(seed: seed)
+        var denied = 0
+        for _ in 0..<500 {
+            let policy = RateLimitPolicy(
+                name: "p", rate: Rate(count: Int.random(in: 1...100, using: &random), period: .seconds(1)),
+                burst: Int.random(in: 1...20, using: &random), key: .clientIP)
+            let gcra = GCRA(policy: policy)
+            let now = Int64.random(in: 0...1_000_000_000_000, using: &random)
+            let tat: Int64? =
+                Bool.random(using: &random)
+                ? nil
+                : now + Int64.random(in: -gcra.tolerance...(gcra.tolerance + gcra.emissionInterval), using: &random)
+            let multi = GCRAMultiDecision(checking: [(policy: policy, gcra: gcra, tat: tat)], now: now)
+            let single = GCRAMultiDecision.single(policy: policy, tat: tat, now: now)
+            #expect(single.decision == multi.decision)
+            #expect(single.newTAT == (multi.allowed ? multi.newTATs[0] : nil))
+            if !multi.allowed { denied += 1 }
+        }
+        #expect(denied > 20 && denied < 480, "the traffic must exercise both answers (\(denied) denied)")
+    }
+
     @Test func multiDecisionConsumesAllOrNothing() {
         let strict = RateLimitPolicy(name: "strict", rate: Rate(count: 1, period: .seconds(10)), burst: 1, key: .global)
         let loose = RateLimitPolicy(name: "loose", rate: Rate(count: 10, period: .seconds(1)), burst: 10, key: .global)

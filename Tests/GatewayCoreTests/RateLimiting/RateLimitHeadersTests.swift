@@ -121,6 +121,24 @@ import Testing
         #expect(!RateLimitHeaders.isUpstreamField(HTTPField.Name("x-ratelimit-used")!))
     }
 
+    /// A policy's constant texts follow its name, rate and burst, set at creation or changed after.
+    @Test func aPolicysHeaderTextFollowsItsSettings() {
+        var policy = RateLimitPolicy(name: "per_client", rate: Rate(count: 20, period: .seconds(12)), key: .clientIP)
+        #expect(policy.quotedName == "\"per_client\"")
+        #expect(policy.policyItem == "\"per_client\";q=20;w=12")
+        policy.burst = 40
+        #expect(policy.policyItem == "\"per_client\";q=40;w=24")
+        policy.rate = Rate(count: 40, period: .seconds(1))
+        #expect(policy.policyItem == "\"per_client\";q=40;w=1")
+        policy.name = "odd\"name"
+        #expect(policy.quotedName == "\"odd\\\"name\"")
+        #expect(policy.policyItem == "\"odd\\\"name\";q=40;w=1")
+        #expect(
+            policy
+                == RateLimitPolicy(
+                    name: "odd\"name", rate: Rate(count: 40, period: .seconds(1)), burst: 40, key: .clientIP))
+    }
+
     @Test func withoutGatewayPoliciesUpstreamFieldsPassUntouched() {
         let upstream = self.fields([("X-RateLimit-Remaining", "900"), ("RateLimit", "\"up\";r=900;t=60")])
         #expect(
