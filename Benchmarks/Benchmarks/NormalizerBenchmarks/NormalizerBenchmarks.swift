@@ -91,6 +91,19 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    // The error storm of bench/run.sh (case e): a short Laravel 422 read under `auto`, then its response made.
+    let storm = ByteBuffer(
+        string: #"{"message":"The given data was invalid.","errors":{"email":["The email field is required."]}}"#)
+    let stormContext = Bodies.context("failing", dialect: .auto)
+    Benchmark("normalize Laravel (auto) \(storm.readableBytes) B, the load test's error storm") { benchmark in
+        for _ in benchmark.scaledIterations {
+            blackHole(
+                normalizer.normalize(
+                    status: 422, headers: Bodies.jsonHeaders, body: storm, bodyComplete: true, context: stormContext
+                ).render(typeBase: "https://errors.gateway.dev/"))
+        }
+    }
+
     let laravelDocument = normalizer.normalize(
         status: 422, headers: Bodies.jsonHeaders, body: ByteBuffer(string: Bodies.laravel), bodyComplete: true,
         context: Bodies.context("dokstamp", dialect: .builtin("dokstamp")))

@@ -114,12 +114,12 @@ public enum PathRewriter {
     ) -> String {
         var remainder = path
         if route.stripPrefix {
-            remainder = path.dropFirst(route.pathPrefix.count)
-            if route.pathPrefix.hasSuffix("/") || remainder.isEmpty || !remainder.hasPrefix("/") {
+            // The route matched the prefix's bytes, so its bytes are what is removed (counting characters would
+            // walk grapheme clusters, and could take a combining mark that follows the prefix with it).
+            remainder = Substring(path.utf8.dropFirst(route.pathPrefix.utf8.count))
+            if remainder.utf8.first != UInt8(ascii: "/") {
                 // The prefix ate the separating slash (`/m/`), or nothing is left: keep the path absolute.
-                if !remainder.hasPrefix("/") {
-                    remainder = "/" + remainder
-                }
+                remainder = "/" + remainder
             }
         }
         var url = upstream.origin

@@ -43,6 +43,18 @@ struct PathRewriterTests {
         #expect(
             PathRewriter.upstreamURL(upstream: upstream, route: route, path: "/ex/", query: nil)
                 == "https://api.example.com:443/v1/")
+        let noSlash = RouteConfiguration(pathPrefix: "/ex", stripPrefix: true, upstream: "ex")
+        #expect(
+            PathRewriter.upstreamURL(upstream: upstream, route: noSlash, path: "/ex/items", query: nil)
+                == "https://api.example.com:443/v1/items")
+        #expect(
+            PathRewriter.upstreamURL(upstream: upstream, route: noSlash, path: "/ex", query: "q")
+                == "https://api.example.com:443/v1/?q")
+        // The prefix's bytes are removed, not its characters: a combining mark after it stays (as bytes).
+        let letter = RouteConfiguration(pathPrefix: "/e", stripPrefix: true, upstream: "ex")
+        #expect(
+            PathRewriter.upstreamURL(upstream: upstream, route: letter, path: "/e\u{301}x", query: nil).utf8
+                .elementsEqual("https://api.example.com:443/v1/\u{301}x".utf8))
         let keep = RouteConfiguration(pathPrefix: "/ex/", upstream: "ex")
         #expect(
             PathRewriter.upstreamURL(upstream: upstream, route: keep, path: "/ex/items", query: nil)
