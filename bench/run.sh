@@ -34,6 +34,7 @@ CONNECTIONS=64
 THREADS=1
 CASES="a,b,c,d,e,f,g,h,i"
 PAIRS=0
+BESIDE=0
 PAIR_RATIOS=()
 LIMIT_RATIOS=()
 BUILD=1
@@ -58,6 +59,10 @@ Options:
   --pairs N              after the cases, N more alternating rounds of d, e and f on the same gateway; the
                          error-storm ratio and the rate-limit cost are then the medians of the N rounds' e/d and f/d
                          (robust to a machine whose speed drifts between cases; default 0: the single rows)
+  --beside N             then N rounds of bench/ab.sh --new-path: two gateways of this build at once on the
+                         servers' core, one loaded on the plain route and one on the error storm (then on the
+                         rate-limited route); their CPU per request compared in the same seconds, so a drift in the
+                         machine's speed hits both (default 0: none)
   --enforce              exit 1 when the error-storm ratio e/d is below 0.90
   --output FILE          results markdown (default bench/results/latest.md)
 EOF
@@ -68,6 +73,7 @@ while [ $# -gt 0 ]; do
         --duration) DURATION="$2"; shift 2 ;;
         --quick) DURATION=3; shift ;;
         --pairs) PAIRS="$2"; shift 2 ;;
+        --beside) BESIDE="$2"; shift 2 ;;
         --warmup) WARMUP="$2"; shift 2 ;;
         --connections) CONNECTIONS="$2"; shift 2 ;;
         --threads) THREADS="$2"; shift 2 ;;
@@ -445,6 +451,22 @@ EOF
         exit 1
     fi
 fi
+# Side by side: what the error storm and the rate limit cost against the plain route in the same seconds.
+BESIDE_LINES=()
+if [ "$BESIDE" -gt 0 ] && wants d; then
+    for pair in "/err/x|error storm|0.90" "/rl/data.json|never-denying rate limit|0.95"; do
+        IFS='|' read -r path label target <<<"$pair"
+        echo "side by side: $label ($BESIDE rounds of ${DURATION}s)..." >&2
+        ratios="$("$ROOT/bench/ab.sh" --rounds "$BESIDE" --duration "$DURATION" --new-path "$path" \
+            "$GATEWAY_BIN" "$GATEWAY_BIN" | awk '/us\/req/ { print $NF }' | tr '\n' ' ')"
+        read -r -a list <<<"$ratios"
+        [ "${#list[@]}" -gt 0 ] || { echo "bench/ab.sh gave no rounds for $path" >&2; exit 1; }
+        BESIDE_LINES+=("$(awk -v m="$(printf '%s\n' "${list[@]}" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')" \
+            -v all="${list[*]}" -v label="$label" -v target="$target" -v path="$path" -v n="${#list[@]}" 'BEGIN {
+            printf "Side by side (`bench/ab.sh --new-path %s`, %d rounds): the %s costs %.3fx the plain route'"'"'s CPU per request (median of %s), so on one core it serves %.2fx the plain route'"'"'s requests (%s; the issue requires >= %s)",
+                path, n, label, m, all, 1 / m, (1 / m >= target ? "PASS" : "FAIL"), target }')")
+    done
+fi
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- report --------------------------------------------------------------------------------------------------------
@@ -496,7 +518,7 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "# Load benchmark: gateway vs nginx vs HAProxy"
     echo
     echo "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $COMMIT. Command: \`bench/run.sh --duration $DURATION" \
-        "--connections $CONNECTIONS --threads $THREADS${CASES:+ --cases $CASES}$([ "$PAIRS" -gt 0 ] && echo " --pairs $PAIRS")$([ "$PIN" = 1 ] || echo " --no-pin")\`"
+        "--connections $CONNECTIONS --threads $THREADS${CASES:+ --cases $CASES}$([ "$PAIRS" -gt 0 ] && echo " --pairs $PAIRS")$([ "$BESIDE" -gt 0 ] && echo " --beside $BESIDE")$([ "$PIN" = 1 ] || echo " --no-pin")\`"
     echo
     echo "- Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), Linux $(uname -r), loopback only."
     echo "- Load average before / after: $LOAD_BEFORE / $LOAD_AFTER (the machine is shared: figures vary between runs)."
@@ -527,6 +549,10 @@ COMMIT="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     [ -n "$RATIO_LINE" ] && echo
     [ -n "$RATE_LINE" ] && echo "$RATE_LINE"
     [ -n "$RATE_LINE" ] && echo
+    for line in "${BESIDE_LINES[@]}"; do
+        echo "$line"
+        echo
+    done
     [ -n "$F_NOTE" ] && echo "$F_NOTE"
     true
 } >"$TMP/report.md"
