@@ -91,7 +91,7 @@ struct ProxyResponder: HTTPResponder {
             try await self.refuse(refusal, exchange: exchange, writer: writer)
             return
         }
-        defer { target.runtime.leave() }
+        defer { target.plan.runtime.leave() }
 
         let (result, attempts) = await self.forward(target, query: query, exchange: exchange)
         exchange.notes.attempts = attempts
@@ -105,9 +105,8 @@ struct ProxyResponder: HTTPResponder {
     /// Where a request goes, once resolved.
     private struct Target {
         let method: HTTPRequest.Method
-        let route: RouteConfiguration
-        let upstream: UpstreamConfiguration
-        let runtime: UpstreamRuntime
+        /// The route, its upstream and their runtime state.
+        let plan: RoutePlan
         let trace: TraceContext
     }
 
@@ -142,10 +141,10 @@ struct ProxyResponder: HTTPResponder {
             return .answerMaxForwards(method)  // RFC 9110 section 7.6.2
         }
 
-        let route: RouteConfiguration
+        let routeIndex: Int
         switch exchange.snapshot.routeTable.match(path: exchange.path, method: method) {
         case .success(let match):
-            route = match.route
+            routeIndex = match.index
         case .failure(.noRoute):
             return .refuse(Refusal(code: .notFound, detail: "No route matches this path."))
         case .failure(.methodNotAllowed(let name, let allowed)):
@@ -155,21 +154,22 @@ struct ProxyResponder: HTTPResponder {
                     code: .methodNotAllowed, detail: "The method \(method.rawValue) is not allowed on this route.",
                     headers: ["allow": allowed.map(\.rawValue).joined(separator: ", ")]))
         }
-        exchange.routeName = route.name
-        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "route"] = .string(route.name) }
-        guard let upstream = exchange.snapshot.configuration.upstreams[route.upstream],
-            let runtime = exchange.snapshot.runtimes[route.upstream]
-        else {
-            // The config validator guarantees this never happens; answer like any internal fault.
+        guard let plan = exchange.snapshot.routePlans[routeIndex] else {
+            // The config validator guarantees every route's upstream exists; answer like any internal fault.
+            exchange.routeName = exchange.snapshot.routeTable.routes[routeIndex].name
             return .refuse(Refusal(code: .internalError))
         }
-        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "upstream"] = .string(upstream.name) }
-        exchange.notes.upstream = upstream.name
+        exchange.routeName = plan.route.name
+        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "route"] = .string(plan.route.name) }
+        if exchange.logger.logLevel <= .debug {
+            exchange.logger[metadataKey: "upstream"] = .string(plan.upstream.name)
+        }
+        exchange.notes.upstream = plan.upstream.name
         // The trace is the request's from here on: a refused request's access-log line carries it too.
         let trace = TraceContext.of(request.head.headers, tracing: exchange.snapshot.configuration.server.tracing)
         exchange.notes.trace = trace
         if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "trace.id"] = .string(trace.traceIDHex) }
-        return .forward(Target(method: method, route: route, upstream: upstream, runtime: runtime, trace: trace))
+        return .forward(Target(method: method, plan: plan, trace: trace))
     }
 
     private enum Admission {
@@ -185,7 +185,8 @@ struct ProxyResponder: HTTPResponder {
         let headers = exchange.request.head.headers
         let states: [RateLimitBucketState]
         switch await self.rateLimits.check(
-            route: target.route, snapshot: exchange.snapshot, headers: headers, peerIP: exchange.request.peerIP)
+            route: target.plan.route, policies: target.plan.policies, snapshot: exchange.snapshot, headers: headers,
+            peerIP: exchange.request.peerIP)
         {
         case .proceed(let granted):
             states = granted
@@ -196,7 +197,7 @@ struct ProxyResponder: HTTPResponder {
                 Refusal(code: .serviceUnavailable, detail: "The rate-limit store cannot be reached.", retryAfter: 1))
         }
 
-        let upstream = target.upstream
+        let upstream = target.plan.upstream
         if let answer = await self.quotaShield?.check(upstream: upstream, headers: headers) {
             return .refused(
                 Refusal(
@@ -205,7 +206,7 @@ struct ProxyResponder: HTTPResponder {
                     headers: Self.rateLimitHeaders(
                         upstream: HTTPFields(answer.block.fields), upstreamName: upstream.name, gateway: states)))
         }
-        guard target.runtime.enter() else {
+        guard target.plan.runtime.enter() else {
             return .refused(
                 Refusal(
                     code: .upstreamUnavailable, status: 503,
@@ -220,11 +221,11 @@ struct ProxyResponder: HTTPResponder {
         _ target: Target, query: Substring?, exchange: Exchange
     ) async -> (ExchangeResult, attempts: Int) {
         let request = exchange.request
-        let upstream = target.upstream
+        let upstream = target.plan.upstream
         let upstreamRequest = UpstreamRequest(
             method: target.method,
             url: PathRewriter.upstreamURL(
-                upstream: upstream.url, route: target.route, path: exchange.path, query: query),
+                upstream: upstream.url, route: target.plan.route, path: exchange.path, query: query),
             headers: ForwardingHeaders.upstreamRequestHeaders(
                 client: request.head.headers, method: target.method,
                 peerAddress: request.peerIP, requestID: exchange.requestID,
@@ -238,7 +239,7 @@ struct ProxyResponder: HTTPResponder {
         let forwarder = UpstreamExchange(
             client: self.upstreamClient, metrics: self.metrics, logger: exchange.logger,
             errorBodyLimit: self.errorBodyLimit)
-        return await forwarder.run(upstreamRequest, upstream: upstream, runtime: target.runtime)
+        return await forwarder.run(upstreamRequest, upstream: upstream, runtime: target.plan.runtime)
     }
 
     /// Stage 4: what the exchange ended with, to the client: a response streamed through, an upstream error
@@ -247,7 +248,7 @@ struct ProxyResponder: HTTPResponder {
         _ result: ExchangeResult, attempts: Int, target: Target, rateLimitStates: [RateLimitBucketState],
         exchange: Exchange, writer: ResponseWriter
     ) async throws {
-        let upstream = target.upstream
+        let upstream = target.plan.upstream
         let clientHeaders = exchange.request.head.headers
         var extraHeaders = HTTPHeaders()
         if attempts > 1 { extraHeaders.add(name: "gateway-attempts", value: String(attempts)) }

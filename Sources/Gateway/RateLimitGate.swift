@@ -20,11 +20,12 @@ struct RateLimitGate: Sendable {
     let store: any RateLimitStore
     let metrics: GatewayMetrics
 
+    /// - Parameter policies: the route's policies, in its order (``RoutePlan/policies``).
     func check(
-        route: RouteConfiguration, snapshot: GatewaySnapshot, headers: HTTPHeaders, peerIP: String?
+        route: RouteConfiguration, policies: [RateLimitPolicy], snapshot: GatewaySnapshot, headers: HTTPHeaders,
+        peerIP: String?
     ) async -> Verdict {
-        guard !route.rateLimits.isEmpty else { return .proceed([]) }
-        let policies = route.rateLimits.compactMap { snapshot.policies[$0] }
+        guard !policies.isEmpty else { return .proceed([]) }
         // Only the fields a key can name are copied: X-Forwarded-For and the `header:NAME` of the policies, each
         // name once however many policies name it, so the key is the header as sent (SPEC section 4): copied once
         // per policy, `X-Client: p` would read "p, p" on a route with two such policies and "p" on a route with
