@@ -120,43 +120,53 @@ public enum RequestHeadValidator {
 
     /// Whether a `Host` value is `uri-host [ ":" port ]` with a non-empty host.
     static func isValidHost(_ value: String) -> Bool {
-        let bytes = Substring(value).trimmingASCIIWhitespace().utf8
-        guard let first = bytes.first else { return false }
-        var rest: Substring.UTF8View.SubSequence
-        if first == UInt8(ascii: "[") {
-            // IP-literal: IPv6address or IPvFuture, whose characters are unreserved, sub-delims and ":".
-            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
-            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ Self.isUnreservedOrSubDelim($0) || $0 == UInt8(ascii: ":") })
-            else { return false }
-            rest = bytes[bytes.index(after: close)...]
-        } else {
-            // reg-name (IPv4 addresses are reg-names too): unreserved, pct-encoded, sub-delims.
-            let end = bytes.firstIndex(of: UInt8(ascii: ":")) ?? bytes.endIndex
-            let name = bytes[..<end]
-            guard !name.isEmpty, Self.isRegName(name) else { return false }
-            rest = bytes[end...]
+        // Over the contiguous bytes (native strings have them): the UTF-8 view's index arithmetic costs more than the
+        // check itself, on every request.
+        if let verdict = value.utf8.withContiguousStorageIfAvailable({ Self.isValidHost(bytes: $0) }) {
+            return verdict
         }
-        guard let colon = rest.first else { return true }
-        guard colon == UInt8(ascii: ":") else { return false }
-        return rest.dropFirst().allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        return Array(value.utf8).withUnsafeBufferPointer { Self.isValidHost(bytes: $0) }
     }
 
-    /// `*( unreserved / pct-encoded / sub-delims )` of RFC 3986 section 3.2.2.
-    private static func isRegName(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "%") {
-                let first = bytes.index(after: index)
-                guard first < bytes.endIndex, bytes.index(after: first) < bytes.endIndex,
-                    Self.isHexDigit(bytes[first]), Self.isHexDigit(bytes[bytes.index(after: first)])
-                else { return false }
-                index = bytes.index(index, offsetBy: 3)
-                continue
+    private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        var end = bytes.count
+        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
+        while end > start, bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        guard start < end else { return false }
+        var index = start
+        if bytes[start] == UInt8(ascii: "[") {
+            // IP-literal: IPv6address or IPvFuture, whose characters are unreserved, sub-delims and ":".
+            index += 1
+            while index < end, bytes[index] != UInt8(ascii: "]") {
+                guard Self.isUnreservedOrSubDelim(bytes[index]) || bytes[index] == UInt8(ascii: ":") else {
+                    return false
+                }
+                index += 1
             }
-            guard Self.isUnreservedOrSubDelim(byte) else { return false }
-            index = bytes.index(after: index)
+            guard index < end, index > start + 1 else { return false }  // a "]" closes a non-empty literal
+            index += 1
+        } else {
+            // reg-name (IPv4 addresses are reg-names too): unreserved, pct-encoded, sub-delims.
+            while index < end, bytes[index] != UInt8(ascii: ":") {
+                if bytes[index] == UInt8(ascii: "%") {
+                    guard index + 2 < end, Self.isHexDigit(bytes[index + 1]), Self.isHexDigit(bytes[index + 2]) else {
+                        return false
+                    }
+                    index += 3
+                    continue
+                }
+                guard Self.isUnreservedOrSubDelim(bytes[index]) else { return false }
+                index += 1
+            }
+            guard index > start else { return false }
+        }
+        guard index < end else { return true }
+        guard bytes[index] == UInt8(ascii: ":") else { return false }
+        index += 1
+        while index < end {
+            guard bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") else { return false }
+            index += 1
         }
         return true
     }

@@ -104,4 +104,18 @@ struct RequestHeadValidatorTests {
         #expect(RequestHeadValidator.validate(fields, maxHeadBytes: 100).refusal == .headerTooLarge)
         #expect(RequestHeadValidator.validate(fields, maxHeadBytes: 200).refusal == nil)
     }
+    /// RFC 9110 section 7.2 / RFC 3986 section 3.2.2: which `Host` values the listener accepts.
+    @Test(arguments: [
+        ("a", true), ("api.example.com", true), ("127.0.0.1:8080", true), (" example.com:80\t", true),
+        ("a:", true), ("[::1]", true), ("[::1]:443", true), ("[v1.fe80::a+en1]", true), ("caf%C3%A9.example", true),
+        ("sub-delims!$&'()*+,;=", true), ("x_y~z", true),
+        ("", false), (" ", false), (":80", false), ("a:8o", false), ("a b", false), ("a/b", false),
+        ("a@b", false), ("[]", false), ("[::1", false), ("[::1]x", false), ("[::1]:", true), ("[a b]", false),
+        ("a%2", false), ("a%2:80", false), ("a%zz", false), ("a:80:90", false), ("ex\u{e9}.com", false),
+        ("a\u{301}", false), ("a:\u{661}", false),
+    ])
+    func hostValues(value: String, valid: Bool) {
+        let verdict = RequestHeadValidator.validate(self.head(fields: [("Host", value)]))
+        #expect((verdict.refusal == nil) == valid, "\(value.debugDescription)")
+    }
 }

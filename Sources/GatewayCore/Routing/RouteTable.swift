@@ -42,10 +42,12 @@ public struct RouteTable: Sendable {
 public enum PathRewriter {
     /// Splits a request target (origin-form) into path and query; the query keeps its exact bytes, `?` excluded.
     public static func split(target: String) -> (path: Substring, query: Substring?) {
+        // By bytes, as the target's syntax is (RFC 3986): a search by characters walks grapheme clusters, and would
+        // miss a `?` that a combining mark follows.
         var target = Substring(target)
-        if let hash = target.firstIndex(of: "#") { target = target[..<hash] }
-        guard let question = target.firstIndex(of: "?") else { return (target, nil) }
-        return (target[..<question], target[target.index(after: question)...])
+        if let hash = target.utf8.firstIndex(of: UInt8(ascii: "#")) { target = target[..<hash] }
+        guard let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, nil) }
+        return (target[..<question], target[target.utf8.index(after: question)...])
     }
 
     /// The path with its dot segments resolved (RFC 3986 section 5.2.4), reading `%2e`/`%2E` as `.`, so that a

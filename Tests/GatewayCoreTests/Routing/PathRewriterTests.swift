@@ -32,6 +32,14 @@ struct PathRewriterTests {
         let (path, query) = PathRewriter.split(target: "/a/b?x=%2F&y=+&z=")
         #expect(path == "/a/b")
         #expect(query == "x=%2F&y=+&z=")
+        #expect(PathRewriter.split(target: "/a#frag?no") == ("/a", nil))
+        #expect(PathRewriter.split(target: "/a?q#frag") == ("/a", "q"))
+        #expect(PathRewriter.split(target: "/a?") == ("/a", ""))
+        #expect(PathRewriter.split(target: "/plain") == ("/plain", nil))
+        // The delimiters are bytes: a combining mark after `?` does not hide it (as a search by characters would).
+        let (marked, markedQuery) = PathRewriter.split(target: "/\u{e9}?\u{301}x")
+        #expect(marked.utf8.elementsEqual("/\u{e9}".utf8))
+        #expect(markedQuery.map { Array($0.utf8) } == Array("\u{301}x".utf8))
     }
 
     @Test func stripPrefixJoinsOntoTheBasePath() {
