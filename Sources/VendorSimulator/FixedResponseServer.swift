@@ -85,7 +85,10 @@ final class FixedResponseHandler: ChannelInboundHandler {
             if self.keepAlive {
                 context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
             } else {
-                context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil))).whenComplete { _ in
+                    loopBound.value.close(promise: nil)
+                }
             }
         }
     }
