@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Microbenchmarks of the gateway's pure hot paths (Benchmarks/, ordo-one/benchmark): the normalizer on ~1 KiB
-# error bodies of three dialects, ProblemDocument.render, the JSON reader, RouteTable.match, the hop-by-hop check
-# and RetryHint.seconds. Metrics: wall clock, throughput, mallocs (counted by the benchmark package's malloc
+# error bodies of three dialects and on bench/run.sh's error-storm body (normalized and rendered), ProblemDocument.render,
+# the JSON reader, RouteTable.match, the hop-by-hop check and RetryHint.seconds. Metrics: wall clock, throughput, mallocs (counted by the benchmark package's malloc
 # interposer; no jemalloc needed). Builds in release.
 #
 #   bench/micro.sh                          # every benchmark, tables on stdout and in bench/results/micro-latest.md
