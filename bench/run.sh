@@ -11,7 +11,7 @@
 #   c  haproxy                         HAProxy in http mode, keep-alive on both sides
 #   d  gateway                         one route, no rate limits, access_log false
 #   e  gateway, error storm            the upstream answers every request with a Laravel-style 422;
-#                                      the gateway normalizes each one (required: e >= 80% of d)
+#                                      the gateway normalizes each one (issue 11: e >= 0.90 of d)
 #   f  gateway + rate limit            d plus a token-bucket policy that never denies (skipped when the build
 #                                      does not enforce rate limits yet)
 #   g  nginx proxy_pass, 16 KiB        b with a 16 KiB response
