@@ -9,8 +9,6 @@ final class GatewaySnapshot: Sendable {
     let routeTable: RouteTable
     /// Retry budgets, breakers and in-flight counts, carried over from the previous snapshot where they fit.
     let runtimes: UpstreamRuntimes
-    /// Rate-limit policies by name.
-    let policies: [String: RateLimitPolicy]
     /// Resolves `client_ip` keys through `server.trusted_proxies`.
     let keyResolver: RateLimitKeyResolver
     /// Unix time of the load, for `gateway_config_last_reload_success_timestamp_seconds`.
@@ -24,12 +22,11 @@ final class GatewaySnapshot: Sendable {
         self.routeTable = RouteTable(routes: configuration.routes)
         self.runtimes = UpstreamRuntimes(
             upstreams: configuration.upstreams, previous: previous?.runtimes, now: .now)
-        self.policies = Dictionary(
-            configuration.rateLimits.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.keyResolver = RateLimitKeyResolver(trustedProxies: configuration.server.trustedProxies)
         self.loadedAtUnixSeconds = loadedAtUnixSeconds
         let runtimes = self.runtimes
-        let policies = self.policies
+        let policies = Dictionary(
+            configuration.rateLimits.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         self.routePlans = self.routeTable.routes.map { route in
             guard let upstream = configuration.upstreams[route.upstream], let runtime = runtimes[route.upstream]
             else { return nil }

@@ -160,8 +160,8 @@ struct ProxyResponder: HTTPResponder {
             return .refuse(Refusal(code: .internalError))
         }
         exchange.routeName = plan.route.name
-        if exchange.logger.logLevel <= .debug { exchange.logger[metadataKey: "route"] = .string(plan.route.name) }
         if exchange.logger.logLevel <= .debug {
+            exchange.logger[metadataKey: "route"] = .string(plan.route.name)
             exchange.logger[metadataKey: "upstream"] = .string(plan.upstream.name)
         }
         exchange.notes.upstream = plan.upstream.name
