@@ -28,8 +28,8 @@ enum CommonFieldNames {
         for spelling in spellings {
             for form in Set([spelling, spelling.lowercased()]) {
                 let bytes = Array(form.utf8)
-                precondition(bytes.count <= maximumLength, "raise CommonFieldNames.maximumLength for \\(form)")
-                guard let name = HTTPField.Name(form) else { preconditionFailure("not a field name: \\(form)") }
+                precondition(bytes.count <= maximumLength, "raise CommonFieldNames.maximumLength for \(form)")
+                guard let name = HTTPField.Name(form) else { preconditionFailure("not a field name: \(form)") }
                 if !table[bytes.count].contains(where: { $0.bytes == bytes }) {
                     table[bytes.count].append((bytes, name))
                 }
