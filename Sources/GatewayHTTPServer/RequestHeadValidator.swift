@@ -129,10 +129,9 @@ public enum RequestHeadValidator {
     }
 
     private static func isValidHost(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var start = 0
-        var end = bytes.count
-        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
-        while end > start, bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        let trimmed = HTTPSyntax.trimmingWhitespace(bytes[...])
+        let start = trimmed.startIndex
+        let end = trimmed.endIndex
         guard start < end else { return false }
         var index = start
         if bytes[start] == UInt8(ascii: "[") {

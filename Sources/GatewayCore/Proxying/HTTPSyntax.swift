@@ -25,6 +25,25 @@ public enum HTTPSyntax {
         byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)
     }
 
+    /// OWS of RFC 9110 section 5.6.3: a space or a horizontal tab.
+    @inlinable
+    public static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
+    }
+
+    /// `bytes` without the whitespace (``isWhitespace(_:)``) they begin and end with; the slice keeps `bytes`'
+    /// indices.
+    @inlinable
+    public static func trimmingWhitespace(
+        _ bytes: Slice<UnsafeBufferPointer<UInt8>>
+    ) -> Slice<UnsafeBufferPointer<UInt8>> {
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, Self.isWhitespace(bytes[start]) { start += 1 }
+        while end > start, Self.isWhitespace(bytes[end - 1]) { end -= 1 }
+        return bytes[start..<end]
+    }
+
     /// Whether `bytes` spell `lowercase` in any ASCII case (field names and tokens are ASCII), without making a
     /// string.
     @inlinable

@@ -35,15 +35,7 @@ public enum HopByHopHeaders {
             while start < bytes.count {
                 var end = start
                 while end < bytes.count, bytes[end] != UInt8(ascii: ",") { end += 1 }
-                var first = start
-                var last = end
-                while first < last, bytes[first] == UInt8(ascii: " ") || bytes[first] == UInt8(ascii: "\t") {
-                    first += 1
-                }
-                while last > first, bytes[last - 1] == UInt8(ascii: " ") || bytes[last - 1] == UInt8(ascii: "\t") {
-                    last -= 1
-                }
-                let option = UnsafeBufferPointer(rebasing: bytes[first..<last])
+                let option = UnsafeBufferPointer(rebasing: HTTPSyntax.trimmingWhitespace(bytes[start..<end]))
                 start = end + 1
                 if option.isEmpty || HTTPSyntax.equalsIgnoringCase(option, "keep-alive")
                     || HTTPSyntax.equalsIgnoringCase(option, "close")
