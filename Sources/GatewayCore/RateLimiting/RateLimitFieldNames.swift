@@ -39,18 +39,11 @@ extension RateLimitHeaders {
         .xRateLimitLimit, .xRateLimitRemaining, .xRateLimitReset, .xQuotaLimit, .xQuotaRemaining, .xQuotaReset,
     ]
 
-    /// Whether `name` is one of ``upstreamFields``: the set's answer, asked only of names with one of its
-    /// prefixes, so the usual fields (`Date`, `Content-Type`, `X-Request-ID`…) are told apart without hashing.
+    /// Whether `name` is one of ``upstreamFields``: the set's answer, asked only of the names ``isRateLimitField(_:)``
+    /// admits and the `X-Quota-*` ones, so the usual fields (`Date`, `Content-Type`, `X-Request-ID`…) are told apart
+    /// without hashing.
     public static func isUpstreamField(_ name: HTTPField.Name) -> Bool {
-        let canonical = name.canonicalName.utf8
-        switch canonical.first {
-        case UInt8(ascii: "r"):
-            guard canonical.starts(with: "ratelimit".utf8) else { return false }
-        case UInt8(ascii: "x"):
-            guard canonical.starts(with: "x-ratelimit-".utf8) || canonical.starts(with: "x-quota-".utf8) else {
-                return false
-            }
-        default:
+        guard Self.isRateLimitField(name) || name.canonicalName.utf8.starts(with: "x-quota-".utf8) else {
             return false
         }
         return Self.upstreamFields.contains(name)
