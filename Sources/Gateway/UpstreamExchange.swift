@@ -138,10 +138,9 @@ struct UpstreamExchange {
     /// (`gateway_upstream_body_errors_total`) and logged, and yields an empty prefix: the envelope is then built from
     /// the status and headers, never from a fragment that would read as if it were the whole error.
     private func readPrefix(of body: UpstreamResponseBody, upstream: String) async -> (ByteBuffer, complete: Bool) {
-        if let chunks = body.bufferedChunks, chunks.count == 1, var only = chunks.first {
-            // An error body that came whole with its head (most do) is its own prefix: not copied into a new buffer.
-            guard only.readableBytes > self.errorBodyLimit else { return (only, true) }
-            return (only.readSlice(length: self.errorBodyLimit) ?? ByteBuffer(), false)
+        if let chunks = body.bufferedChunks, chunks.count == 1, chunks[0].readableBytes <= self.errorBodyLimit {
+            // An error body that came whole with its head, in one chunk (most do), is its own prefix: not copied.
+            return (chunks[0], true)
         }
         var collected = ByteBuffer()
         do {
