@@ -329,7 +329,7 @@ struct ProxyResponder: HTTPResponder {
         }
 
         var upstreamHeaders = response.head.headers
-        var gatewayLimitHeaders: HTTPHeaders?
+        var addsGatewayLimits = false
         if !rateLimitStates.isEmpty {
             if RateLimitHeaders.hasRateLimitFields(upstreamHeaders) {
                 // The client sees the more restrictive of the upstream's limits and the gateway's (SPEC section 4).
@@ -339,12 +339,12 @@ struct ProxyResponder: HTTPResponder {
             } else {
                 // Nothing of the upstream's to compare: the gateway's own fields, as `merge` would append them, added
                 // to the client's head without copying the upstream's fields first.
-                gatewayLimitHeaders = RateLimitGate.headers(rateLimitStates)
+                addsGatewayLimits = true
             }
         }
         var headers = ForwardingHeaders.clientResponseHeaders(
             upstream: upstreamHeaders, requestID: exchange.requestID, keepContentLength: true)
-        if let gatewayLimitHeaders { headers.add(contentsOf: gatewayLimitHeaders) }
+        if addsGatewayLimits { RateLimitGate.addHeaders(rateLimitStates, to: &headers) }
         headers.add(contentsOf: extraHeaders)
         let responseStatus = HTTPResponseStatus(statusCode: status)
         if bodyless {

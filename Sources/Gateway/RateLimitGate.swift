@@ -76,9 +76,14 @@ struct RateLimitGate: Sendable {
     static func headers(_ states: [RateLimitBucketState]) -> HTTPHeaders {
         var headers = HTTPHeaders()
         headers.reserveCapacity(5)
+        Self.addHeaders(states, to: &headers)
+        return headers
+    }
+
+    /// The same fields, appended to a head being built.
+    static func addHeaders(_ states: [RateLimitBucketState], to headers: inout HTTPHeaders) {
         RateLimitHeaders.render(states, nowUnixSeconds: DateHeader.unixSeconds()) { name, value in
             headers.add(name: name.rawName, value: value)
         }
-        return headers
     }
 }
