@@ -32,8 +32,12 @@ enum BodyDecoder {
         default:
             return nil
         }
+        let contentTypeValue = headers.value(of: .contentType) ?? ""
+        if let mediaType = Self.plainUTF8MediaType(contentTypeValue) {
+            return Decoded(bytes: bytes, isComplete: complete, mediaType: mediaType)
+        }
         // Split on the UTF-8 bytes: `split(separator:)` on a String walks grapheme clusters, costly per error.
-        let contentType = Substring(headers.value(of: .contentType) ?? "")
+        let contentType = Substring(contentTypeValue)
         var parts = contentType.utf8.split(separator: UInt8(ascii: ";"), omittingEmptySubsequences: false)[...]
         let mediaType = parts.popFirst().map { Self.lowercasedTrimmed(Substring($0)) } ?? ""
         for parameter in parts {
@@ -92,6 +96,37 @@ enum BodyDecoder {
             }
         }
         return result
+    }
+
+    /// The media type of the commonest `Content-Type`s, read without splitting or lowercasing: a lowercase type
+    /// alone (`application/json`) or with `; charset=utf-8` (the charset that needs no conversion). Nil for any
+    /// other value, which the general parser reads.
+    static func plainUTF8MediaType(_ value: String) -> String? {
+        let length =
+            value.utf8.withContiguousStorageIfAvailable(Self.plainMediaTypeLength)
+            ?? Array(value.utf8).withUnsafeBufferPointer(Self.plainMediaTypeLength)
+        guard let length else { return nil }
+        return length == value.utf8.count ? value : String(decoding: value.utf8.prefix(length), as: UTF8.self)
+    }
+
+    /// The length of the media type when `bytes` is one of the forms above, else nil.
+    private static func plainMediaTypeLength(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        let charset: StaticString = "; charset=utf-8"
+        let charsetBytes = UnsafeBufferPointer(start: charset.utf8Start, count: charset.utf8CodeUnitCount)
+        var length = bytes.count
+        if length > charsetBytes.count, bytes.suffix(charsetBytes.count).elementsEqual(charsetBytes) {
+            length -= charsetBytes.count
+        }
+        guard length > 0, bytes.prefix(length).allSatisfy(Self.isPlainMediaTypeByte) else { return nil }
+        return length
+    }
+
+    /// A byte of a media type that is already lowercase and has nothing to trim: `a-z`, `0-9`, and `/+.-`.
+    private static func isPlainMediaTypeByte(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+            || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            || byte == UInt8(ascii: "/") || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
+            || byte == UInt8(ascii: "-")
     }
 
     private static func lowercasedTrimmed(_ text: Substring) -> String {

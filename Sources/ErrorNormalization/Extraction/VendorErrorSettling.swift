@@ -40,6 +40,11 @@ extension VendorError {
 
     /// An UPPER_SNAKE identifier that is the whole message or leads it before a colon.
     static func leadingIdentifier(of message: String) -> String? {
+        if let answer = message.utf8.withContiguousStorageIfAvailable(Self.leadingIdentifier(ofASCII:)),
+            answer.decided
+        {
+            return answer.identifier
+        }
         let token = message.prefix { $0 != " " && $0 != ":" }
         guard token.utf8.count >= 4, token.utf8.count <= 64, token.contains("_"),
             token.utf8.allSatisfy({
@@ -50,6 +55,26 @@ extension VendorError {
         let rest = message.dropFirst(token.count).drop { $0 == " " }
         guard rest.isEmpty || rest.hasPrefix(":") else { return nil }
         return String(token)
+    }
+
+    /// The same over a message's bytes, for an ASCII message (nearly all): no grapheme breaking. Not `decided`, and
+    /// the outer function decides by characters, when the message is not ASCII (a combining mark after the space or
+    /// the colon would change what the characters are).
+    private static func leadingIdentifier(
+        ofASCII bytes: UnsafeBufferPointer<UInt8>
+    ) -> (decided: Bool, identifier: String?) {
+        guard bytes.allSatisfy({ $0 < 0x80 }) else { return (false, nil) }
+        let end = bytes.firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ":") } ?? bytes.endIndex
+        let token = UnsafeBufferPointer(rebasing: bytes[..<end])
+        guard token.count >= 4, token.count <= 64, token.contains(UInt8(ascii: "_")),
+            token.allSatisfy({
+                ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
+                    || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+            })
+        else { return (true, nil) }
+        let rest = bytes[end...].drop { $0 == UInt8(ascii: " ") }
+        guard rest.isEmpty || rest.first == UInt8(ascii: ":") else { return (true, nil) }
+        return (true, String(decoding: token, as: UTF8.self))
     }
 
     static func isGeneric(_ message: String) -> Bool {
