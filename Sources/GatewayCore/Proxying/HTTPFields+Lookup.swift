@@ -9,7 +9,10 @@ extension HTTPFields {
     /// field line's parsing. The request path reads fields this way.
     public func value(of name: HTTPField.Name) -> String? {
         var result: String?
-        for field in self where field.name == name {
+        // Names of another length are passed over without comparing their text (a count is at hand; two strings'
+        // comparison is not, for names longer than a small string's 15 bytes).
+        let length = name.canonicalName.utf8.count
+        for field in self where field.name.canonicalName.utf8.count == length && field.name == name {
             if let joined = result {
                 result = joined + (name == .cookie ? "; " : ", ") + field.value
             } else {

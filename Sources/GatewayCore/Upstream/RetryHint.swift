@@ -75,10 +75,22 @@ public enum RetryHint {
         Self.secondsWithSource(status: status, headers: headers, nowUnixSeconds: nowUnixSeconds)?.seconds
     }
 
+    /// Whether a field of this name is one ``secondsWithSource(status:headers:nowUnixSeconds:)`` reads. Every such
+    /// name starts with `r` or `x` (`Retry-After`, `RateLimit`, `X-RateLimit-*`, `X-Quota-*`): most names are told
+    /// apart by their first byte.
+    static func mayStateAWait(_ name: HTTPField.Name) -> Bool {
+        let first = name.canonicalName.utf8.first
+        guard first == UInt8(ascii: "r") || first == UInt8(ascii: "x") else { return false }
+        return name == .retryAfter || name == .rateLimit || name == .xRateLimitReset || name == .xRateLimitRemaining
+            || name == .xQuotaReset || name == .xQuotaRemaining
+    }
+
     /// ``seconds(status:headers:nowUnixSeconds:)`` with the name of the header field that said it.
     public static func secondsWithSource(
         status: Int, headers: HTTPFields, nowUnixSeconds: Int
     ) -> (seconds: Int, field: String)? {
+        // Most error responses carry none of the fields below: one pass says so, instead of six look-ups.
+        guard headers.contains(where: { Self.mayStateAWait($0.name) }) else { return nil }
         if let value = headers.value(of: .retryAfter),
             let seconds = Self.retryAfter(value, nowUnixSeconds: nowUnixSeconds)
         {

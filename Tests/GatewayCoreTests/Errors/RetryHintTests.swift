@@ -1,6 +1,7 @@
-import GatewayCore
 import HTTPTypes
 import Testing
+
+@testable import GatewayCore
 
 @Suite("Upstream wait hints and HTTP-dates")
 struct RetryHintTests {
@@ -56,5 +57,26 @@ struct RetryHintTests {
         #expect(RetryHint.headerSeconds(for: .milliseconds(200)) == 1)
         #expect(RetryHint.headerSeconds(for: .seconds(2)) == 2)
         #expect(RetryHint.headerSeconds(for: .milliseconds(2100)) == 3)
+    }
+
+    /// The one-pass check before the look-ups: every field the hint reads passes it, in any spelling, and the
+    /// commonest other fields (those starting with `r` or `x` too) do not, so a response without them has no hint.
+    @Test func onlyTheHintFieldsPassThePrecheck() throws {
+        let hintFields = [
+            "Retry-After", "retry-after", "RateLimit", "X-RateLimit-Reset", "x-ratelimit-remaining", "X-Quota-Reset",
+            "X-QUOTA-REMAINING",
+        ]
+        for name in hintFields {
+            #expect(RetryHint.mayStateAWait(try #require(HTTPField.Name(name))), "\(name)")
+        }
+        for name in ["X-Request-ID", "Referer", "RateLimit-Policy", "X-RateLimit-Limit", "Content-Type", "Date", "x"] {
+            #expect(!RetryHint.mayStateAWait(try #require(HTTPField.Name(name))), "\(name)")
+        }
+        let plain: HTTPFields = [.contentType: "application/json", .date: "Sun, 06 Nov 1994 08:49:37 GMT"]
+        #expect(RetryHint.secondsWithSource(status: 429, headers: plain, nowUnixSeconds: self.now) == nil)
+        var limited = plain
+        limited[.xRateLimitReset] = String(self.now + 40)
+        let hint = try #require(RetryHint.secondsWithSource(status: 429, headers: limited, nowUnixSeconds: self.now))
+        #expect(hint.seconds == 40 && hint.field == "X-RateLimit-Reset")
     }
 }
