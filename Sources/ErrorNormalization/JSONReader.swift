@@ -190,8 +190,10 @@ private struct JSONParser {
     mutating func string() -> String? {
         self.index += 1
         let start = self.index
-        // Fast path: no escapes.
-        while self.index < self.bytes.count {
+        // Fast path: no escapes. The string's end (or its first escape, or a control byte) is found eight bytes at a
+        // time.
+        self.index = JSONByteScan.firstStringSpecial(in: self.bytes, from: self.index)
+        if self.index < self.bytes.count {
             let byte = self.bytes[self.index]
             if byte == UInt8(ascii: "\"") {
                 let text = String(
@@ -199,9 +201,7 @@ private struct JSONParser {
                 self.index += 1
                 return text
             }
-            if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { return nil }
-            self.index += 1
         }
         guard self.index < self.bytes.count else { return nil }
         var scratch = [UInt8](UnsafeBufferPointer(rebasing: self.bytes[start..<self.index]))

@@ -76,30 +76,22 @@ public struct JSONWriter: Sendable {
         self.bytes.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { utf8 in
-            // Runs of bytes that need no escaping are appended in one go.
+            // Runs of bytes that need no escaping are found eight bytes at a time and appended in one go.
             var runStart = 0
-            for index in utf8.indices where Self.needsEscaping(utf8[index]) {
+            var index = JSONByteScan.firstNeedingEscape(in: utf8, from: 0)
+            while index < utf8.count {
                 if runStart < index {
                     self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
                 }
                 self.escape(utf8[index])
                 runStart = index + 1
+                index = JSONByteScan.firstNeedingEscape(in: utf8, from: runStart)
             }
             if runStart < utf8.count {
                 self.bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
             }
         }
         self.bytes.append(UInt8(ascii: "\""))
-    }
-
-    private static func needsEscaping(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x00..<0x20, 0x7F, UInt8(ascii: "<"), UInt8(ascii: ">"),
-            UInt8(ascii: "&"):
-            return true
-        default:
-            return false
-        }
     }
 
     private mutating func escape(_ byte: UInt8) {
