@@ -5,9 +5,12 @@
 #
 #   bench/ab.sh OLD_BINARY NEW_BINARY                 # 3 rounds of 5 s on /data.json (a 1 KiB answer)
 #   bench/ab.sh --path /16k.json --rounds 5 --duration 4 OLD NEW
-#   bench/ab.sh --path /err/x OLD NEW                 # the error storm (a Laravel 422, normalized)
+#   bench/ab.sh --path /err/x OLD NEW                 # the error storm (a 1 KiB Laravel 422, normalized)
 #   bench/ab.sh --path /rl/data.json OLD NEW          # through a rate limit that never denies
 #   bench/ab.sh --new-path /rl/data.json B B          # one build, two routes: what the rate limit costs
+#   bench/ab.sh nginx B                               # the gateway beside nginx as a reverse proxy (run.sh's case b):
+#                                                     # CPU per request of each, the gateway's as a multiple of nginx's
+#   bench/ab.sh --new-path /err/x nginx B             # the error storm beside nginx proxying the 1 KiB answer (e vs b)
 #
 # Both gateways and one upstream nginx share CPU 1 (taskset); two wrk processes on CPU 0 load them at once, 32
 # connections each. Each round prints the CPU time (user+system, /proc) each gateway spent per request it answered,
@@ -43,14 +46,16 @@ done
 source "$(dirname "$0")/lib.sh"
 bench_setup ab
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# CPU time of a process with its children (nginx's master and worker; a gateway has none).
+ticks() { cpu_ticks "$1"; }
 
-# --- upstream: 1 KiB, 16 KiB and a Laravel 422 ---------------------------------------------------------------------
+# --- upstream: 1 KiB, 16 KiB and a Laravel 422 of 1 KiB (the bodies of bench/run.sh) ---------------------------------
 UPSTREAM_PORT="$(free_port)"
 ERROR_PORT="$(free_port)"
 mkdir -p "$TMP/files"
-python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (1024 - 12) + "\"}")' >"$TMP/files/data.json"
+make_body ok >"$TMP/files/data.json"
 python3 -c 'import sys; sys.stdout.write("{\"data\":\"" + "x" * (16384 - 12) + "\"}")' >"$TMP/files/16k.json"
+ERROR_BODY="$(make_body error)"
 write_nginx_conf "$TMP/upstream" "
     server {
         listen 127.0.0.1:$UPSTREAM_PORT;
@@ -62,7 +67,7 @@ write_nginx_conf "$TMP/upstream" "
         listen 127.0.0.1:$ERROR_PORT;
         location / {
             default_type application/json;
-            return 422 '{\"message\":\"The given data was invalid.\",\"errors\":{\"email\":[\"The email field is required.\"]}}';
+            return 422 '$ERROR_BODY';
         }
     }"
 taskset -c 1 nginx -p "$TMP/upstream" -c "$TMP/upstream/nginx.conf" -e "$TMP/upstream/logs/error.log" </dev/null \
@@ -70,7 +75,19 @@ taskset -c 1 nginx -p "$TMP/upstream" -c "$TMP/upstream/nginx.conf" -e "$TMP/ups
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$UPSTREAM_PORT/data.json"
 
-# --- the two gateways ----------------------------------------------------------------------------------------------
+# --- the two gateways (or nginx as a proxy and a gateway) ----------------------------------------------------------
+# nginx as a reverse proxy, as bench/run.sh's case b runs it.
+start_nginx_proxy() { # NAME; sets PID_NAME and PORT_NAME
+    local port
+    port="$(free_port)"
+    write_nginx_proxy_conf "$TMP/$1" "$port" "$UPSTREAM_PORT"
+    taskset -c 1 nginx -p "$TMP/$1" -c "$TMP/$1/nginx.conf" -e "$TMP/$1/logs/error.log" </dev/null \
+        >"$TMP/$1/logs/stdout.log" 2>&1 &
+    PIDS+=("$!")
+    printf -v "PID_$1" '%s' "$!"
+    printf -v "PORT_$1" '%s' "$port"
+    wait_http "http://127.0.0.1:$port/data.json"
+}
 start_gateway() { # NAME BINARY; sets PID_NAME and PORT_NAME
     local port admin
     port="$(free_port)"
@@ -82,7 +99,11 @@ start_gateway() { # NAME BINARY; sets PID_NAME and PORT_NAME
     printf -v "PORT_$1" '%s' "$port"
     wait_http "http://127.0.0.1:$admin/readyz"
 }
-start_gateway old "$OLD"
+if [ "$OLD" = nginx ]; then
+    start_nginx_proxy old
+else
+    start_gateway old "$OLD"
+fi
 start_gateway new "$NEW"
 URL_OLD="http://127.0.0.1:$PORT_old$URLPATH"
 URL_NEW="http://127.0.0.1:$PORT_new${NEW_URLPATH:-$URLPATH}"

@@ -1,6 +1,6 @@
 # Shared by bench/run.sh, bench/ab.sh, bench/floors.sh and bench/memory.sh (sourced, not run): a temporary directory
-# removed on exit with every process listed in PIDS, free loopback ports, waiting for a server to answer, an nginx
-# config and a gateway config.
+# removed on exit with every process listed in PIDS, free loopback ports, waiting for a server to answer, a process
+# tree's CPU time, an nginx config and a gateway config.
 #
 #   bench_setup NAME     # TMP=<new temp dir>, PIDS=(); both cleaned up on exit or interrupt
 
@@ -28,6 +28,31 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# CPU time (clock ticks) of a process and all its descendants.
+cpu_ticks() {
+    python3 - "$1" <<'EOF'
+import os, sys
+root = int(sys.argv[1])
+children = {}
+for entry in os.listdir("/proc"):
+    if not entry.isdigit():
+        continue
+    try:
+        with open(f"/proc/{entry}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        continue
+    children.setdefault(int(fields[1]), []).append((int(entry), int(fields[11]) + int(fields[12])))
+def total(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    for child, _ in children.get(pid, []):
+        ticks += total(child)
+    return ticks
+print(total(root))
+EOF
+}
 # Polls URL until it answers (any HTTP status) or 30 s pass; then shows LOG (if given) and fails.
 wait_http() {
     local url="$1" log="${2:-}" deadline=$((SECONDS + 30))
@@ -61,6 +86,52 @@ write_gateway_config() { # FILE PORT ADMIN_PORT UPSTREAM_PORT [ERROR_PORT]
         echo "  - { name: limited, path_prefix: /rl/, upstream: origin, rate_limits: [never_denies] }"
         echo "  - { name: plain, path_prefix: /, upstream: origin }"
     } >"$1"
+}
+
+# A 1 KiB JSON success body (exactly 1024 bytes, `make_body ok`) and a Laravel-style 422 of the same size (`make_body
+# error`): what bench/run.sh's upstream answers, and bench/ab.sh's.
+make_body() {
+    python3 - "$1" <<'EOF'
+import json, sys
+kind = sys.argv[1]
+if kind == "ok":
+    doc = {"data": {"id": "crt_01JD3Q2J6V8M4W1N0A9C7T5B2E", "type": "certificate", "status": "issued",
+                    "course_uuid": "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "email": "ada@example.com",
+                    "issued_at": "2025-03-06T15:46:40Z", "tags": ["gold", "2025", "onsite"]}, "pad": ""}
+else:
+    doc = {"success": False, "message": "The given data was invalid.", "errors": {
+        "email": ["The email field is required.", "The email must be a valid email address."],
+        "course_uuid": ["The selected course uuid is invalid."],
+        "name": ["The name may not be greater than 255 characters."],
+        "issued_at": ["The issued at is not a valid date.", "The issued at must be a date before tomorrow."],
+        "tags.0": ["The tags.0 must be a string."],
+        "pad": [""]}}
+text = json.dumps(doc, separators=(",", ":"))
+missing = 1024 - len(text)
+assert missing >= 0, len(text)
+if kind == "ok":
+    doc["pad"] = "x" * missing
+else:
+    doc["errors"]["pad"] = ["x" * missing]
+text = json.dumps(doc, separators=(",", ":"))
+assert len(text) == 1024, len(text)
+sys.stdout.write(text)
+EOF
+}
+# Writes DIR/nginx.conf for nginx as a reverse proxy, as bench/run.sh's case b runs it and bench/ab.sh beside a
+# gateway: listening on PORT, keep-alive connections to the upstream on UPSTREAM_PORT.
+write_nginx_proxy_conf() { # DIR PORT UPSTREAM_PORT
+    write_nginx_conf "$1" "
+    upstream origin { server 127.0.0.1:$3; keepalive 128; }
+    server {
+        listen 127.0.0.1:$2;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection \"\";
+            proxy_buffering on;
+        }
+    }"
 }
 
 # Writes the common part of an nginx config into DIR/nginx.conf, then HTTP_BLOCK inside `http {}`.

@@ -62,7 +62,8 @@ Options:
   --beside N             then N rounds of bench/ab.sh --new-path: two gateways of this build at once on the
                          servers' core, one loaded on the plain route and one on the error storm (then on the
                          rate-limited route); their CPU per request compared in the same seconds, so a drift in the
-                         machine's speed hits both (default 0: none)
+                         machine's speed hits both; then N rounds of bench/ab.sh nginx: the gateway beside nginx as
+                         a proxy (case b) for 1 KiB, 16 KiB and the error storm, the same way (default 0: none)
   --enforce              exit 1 when the error-storm ratio e/d is below 0.90
   --output FILE          results markdown (default bench/results/latest.md)
 EOF
@@ -129,35 +130,6 @@ expect_response() {
 }
 
 # --- bodies --------------------------------------------------------------------------------------------------------
-# A 1 KiB JSON success body (exactly 1024 bytes) and a Laravel-style 422 of the same size.
-make_body() {
-    python3 - "$1" <<'EOF'
-import json, sys
-kind = sys.argv[1]
-if kind == "ok":
-    doc = {"data": {"id": "crt_01JD3Q2J6V8M4W1N0A9C7T5B2E", "type": "certificate", "status": "issued",
-                    "course_uuid": "6f1c2d3e-4a5b-4c6d-8e9f-0a1b2c3d4e5f", "email": "ada@example.com",
-                    "issued_at": "2025-03-06T15:46:40Z", "tags": ["gold", "2025", "onsite"]}, "pad": ""}
-else:
-    doc = {"success": False, "message": "The given data was invalid.", "errors": {
-        "email": ["The email field is required.", "The email must be a valid email address."],
-        "course_uuid": ["The selected course uuid is invalid."],
-        "name": ["The name may not be greater than 255 characters."],
-        "issued_at": ["The issued at is not a valid date.", "The issued at must be a date before tomorrow."],
-        "tags.0": ["The tags.0 must be a string."],
-        "pad": [""]}}
-text = json.dumps(doc, separators=(",", ":"))
-missing = 1024 - len(text)
-assert missing >= 0, len(text)
-if kind == "ok":
-    doc["pad"] = "x" * missing
-else:
-    doc["errors"]["pad"] = ["x" * missing]
-text = json.dumps(doc, separators=(",", ":"))
-assert len(text) == 1024, len(text)
-sys.stdout.write(text)
-EOF
-}
 OK_BODY="$(make_body ok)"
 # A 16 KiB JSON body (exactly 16384 bytes), served from a file.
 mkdir -p "$TMP/files"
@@ -208,31 +180,6 @@ wait_http "http://127.0.0.1:$UPSTREAM_PORT/" "$TMP/upstream/logs/stdout.log"
 wait_http "http://127.0.0.1:$ERROR_PORT/"
 
 # --- measuring -----------------------------------------------------------------------------------------------------
-# CPU time (clock ticks) of a process and all its descendants.
-cpu_ticks() {
-    python3 - "$1" <<'EOF'
-import os, sys
-root = int(sys.argv[1])
-children = {}
-for entry in os.listdir("/proc"):
-    if not entry.isdigit():
-        continue
-    try:
-        with open(f"/proc/{entry}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        continue
-    children.setdefault(int(fields[1]), []).append((int(entry), int(fields[11]) + int(fields[12])))
-def total(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    ticks = int(fields[11]) + int(fields[12])
-    for child, _ in children.get(pid, []):
-        ticks += total(child)
-    return ticks
-print(total(root))
-EOF
-}
 TICKS_PER_SECOND="$(getconf CLK_TCK)"
 
 # Converts wrk's latency (e.g. 812.00us, 1.23ms, 1.05s) to milliseconds.
@@ -288,17 +235,7 @@ fi
 # (b) nginx as a reverse proxy
 if wants b; then
     PROXY_PORT="$(free_port)"
-    write_nginx_conf "$TMP/proxy" "
-    upstream origin { server 127.0.0.1:$UPSTREAM_PORT; keepalive 128; }
-    server {
-        listen 127.0.0.1:$PROXY_PORT;
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection \"\";
-            proxy_buffering on;
-        }
-    }"
+    write_nginx_proxy_conf "$TMP/proxy" "$PROXY_PORT" "$UPSTREAM_PORT"
     start_nginx "$TMP/proxy"
     NGINX_PROXY_PID="$STARTED_PID"
     wait_http "http://127.0.0.1:$PROXY_PORT/" "$TMP/proxy/logs/stdout.log"
@@ -451,6 +388,10 @@ EOF
         exit 1
     fi
 fi
+# The median of the numbers given (for an even count, the mean of the middle two).
+median() {
+    printf '%s\n' "$@" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
+}
 # Side by side: what the error storm and the rate limit cost against the plain route in the same seconds.
 BESIDE_LINES=()
 if [ "$BESIDE" -gt 0 ] && wants d; then
@@ -461,19 +402,28 @@ if [ "$BESIDE" -gt 0 ] && wants d; then
             "$GATEWAY_BIN" "$GATEWAY_BIN" | awk '/us\/req/ { print $NF }' | tr '\n' ' ')"
         read -r -a list <<<"$ratios"
         [ "${#list[@]}" -gt 0 ] || { echo "bench/ab.sh gave no rounds for $path" >&2; exit 1; }
-        BESIDE_LINES+=("$(awk -v m="$(printf '%s\n' "${list[@]}" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }')" \
+        BESIDE_LINES+=("$(awk -v m="$(median "${list[@]}")" \
             -v all="${list[*]}" -v label="$label" -v target="$target" -v path="$path" -v n="${#list[@]}" 'BEGIN {
             printf "Side by side (`bench/ab.sh --new-path %s`, %d rounds): the %s costs %.3fx the plain route'"'"'s CPU per request (median of %s), so on one core it serves %.2fx the plain route'"'"'s requests (%s; the issue requires >= %s)",
                 path, n, label, m, all, 1 / m, (1 / m >= target ? "PASS" : "FAIL"), target }')")
+    done
+    # The gateway beside nginx as a proxy: the CPU ratio of the issue's first target, measured in the same seconds.
+    for triple in "/data.json|/data.json|1 KiB" "/16k.json|/16k.json|16 KiB" "/data.json|/err/x|error storm"; do
+        IFS='|' read -r nginx_path gateway_path label <<<"$triple"
+        echo "side by side with nginx: $label ($BESIDE rounds of ${DURATION}s)..." >&2
+        ratios="$("$ROOT/bench/ab.sh" --rounds "$BESIDE" --duration "$DURATION" --path "$nginx_path" \
+            --new-path "$gateway_path" nginx "$GATEWAY_BIN" | awk '/us\/req/ { print $NF }' | tr '\n' ' ')"
+        read -r -a list <<<"$ratios"
+        [ "${#list[@]}" -gt 0 ] || { echo "bench/ab.sh gave no rounds for nginx beside $gateway_path" >&2; exit 1; }
+        BESIDE_LINES+=("$(awk -v m="$(median "${list[@]}")" -v all="${list[*]}" -v label="$label" \
+            -v paths="--path $nginx_path --new-path $gateway_path" -v n="${#list[@]}" 'BEGIN {
+            printf "Side by side with nginx as a proxy (`bench/ab.sh %s nginx GATEWAY`, %d rounds), %s: the gateway'"'"'s CPU per request is %.2fx nginx'"'"'s (median of %s; %s, the issue requires <= 3x)",
+                paths, n, label, m, all, (m <= 3 ? "PASS" : "FAIL") }')")
     done
 fi
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # --- report --------------------------------------------------------------------------------------------------------
-# The median of the numbers given (for an even count, the mean of the middle two).
-median() {
-    printf '%s\n' "$@" | sort -n | awk '{ r[NR] = $1 } END { print (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
-}
 RATIO_LINE=""
 RATIO_FAIL=0
 if [ "${#PAIR_RATIOS[@]}" -gt 0 ]; then
