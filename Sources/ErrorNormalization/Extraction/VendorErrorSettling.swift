@@ -46,12 +46,7 @@ extension VendorError {
             return answer.identifier
         }
         let token = message.prefix { $0 != " " && $0 != ":" }
-        guard token.utf8.count >= 4, token.utf8.count <= 64, token.contains("_"),
-            token.utf8.allSatisfy({
-                ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
-                    || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
-            })
-        else { return nil }
+        guard Self.isIdentifier(token.utf8) else { return nil }
         let rest = message.dropFirst(token.count).drop { $0 == " " }
         guard rest.isEmpty || rest.hasPrefix(":") else { return nil }
         return String(token)
@@ -66,15 +61,19 @@ extension VendorError {
         guard bytes.allSatisfy({ $0 < 0x80 }) else { return (false, nil) }
         let end = bytes.firstIndex { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: ":") } ?? bytes.endIndex
         let token = UnsafeBufferPointer(rebasing: bytes[..<end])
-        guard token.count >= 4, token.count <= 64, token.contains(UInt8(ascii: "_")),
-            token.allSatisfy({
-                ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
-                    || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
-            })
-        else { return (true, nil) }
+        guard Self.isIdentifier(token) else { return (true, nil) }
         let rest = bytes[end...].drop { $0 == UInt8(ascii: " ") }
         guard rest.isEmpty || rest.first == UInt8(ascii: ":") else { return (true, nil) }
         return (true, String(decoding: token, as: UTF8.self))
+    }
+
+    /// Whether `bytes` spell an UPPER_SNAKE identifier: 4 to 64 of `A`–`Z`, `0`–`9` and `_`, at least one `_`.
+    private static func isIdentifier(_ bytes: some Collection<UInt8>) -> Bool {
+        bytes.count >= 4 && bytes.count <= 64 && bytes.contains(UInt8(ascii: "_"))
+            && bytes.allSatisfy {
+                ($0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z")) || $0 == UInt8(ascii: "_")
+                    || ($0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9"))
+            }
     }
 
     static func isGeneric(_ message: String) -> Bool {

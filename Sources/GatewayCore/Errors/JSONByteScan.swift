@@ -21,10 +21,12 @@ public enum JSONByteScan {
         Self.firstIndex(in: bytes, from: start, wordMayHold: Self.mayHoldEscaped, isMatch: Self.needsEscape)
     }
 
+    /// Whether `byte` is one ``firstStringSpecial(in:from:)`` stops at.
     public static func isStringSpecial(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20
     }
 
+    /// Whether `byte` is one ``firstNeedingEscape(in:from:)`` stops at.
     public static func needsEscape(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x00..<0x20, 0x7F, UInt8(ascii: "<"), UInt8(ascii: ">"),

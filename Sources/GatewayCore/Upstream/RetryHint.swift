@@ -75,14 +75,12 @@ public enum RetryHint {
         Self.secondsWithSource(status: status, headers: headers, nowUnixSeconds: nowUnixSeconds)?.seconds
     }
 
-    /// Whether a field of this name is one ``secondsWithSource(status:headers:nowUnixSeconds:)`` reads. Every such
-    /// name starts with `r` or `x` (`Retry-After`, `RateLimit`, `X-RateLimit-*`, `X-Quota-*`): most names are told
-    /// apart by their first byte.
+    /// Whether a field of this name may be one ``secondsWithSource(status:headers:nowUnixSeconds:)`` reads:
+    /// `Retry-After`, or a rate-limit field of the upstream's (``RateLimitHeaders/isUpstreamField(_:)``, whose prefix
+    /// check tells most names apart by their first byte).
     static func mayStateAWait(_ name: HTTPField.Name) -> Bool {
-        let first = name.canonicalName.utf8.first
-        guard first == UInt8(ascii: "r") || first == UInt8(ascii: "x") else { return false }
-        return name == .retryAfter || name == .rateLimit || name == .xRateLimitReset || name == .xRateLimitRemaining
-            || name == .xQuotaReset || name == .xQuotaRemaining
+        RateLimitHeaders.isUpstreamField(name)
+            || (name.canonicalName.utf8.first == UInt8(ascii: "r") && name == .retryAfter)
     }
 
     /// ``seconds(status:headers:nowUnixSeconds:)`` with the name of the header field that said it.

@@ -61,7 +61,8 @@ struct RetryHintTests {
 
     /// The one-pass check before the look-ups: every field the hint reads passes it, in any spelling, and the
     /// commonest other fields (those starting with `r` or `x` too) do not, so a response without them has no hint.
-    @Test func onlyTheHintFieldsPassThePrecheck() throws {
+    /// (The upstream's other rate-limit fields, such as `RateLimit-Policy`, pass too: the look-ups then find no wait.)
+    @Test func hintFieldsPassThePrecheckAndCommonFieldsDoNot() throws {
         let hintFields = [
             "Retry-After", "retry-after", "RateLimit", "X-RateLimit-Reset", "x-ratelimit-remaining", "X-Quota-Reset",
             "X-QUOTA-REMAINING",
@@ -69,11 +70,14 @@ struct RetryHintTests {
         for name in hintFields {
             #expect(RetryHint.mayStateAWait(try #require(HTTPField.Name(name))), "\(name)")
         }
-        for name in ["X-Request-ID", "Referer", "RateLimit-Policy", "X-RateLimit-Limit", "Content-Type", "Date", "x"] {
+        for name in ["X-Request-ID", "Referer", "Retry", "X-Rate-Limit", "Content-Type", "Date", "x"] {
             #expect(!RetryHint.mayStateAWait(try #require(HTTPField.Name(name))), "\(name)")
         }
         let plain: HTTPFields = [.contentType: "application/json", .date: "Sun, 06 Nov 1994 08:49:37 GMT"]
         #expect(RetryHint.secondsWithSource(status: 429, headers: plain, nowUnixSeconds: self.now) == nil)
+        var policyOnly = plain
+        policyOnly[.rateLimitPolicy] = "\"p\";q=10;w=60"
+        #expect(RetryHint.secondsWithSource(status: 429, headers: policyOnly, nowUnixSeconds: self.now) == nil)
         var limited = plain
         limited[.xRateLimitReset] = String(self.now + 40)
         let hint = try #require(RetryHint.secondsWithSource(status: 429, headers: limited, nowUnixSeconds: self.now))
