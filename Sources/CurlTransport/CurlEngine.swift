@@ -12,11 +12,11 @@ import Musl
 import Darwin
 #endif
 
-/// The upstream client of the gateway: libcurl's multi interface driven by one dedicated thread.
+/// An upstream client: libcurl's multi interface driven by one dedicated thread (the gateway runs one per event loop).
 ///
-/// One engine thread (named `curl-engine`) owns one `CURLM` and is the only thread that touches a curl handle.
-/// Other threads push commands (`start`, `cancel`, `resume`, `shutdown`) onto a locked queue and wake it with
-/// `curl_multi_wakeup`. Each transfer streams its body with backpressure: a slow consumer pauses the curl transfer
+/// One engine thread (named `curl-engine` unless configured otherwise) owns one `CURLM` and is the only thread that
+/// touches a curl handle. Other threads push commands (`start`, `cancel`, `resume`, `shutdown`) onto a locked queue
+/// and wake it with `curl_multi_wakeup`. Each transfer streams its body with backpressure: a slow consumer pauses the curl transfer
 /// (the write callback answers `CURL_WRITEFUNC_PAUSE`), so bodies are never buffered beyond the high watermark.
 /// Response heads are validated before they are handed out (see `ResponseHeadParser`), and curl's failures are
 /// mapped onto ``UpstreamError``.
@@ -38,13 +38,17 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
         public var bodyHighWatermark: Int = 256 * 1024
         /// Buffered body bytes below which a paused transfer resumes.
         public var bodyLowWatermark: Int = 64 * 1024
+        /// The engine thread's name (`top -H`, `/proc/<pid>/task/*/comm`; Linux keeps 15 bytes).
+        public var threadName: String = "curl-engine"
 
         public init(
             maxConnections: Int = 256,
             maxConnectionsPerHost: Int = 0,
             bodyHighWatermark: Int = 256 * 1024,
-            bodyLowWatermark: Int = 64 * 1024
+            bodyLowWatermark: Int = 64 * 1024,
+            threadName: String = "curl-engine"
         ) {
+            self.threadName = threadName
             self.maxConnections = maxConnections
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.bodyHighWatermark = bodyHighWatermark
@@ -121,6 +125,7 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
         let configuration = self.configuration
         let logger = self.logger
         let body = ThreadBody {
+            configuration.threadName.withCString { ccurl_set_thread_name($0) }
             EngineLoop(queue: queue, configuration: configuration, logger: logger).run()
         }
         let argument = Unmanaged.passRetained(body).toOpaque()
@@ -130,7 +135,6 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
             nil,
             { argument in
                 let body = Unmanaged<ThreadBody>.fromOpaque(argument!).takeRetainedValue()
-                ccurl_set_thread_name("curl-engine")
                 body.run()
                 return nil
             },

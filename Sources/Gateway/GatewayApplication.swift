@@ -11,9 +11,10 @@ import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
-/// Builds the whole gateway from a config file and runs it under one `ServiceGroup`: the curl engine, the rate-limit
-/// store, the admin listener, the config reloader and the proxy listener. The group starts them together and stops
-/// them one by one in the reverse of that order, so the proxy listener drains first and the engine stops last.
+/// Builds the whole gateway from a config file and runs it under one `ServiceGroup`: the curl engines (one per event
+/// loop of the proxy listener), the rate-limit store, the admin listener, the config reloader and the proxy listener.
+/// The group starts them together and stops them one by one in the reverse of that order, so the proxy listener drains
+/// first and the engines stop last.
 public struct GatewayApplication: Sendable {
     /// What `gateway serve` needs to start.
     public struct Options: Sendable {
@@ -92,7 +93,8 @@ public struct GatewayApplication: Sendable {
         let state = GatewayState(
             GatewaySnapshot(configuration: configuration, loadedAtUnixSeconds: DateHeader.unixSeconds()))
         metrics.configLoaded(unixSeconds: DateHeader.unixSeconds())
-        let engine = CurlEngine(logger: self.logger)
+        let proxyEventLoopGroup = self.options.proxyEventLoopGroup ?? MultiThreadedEventLoopGroup.singleton
+        let engine = PairedCurlEngines(group: proxyEventLoopGroup, logger: self.logger)
         let rateLimitStore = RateLimitStoreService(
             configuration: configuration.rateLimitStore, eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
             metrics: metrics, logger: self.logger)
@@ -140,7 +142,7 @@ public struct GatewayApplication: Sendable {
                 tlsHandshakeTimeout: server.tls?.handshakeTimeout ?? .seconds(10),
                 maxConnections: server.maxConnections, tls: tlsContext),
             responder: proxy,
-            eventLoopGroup: self.options.proxyEventLoopGroup ?? MultiThreadedEventLoopGroup.singleton,
+            eventLoopGroup: proxyEventLoopGroup,
             logger: self.logger)
         let adminServer = HTTPServer(
             configuration: HTTPServerConfiguration(
@@ -159,7 +161,7 @@ public struct GatewayApplication: Sendable {
         // The group starts every service at once (it does not wait for one to be up before the next) and, on
         // shutdown, stops them one by one from the last: the proxy drains first while the admin listener still
         // answers (`/readyz` says 503 meanwhile); the reloader, the admin listener and the rate-limit store follow,
-        // and the engine stops last, once no request can use it.
+        // and the engines stop last, once no request can use them.
         let group = ServiceGroup(
             configuration: .init(
                 services: [

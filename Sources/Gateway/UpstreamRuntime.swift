@@ -15,6 +15,9 @@ final class UpstreamRuntime: Sendable {
     let breakerConfiguration: CircuitBreakerConfiguration?
     /// `max_connections`, when the upstream sets it.
     let connections: UpstreamConnectionSlots?
+    /// Which of the client's connection pools carries this upstream's tries when its connections are counted (the
+    /// same for every runtime of one upstream name in this process, so a reload keeps the pool).
+    private let poolKey: Int
 
     init(upstream: UpstreamConfiguration, now: ContinuousClock.Instant) {
         self.retry = upstream.retry
@@ -23,6 +26,7 @@ final class UpstreamRuntime: Sendable {
         self.breaker = upstream.circuitBreaker.map { SharedCircuitBreaker(configuration: $0) }
         self.maxInFlight = upstream.maxInFlight
         self.connections = upstream.maxConnections.map { UpstreamConnectionSlots(limit: $0) }
+        self.poolKey = upstream.name.hashValue
     }
 
     /// Whether this runtime still fits `upstream` after a reload.
@@ -31,10 +35,11 @@ final class UpstreamRuntime: Sendable {
             && self.maxInFlight == upstream.maxInFlight && self.connections?.limit == upstream.maxConnections
     }
 
-    /// Sends one try, within a connection slot when the upstream has `max_connections`.
+    /// Sends one try, within a connection slot when the upstream has `max_connections`; such an upstream's tries all
+    /// go through one of the client's pools, so the slots count every connection it has.
     func execute(_ request: UpstreamRequest, on client: any UpstreamClient) async throws -> UpstreamResponse {
         guard let connections = self.connections else { return try await client.execute(request) }
-        return try await connections.execute(request, on: client)
+        return try await connections.execute(request, on: client.onePool(for: self.poolKey))
     }
 
     /// Takes a slot for a request; false when `max_in_flight` requests are already in flight.

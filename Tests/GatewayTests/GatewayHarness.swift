@@ -4,6 +4,8 @@ import GatewayCore
 import GatewayTestSupport
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
 import Testing
 import VendorSimulator
 
@@ -109,8 +111,29 @@ func removeTemporaryConfig(_ path: String) {
 
 /// Runs a real `GatewayApplication` from `yaml` with both listeners on 127.0.0.1:0, runs `body` with the bound
 /// ports, then cancels the gateway's service group and waits for it to stop.
+///
+/// - Parameter proxyLoops: the number of the proxy listener's event loops, each with its curl engine and connection
+///   pool (default: one per core). A test that counts upstream connections across several client connections asks
+///   for one: with more, each loop's engine opens its own.
 func withGateway<T: Sendable>(
-    yaml: String, environment: [String: String] = [:], _ body: @Sendable (RunningGateway) async throws -> T
+    yaml: String, environment: [String: String] = [:], proxyLoops: Int? = nil,
+    _ body: @Sendable (RunningGateway) async throws -> T
+) async throws -> T {
+    let proxyGroup = proxyLoops.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) }
+    let result: Result<T, any Error>
+    do {
+        result = .success(
+            try await runGateway(yaml: yaml, environment: environment, proxyEventLoopGroup: proxyGroup, body))
+    } catch {
+        result = .failure(error)
+    }
+    try? await proxyGroup?.shutdownGracefully()
+    return try result.get()
+}
+
+private func runGateway<T: Sendable>(
+    yaml: String, environment: [String: String], proxyEventLoopGroup: (any EventLoopGroup)?,
+    _ body: @Sendable (RunningGateway) async throws -> T
 ) async throws -> T {
     let path = try writeTemporaryConfig(yaml)
     defer { removeTemporaryConfig(path) }
@@ -120,7 +143,7 @@ func withGateway<T: Sendable>(
             configPath: path, environment: environment, listenOverride: loopback, adminListenOverride: loopback,
             // Access-log lines are asserted in Operations/AccessLogTests with a capturing sink; here they would
             // only flood the test output.
-            accessLog: AccessLog(sink: { _ in })),
+            accessLog: AccessLog(sink: { _ in }), proxyEventLoopGroup: proxyEventLoopGroup),
         logger: testLogger())
     let portsOrFailure = PortsOrFailure()
     return try await withThrowingTaskGroup(of: Void.self) { group in

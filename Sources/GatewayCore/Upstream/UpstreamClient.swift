@@ -151,4 +151,13 @@ public protocol UpstreamClient: Sendable {
     /// Cancelling the calling task cancels the transfer.
     /// - Throws: ``UpstreamError`` when no valid head arrived.
     func execute(_ request: UpstreamRequest) async throws -> UpstreamResponse
+
+    /// The client that sends every try made with `key`, always the same one: for an upstream whose connections are
+    /// counted (`max_connections`), so that all of them live in one connection pool. A client that spreads tries
+    /// over several pools returns one of them; a client with one pool returns itself.
+    func onePool(for key: Int) -> any UpstreamClient
+}
+
+extension UpstreamClient {
+    public func onePool(for key: Int) -> any UpstreamClient { self }
 }

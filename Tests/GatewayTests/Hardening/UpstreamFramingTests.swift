@@ -69,7 +69,8 @@ struct UpstreamFramingTests {
             $0.requestLine.contains("/first") ? .respond(Array(bodyless.utf8)) : .respond(Array(real.utf8))
         }) {
             stub in
-            try await withGateway(yaml: Self.config(port: stub.port)) { gateway in
+            // One event loop: one curl engine and connection pool, so every request could reuse one connection.
+            try await withGateway(yaml: Self.config(port: stub.port), proxyLoops: 1) { gateway in
                 let first = try await gateway.request("GET", "/api/first")
                 #expect(first.status == Int(status.prefix(3)))
                 #expect(first.body.isEmpty)

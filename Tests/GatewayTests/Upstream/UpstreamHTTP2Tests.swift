@@ -133,7 +133,8 @@ import Testing
     @Test func aSlowClientPausesItsStreamAndOnlyIt() async throws {
         try await withStub({ _ in .streamForever }) { stub in
             try await Self.withNginx(backendPort: stub.port) { nginx, pki in
-                try await withGateway(yaml: Self.config(nginx: nginx, pki: pki, "")) { gateway in
+                // One event loop, so one curl engine: both requests can share its connection.
+                try await withGateway(yaml: Self.config(nginx: nginx, pki: pki, ""), proxyLoops: 1) { gateway in
                     let client = try await CountingHTTPClient.connect(port: gateway.proxyPort)
                     try await client.send("GET /api/backend/endless HTTP/1.1\r\nHost: g\r\n\r\n")
                     #expect(try await client.readHead().status == 200)
