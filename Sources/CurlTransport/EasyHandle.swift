@@ -107,11 +107,11 @@ struct EasyHandle {
             check(ccurl_easy_setopt_pointer(handle, CURLOPT_POSTFIELDS, Self.emptyBody))
         }
 
-        let headerList = Self.makeHeaderList(request.headers)
+        let headerList = HeaderList.make(request.headers)
         check(ccurl_easy_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList))
 
         if failure != CURLE_OK {
-            curl_slist_free_all(headerList)
+            HeaderList.free(headerList)
             throw UpstreamError(
                 CurlErrorClassification.code(for: failure) == .overloaded ? .overloaded : .protocolError,
                 detail: "curl refused an option: \(CurlErrorClassification.text(for: failure))"
@@ -168,49 +168,6 @@ struct EasyHandle {
         pointer.storeBytes(of: 0, as: UInt8.self)
         return pointer
     }()
-
-    /// The request's headers as `curl_slist`, plus empty `Expect:` and `Accept:` unless the request has them:
-    /// curl would otherwise add `Accept: */*` and, for bodies over 1 MiB, `Expect: 100-continue` and a 1 s wait.
-    static func makeHeaderList(_ headers: HTTPFields) -> UnsafeMutablePointer<curl_slist>? {
-        var list: UnsafeMutablePointer<curl_slist>?
-        var hasExpect = false
-        var hasAccept = false
-        // One scratch buffer for every line: curl copies each line, so it is written in place, never as a String.
-        var line: [UInt8] = []
-        line.reserveCapacity(256)
-        func append() {
-            line.append(0)
-            line.withUnsafeBufferPointer { bytes in
-                bytes.withMemoryRebound(to: CChar.self) { cLine in
-                    if let appended = curl_slist_append(list, cLine.baseAddress) { list = appended }
-                }
-            }
-            line.removeAll(keepingCapacity: true)
-        }
-        for field in headers {
-            if field.name == .expect { hasExpect = true }
-            if field.name == .accept { hasAccept = true }
-            line.append(contentsOf: field.name.rawName.utf8)
-            if field.value.isEmpty {
-                // `Name;` is curl's syntax for a header with an empty value (`Name:` would delete it).
-                line.append(UInt8(ascii: ";"))
-            } else {
-                line.append(UInt8(ascii: ":"))
-                line.append(UInt8(ascii: " "))
-                line.append(contentsOf: field.value.utf8)
-            }
-            append()
-        }
-        if !hasExpect {
-            line.append(contentsOf: "Expect:".utf8)
-            append()
-        }
-        if !hasAccept {
-            line.append(contentsOf: "Accept:".utf8)
-            append()
-        }
-        return list
-    }
 
     static func milliseconds(_ duration: Duration) -> Int {
         let (seconds, attoseconds) = duration.components

@@ -108,7 +108,7 @@ final class EngineLoop {
         let code = curl_multi_add_handle(self.multi, easy.raw)
         guard code == CURLM_OK else {
             Unmanaged<Transfer>.fromOpaque(context).release()
-            curl_slist_free_all(transfer.headerList)
+            HeaderList.free(transfer.headerList)
             transfer.headerList = nil
             self.recycle(easy)
             transfer.completeWithoutEngine(UpstreamError(.overloaded, detail: "curl_multi_add_handle failed"))
@@ -187,7 +187,7 @@ final class EngineLoop {
             last.activeIndex = index
         }
         transfer.activeIndex = -1
-        curl_slist_free_all(transfer.headerList)
+        HeaderList.free(transfer.headerList)
         transfer.headerList = nil
         self.recycle(easy)
         if let error {
