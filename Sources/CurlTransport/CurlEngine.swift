@@ -185,7 +185,7 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
     public func execute(_ request: UpstreamRequest) async throws -> UpstreamResponse {
         let transfer = Transfer(request: request, queue: self.queue, watermarks: self.configuration.chunkWatermarks)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
+            try await withUnsafeThrowingContinuation { continuation in
                 transfer.start(continuation)
             }
         } onCancel: {

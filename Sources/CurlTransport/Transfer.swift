@@ -14,7 +14,9 @@ final class Transfer: @unchecked Sendable {
     typealias BodySequence = NIOThrowingAsyncSequenceProducer<
         ByteBuffer, any Error, NIOAsyncSequenceProducerBackPressureStrategies.HighLowWatermark, BodyDelegate
     >
-    typealias HeadContinuation = CheckedContinuation<UpstreamResponse, any Error>
+    /// Unchecked: the state machine hands the continuation out exactly once (it leaves `awaitingHead` as it does),
+    /// which its tests check; a checked one costs an allocation and atomics per request.
+    typealias HeadContinuation = UnsafeContinuation<UpstreamResponse, any Error>
     typealias StateMachine = TransferStateMachine<HeadContinuation, BodySequence.Source>
 
     let request: UpstreamRequest
