@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 static inline CURLcode ccurl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
@@ -76,6 +78,21 @@ static inline void ccurl_set_thread_name(const char *name) {
     prctl(PR_SET_NAME, name, 0, 0, 0);
 #else
     (void)name;
+#endif
+}
+
+/// How many CPUs the calling thread may run on (its affinity mask: `taskset`, a cpuset), or 0 when unknown (not
+/// Linux, or more than 1024 CPUs). The raw system call, because glibc's `CPU_COUNT` is a macro.
+static inline int ccurl_allowed_cpu_count(void) {
+#ifdef __linux__
+    unsigned long mask[1024 / (8 * sizeof(unsigned long))] = {0};
+    long bytes = syscall(SYS_sched_getaffinity, 0, sizeof(mask), mask);
+    if (bytes <= 0) return 0;
+    int count = 0;
+    for (long i = 0; i < bytes / (long)sizeof(unsigned long); i++) count += __builtin_popcountl(mask[i]);
+    return count;
+#else
+    return 0;
 #endif
 }
 

@@ -93,6 +93,13 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
         return "libcurl \(version) (\(ssl)) \(flags.joined(separator: " "))"
     }
 
+    /// How many CPUs this process may run on (its affinity mask, which `taskset` and cpusets narrow), or nil when the
+    /// system does not say. A caller that runs one engine per event loop runs no more engines than this.
+    public static var allowedCPUCount: Int? {
+        let count = Int(ccurl_allowed_cpu_count())
+        return count > 0 ? count : nil
+    }
+
     /// Whether name resolution runs off the engine thread; without it a slow DNS server stalls every transfer.
     public static var hasAsynchDNS: Bool {
         Self.globalInit()
