@@ -46,8 +46,6 @@ done
 source "$(dirname "$0")/lib.sh"
 bench_setup ab
 
-# CPU time of a process with its children (nginx's master and worker; a gateway has none).
-ticks() { cpu_ticks "$1"; }
 
 # --- upstream: 1 KiB, 16 KiB and a Laravel 422 of 1 KiB (the bodies of bench/run.sh) ---------------------------------
 UPSTREAM_PORT="$(free_port)"
@@ -118,11 +116,11 @@ load_both 1
 HZ="$(getconf CLK_TCK)"
 printf '%-28s %-28s %s\n' "old: $(basename "$OLD")" "new: $(basename "$NEW")" "new/old (CPU per request)"
 for _ in $(seq "$ROUNDS"); do
-    old0="$(ticks "$PID_old")"
-    new0="$(ticks "$PID_new")"
+    old0="$(cpu_ticks "$PID_old")"
+    new0="$(cpu_ticks "$PID_new")"
     load_both "$DURATION"
-    old1="$(ticks "$PID_old")"
-    new1="$(ticks "$PID_new")"
+    old1="$(cpu_ticks "$PID_old")"
+    new1="$(cpu_ticks "$PID_new")"
     awk -v o=$((old1 - old0)) -v n=$((new1 - new0)) -v hz="$HZ" \
         -v ro="$(awk '/requests in/ { print $1 }' "$TMP/old.txt")" \
         -v rn="$(awk '/requests in/ { print $1 }' "$TMP/new.txt")" 'BEGIN {

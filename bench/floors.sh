@@ -53,11 +53,7 @@ write_nginx_conf "$TMP/upstream" "    server {
         root $TMP/files;
         location / { try_files \$uri /data.json; }
     }"
-write_nginx_conf "$TMP/proxy" "    upstream origin { server 127.0.0.1:$UPSTREAM_PORT; keepalive 128; }
-    server {
-        listen 127.0.0.1:$PROXY_PORT;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
-    }"
+write_nginx_proxy_conf "$TMP/proxy" "$PROXY_PORT" "$UPSTREAM_PORT"
 for dir in upstream proxy; do
     taskset -c 1 nginx -p "$TMP/$dir" -c "$TMP/$dir/nginx.conf" </dev/null >"$TMP/$dir/logs/stdout.log" 2>&1 &
     PIDS+=("$!")
@@ -83,19 +79,12 @@ wait_http "http://127.0.0.1:$ADMIN_PORT/readyz" "$TMP/gateway.log"
 
 # --- measuring -----------------------------------------------------------------------------------------------------
 HZ="$(getconf CLK_TCK)"
-ticks() { # PID: CPU ticks of the process and its children (nginx's worker)
-    local total=0 pid
-    for pid in "$1" $(pgrep -P "$1" || true); do
-        total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
-    done
-    echo "$total"
-}
 served() { # URL PID: µs of CPU per request over DURATION seconds of wrk, after 1 s of warm-up
     taskset -c 0 wrk -t1 -c64 -d1s "$1" >/dev/null
     local before after requests
-    before="$(ticks "$2")"
+    before="$(cpu_ticks "$2")"
     taskset -c 0 wrk -t1 -c64 -d"${DURATION}s" "$1" >"$TMP/wrk.txt"
-    after="$(ticks "$2")"
+    after="$(cpu_ticks "$2")"
     requests="$(awk '/requests in/ { print $1 }' "$TMP/wrk.txt")"
     awk -v t=$((after - before)) -v hz="$HZ" -v r="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }'
 }

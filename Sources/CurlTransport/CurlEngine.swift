@@ -16,8 +16,9 @@ import Darwin
 ///
 /// One engine thread (named `curl-engine` unless configured otherwise) owns one `CURLM` and is the only thread that
 /// touches a curl handle. Other threads push commands (`start`, `cancel`, `resume`, `shutdown`) onto a locked queue
-/// and wake it with `curl_multi_wakeup`. Each transfer streams its body with backpressure: a slow consumer pauses the curl transfer
-/// (the write callback answers `CURL_WRITEFUNC_PAUSE`), so bodies are never buffered beyond the high watermark.
+/// and wake it with `curl_multi_wakeup`. Each transfer streams its body with backpressure: a slow consumer pauses the
+/// curl transfer (the write callback answers `CURL_WRITEFUNC_PAUSE`), so bodies are never buffered beyond the high
+/// watermark.
 /// Response heads are validated before they are handed out (see `ResponseHeadParser`), and curl's failures are
 /// mapped onto ``UpstreamError``.
 ///

@@ -15,8 +15,8 @@ enum HeaderList {
     private static let suppressExpect: StaticString = "Expect:"
     private static let suppressAccept: StaticString = "Accept:"
 
-    /// The list for `headers`; never nil (it holds at least the two suppressing lines, or the client's own).
-    static func make(_ headers: HTTPFields) -> UnsafeMutablePointer<curl_slist>? {
+    /// The list for `headers` (never empty: it holds at least the two suppressing lines, or the client's own).
+    static func make(_ headers: HTTPFields) -> UnsafeMutablePointer<curl_slist> {
         var hasExpect = false
         var hasAccept = false
         var lineBytes = 0

@@ -10,7 +10,7 @@ import Testing
         let list = HeaderList.make(fields)
         defer { HeaderList.free(list) }
         var lines: [String] = []
-        var node = list
+        var node: UnsafeMutablePointer<curl_slist>? = list
         while let current = node {
             lines.append(String(cString: current.pointee.data))
             node = current.pointee.next

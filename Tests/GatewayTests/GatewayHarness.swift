@@ -119,15 +119,26 @@ func withGateway<T: Sendable>(
     yaml: String, environment: [String: String] = [:], proxyLoops: Int? = nil,
     _ body: @Sendable (RunningGateway) async throws -> T
 ) async throws -> T {
-    let proxyGroup = proxyLoops.map { MultiThreadedEventLoopGroup(numberOfThreads: $0) }
+    guard let proxyLoops else {
+        return try await runGateway(yaml: yaml, environment: environment, proxyEventLoopGroup: nil, body)
+    }
+    return try await withEventLoops(proxyLoops) { group in
+        try await runGateway(yaml: yaml, environment: environment, proxyEventLoopGroup: group, body)
+    }
+}
+
+/// Runs `body` with a group of `count` event loops of its own, shut down after it whether it threw or not.
+func withEventLoops<T>(
+    _ count: Int, _ body: (MultiThreadedEventLoopGroup) async throws -> T
+) async throws -> T {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: count)
     let result: Result<T, any Error>
     do {
-        result = .success(
-            try await runGateway(yaml: yaml, environment: environment, proxyEventLoopGroup: proxyGroup, body))
+        result = .success(try await body(group))
     } catch {
         result = .failure(error)
     }
-    try? await proxyGroup?.shutdownGracefully()
+    try await group.shutdownGracefully()
     return try result.get()
 }
 

@@ -15,19 +15,8 @@ import VendorSimulator
 @Suite struct PairedEnginesTests {
     private static let logger = Logger(label: "paired-engines-test", factory: { _ in SwiftLogNoOpLogHandler() })
 
-    /// Runs `body` with a group of `count` event loops, shut down after it whether it threw or not.
-    private static func withLoops(
-        _ count: Int, _ body: (MultiThreadedEventLoopGroup) async throws -> Void
-    ) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: count)
-        var failure: (any Error)?
-        do { try await body(group) } catch { failure = error }
-        try await group.shutdownGracefully()
-        if let failure { throw failure }
-    }
-
     @Test func eachLoopHasItsEngineAndCallersOffTheLoopsTakeTurns() async throws {
-        try await Self.withLoops(3) { group in try await Self.checkPairing(on: group) }
+        try await withEventLoops(3) { group in try await Self.checkPairing(on: group) }
     }
 
     private static func checkPairing(on group: MultiThreadedEventLoopGroup) async throws {
@@ -60,7 +49,7 @@ import VendorSimulator
 
     /// Fewer CPUs than loops (a `taskset`, a cpuset): as many engines as CPUs, the loops sharing them in turn.
     @Test func noMoreEnginesThanCPUs() async throws {
-        try await Self.withLoops(3) { group in
+        try await withEventLoops(3) { group in
             let paired = PairedCurlEngines(group: group, maximumEngines: 2, logger: Self.logger)
             #expect(paired.engines.count == 2)
             var used: [Int] = []
@@ -84,7 +73,7 @@ import VendorSimulator
     }
 
     @Test func oneLoopMeansOneEngine() async throws {
-        try await Self.withLoops(1) { group in
+        try await withEventLoops(1) { group in
             let paired = PairedCurlEngines(group: group, logger: Self.logger)
             #expect(paired.engines.count == 1)
             #expect((0..<4).map { _ in paired.engineIndexForCurrentThread() } == [0, 0, 0, 0])
@@ -100,7 +89,7 @@ import VendorSimulator
     func upstreamConnectionsFollowTheEnginesUnlessCounted(maxConnections: Int?) async throws {
         // Two engines unless the process may run on one CPU only (then the two loops share one).
         let expected = maxConnections == nil ? min(2, CurlEngine.allowedCPUCount ?? 2) : 1
-        try await Self.withLoops(2) { group in
+        try await withEventLoops(2) { group in
             let simulator = try await VendorSimulator.start()
             let limit = maxConnections.map { "    max_connections: \($0)\n" } ?? ""
             let yaml = """
