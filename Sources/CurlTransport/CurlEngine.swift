@@ -30,9 +30,11 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
 
     /// Sizing of the connection pool and of body buffering.
     public struct Configuration: Sendable {
-        /// `CURLMOPT_MAXCONNECTS`: idle connections kept for reuse. Size it to the concurrency: a full TLS
-        /// handshake costs as much CPU as about ten pooled requests.
-        public var maxConnections: Int = 256
+        /// Idle connections kept for reuse (`CURLMOPT_MAXCONNECTS`) at least; the pool grows with the transfers in
+        /// flight, so it never has fewer places than transfers running (curl would close every connection that
+        /// comes back beyond its size while new ones are being opened: a TCP, maybe TLS, handshake per request).
+        /// A full TLS handshake costs as much CPU as about ten pooled requests.
+        public var pooledConnections: Int = 256
         /// `CURLMOPT_MAX_HOST_CONNECTIONS`; 0 for no limit (transfers beyond it queue inside curl).
         public var maxConnectionsPerHost: Int = 0
         /// Body bytes buffered for a slow consumer before the transfer pauses.
@@ -43,14 +45,14 @@ public final class CurlEngine: UpstreamClient, Service, @unchecked Sendable {
         public var threadName: String = "curl-engine"
 
         public init(
-            maxConnections: Int = 256,
+            pooledConnections: Int = 256,
             maxConnectionsPerHost: Int = 0,
             bodyHighWatermark: Int = 256 * 1024,
             bodyLowWatermark: Int = 64 * 1024,
             threadName: String = "curl-engine"
         ) {
             self.threadName = threadName
-            self.maxConnections = maxConnections
+            self.pooledConnections = pooledConnections
             self.maxConnectionsPerHost = maxConnectionsPerHost
             self.bodyHighWatermark = bodyHighWatermark
             self.bodyLowWatermark = bodyLowWatermark

@@ -11,7 +11,9 @@ final class EngineLoop {
     private let queue: CommandQueue
     private let multi: UnsafeMutableRawPointer
     private let logger: Logger
-    private let maxFreeHandles: Int
+    /// The connection pool's size (`CURLMOPT_MAXCONNECTS`), and as many easy handles are kept for reuse: the
+    /// configured size, grown to the most transfers ever in flight at once (see ``growPoolIfNeeded()``).
+    private var poolSize: Int
 
     /// Transfers whose handle is in the multi handle; `Transfer.activeIndex` makes removal O(1).
     private var active: [Transfer] = []
@@ -27,8 +29,8 @@ final class EngineLoop {
         self.queue = queue
         self.multi = queue.multi
         self.logger = logger
-        self.maxFreeHandles = max(16, configuration.maxConnections)
-        _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
+        self.poolSize = max(16, configuration.pooledConnections)
+        _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, self.poolSize)
         if configuration.maxConnectionsPerHost > 0 {
             _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
         }
@@ -120,6 +122,17 @@ final class EngineLoop {
         transfer.activeIndex = self.active.count
         self.active.append(transfer)
         self.noteDeadline(transfer.headDeadline)
+        self.growPoolIfNeeded()
+    }
+
+    /// A pool smaller than the transfers in flight closes connections as they come back while others are being
+    /// opened (a handshake per request, sockets piling up in TIME_WAIT): it doubles when the transfers outnumber it.
+    /// It never shrinks; idle connections beyond what is needed close on the upstream's keep-alive timeout (curl
+    /// finds them dead) or at curl's maximum connection age.
+    private func growPoolIfNeeded() {
+        guard self.active.count > self.poolSize else { return }
+        self.poolSize = max(self.poolSize * 2, self.active.count)
+        _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, self.poolSize)
     }
 
     private func resume(_ transfer: Transfer) {
@@ -198,7 +211,7 @@ final class EngineLoop {
     }
 
     private func recycle(_ easy: EasyHandle) {
-        if self.freeHandles.count < self.maxFreeHandles {
+        if self.freeHandles.count < self.poolSize {
             easy.reset()
             self.freeHandles.append(easy)
         } else {

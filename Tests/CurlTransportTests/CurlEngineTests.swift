@@ -157,6 +157,31 @@ import Testing
         }
     }
 
+    /// More transfers in flight than the configured pool: the pool grows to hold them, so the connections are all
+    /// reused by the next round instead of being closed as they come back (a handshake per request).
+    @Test func thePoolGrowsWithTheTransfersInFlight() async throws {
+        let concurrent = 40
+        let fixture = try await HTTPFixture.start(.barrier(FixtureGate(count: concurrent)))
+        defer { Task { await fixture.stop() } }
+        try await self.withEngine(.init(pooledConnections: 16)) { engine in
+            for round in 0..<2 {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    for index in 0..<concurrent {
+                        group.addTask {
+                            let response = try await engine.execute(
+                                UpstreamRequest(method: .get, url: fixture.url("/\(round)/\(index)"), headers: [:]))
+                            _ = try await self.collect(response.body)
+                            return response.head.status
+                        }
+                    }
+                    for try await status in group { #expect(status == 200) }
+                }
+            }
+        }
+        #expect(fixture.recorder.requests == 2 * concurrent)
+        #expect(fixture.recorder.acceptedConnections == concurrent)
+    }
+
     @Test func aRefusedConnectIsConnectFailed() async throws {
         // Bound and never listening, held for the whole test: no other test can take the port meanwhile.
         let refusing = try RefusingPort()

@@ -15,6 +15,30 @@ enum FixtureBehaviour: Sendable {
     case large(size: Int)
     /// Reads the request and never answers.
     case never
+    /// As `echo`, but each answer waits until the gate has as many requests waiting as it was made for; then all are
+    /// answered at once (so that many transfers are in flight together), and the gate opens for the next round.
+    case barrier(FixtureGate)
+}
+
+/// Holds answers until `count` requests wait for them (see ``FixtureBehaviour/barrier(_:)``).
+final class FixtureGate: Sendable {
+    private let count: Int
+    private let waiting = Mutex<[@Sendable () -> Void]>([])
+
+    init(count: Int) {
+        self.count = count
+    }
+
+    /// Adds an answer to the round; the answer that completes it releases the whole round.
+    func arrive(_ answer: @escaping @Sendable () -> Void) {
+        let released = self.waiting.withLock { waiting -> [@Sendable () -> Void] in
+            waiting.append(answer)
+            guard waiting.count >= self.count else { return [] }
+            defer { waiting = [] }
+            return waiting
+        }
+        for release in released { release() }
+    }
 }
 
 /// Observations of a fixture, shared between its channels and the test.
@@ -106,23 +130,14 @@ private final class FixtureHandler: ChannelInboundHandler {
         switch self.behaviour {
         case .never:
             return
-        case .echo:
-            var headers = HTTPHeaders()
-            headers.add(name: "X-Echo-Method", value: head.method.rawValue)
-            headers.add(name: "X-Echo-URI", value: head.uri)
-            headers.add(name: "X-Echo-Expect", value: head.headers["expect"].first ?? "none")
-            headers.add(name: "X-Echo-Accept", value: head.headers["accept"].first ?? "none")
-            headers.add(name: "X-Echo-Custom", value: head.headers["x-custom"].first ?? "none")
-            headers.add(name: "X-Echo-Body-Length", value: "\(self.body.readableBytes)")
-            headers.add(name: "Content-Length", value: "\(self.body.readableBytes)")
-            context.write(
-                self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
-                promise: nil
-            )
-            if head.method != .HEAD {
-                context.write(self.wrapOutboundOut(.body(.byteBuffer(self.body))), promise: nil)
+        case .barrier(let gate):
+            let eventLoop = context.eventLoop
+            let loopBound = NIOLoopBound((self, context), eventLoop: eventLoop)
+            gate.arrive {
+                eventLoop.execute { loopBound.value.0.echo(head, context: loopBound.value.1) }
             }
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        case .echo:
+            self.echo(head, context: context)
         case .large(let size):
             var headers = HTTPHeaders()
             headers.add(name: "Content-Length", value: "\(size)")
@@ -134,6 +149,25 @@ private final class FixtureHandler: ChannelInboundHandler {
             self.largeChunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
             self.writeLarge(context: context)
         }
+    }
+
+    private func echo(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders()
+        headers.add(name: "X-Echo-Method", value: head.method.rawValue)
+        headers.add(name: "X-Echo-URI", value: head.uri)
+        headers.add(name: "X-Echo-Expect", value: head.headers["expect"].first ?? "none")
+        headers.add(name: "X-Echo-Accept", value: head.headers["accept"].first ?? "none")
+        headers.add(name: "X-Echo-Custom", value: head.headers["x-custom"].first ?? "none")
+        headers.add(name: "X-Echo-Body-Length", value: "\(self.body.readableBytes)")
+        headers.add(name: "Content-Length", value: "\(self.body.readableBytes)")
+        context.write(
+            self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))),
+            promise: nil
+        )
+        if head.method != .HEAD {
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(self.body))), promise: nil)
+        }
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
