@@ -10,14 +10,14 @@ enum EngineCommand {
     case shutdown
 }
 
-/// The locked queue between the world and the engine thread, and the owner of the `CURLM`.
+/// The locked queue between the world and the engine thread, and the owner of the `CURLM` and its reactor.
 ///
-/// Pushing a command wakes the engine with `curl_multi_wakeup`, which libcurl documents as callable from any
-/// thread. The multi handle lives exactly as long as this queue, and every transfer and the engine thread hold the
-/// queue, so a wakeup never reaches a cleaned-up handle.
+/// Pushing a command wakes the engine through the reactor's eventfd (`ccurl_reactor_wake`, callable from any
+/// thread). The multi handle and the reactor live exactly as long as this queue, and every transfer and the engine
+/// thread hold the queue, so a wakeup never reaches a freed reactor.
 final class CommandQueue: @unchecked Sendable {
-    // @unchecked Sendable: `multi` is touched from other threads only through `curl_multi_wakeup` (thread-safe by
-    // libcurl's contract); everything else mutable is inside `state`.
+    // @unchecked Sendable: `multi` is used by the engine thread only, and `reactor` by others only through
+    // `ccurl_reactor_wake` (a write to its eventfd); everything else mutable is inside `state`.
 
     enum Lifecycle {
         case idle
@@ -29,22 +29,31 @@ final class CommandQueue: @unchecked Sendable {
     private struct State {
         var pending: [EngineCommand] = []
         var lifecycle: Lifecycle = .idle
-        /// The engine is in (or about to enter) `curl_multi_poll` and must be woken for new commands.
+        /// The engine is in (or about to enter) its wait and must be woken for new commands.
         var engineSleeping = false
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    /// The engine's `CURLM`; used by the engine thread, and by others for `curl_multi_wakeup` only.
+    /// The engine's `CURLM`; engine thread only.
     let multi: UnsafeMutableRawPointer
+    /// What the engine waits in: curl's sockets in an epoll set and the eventfd that wakes it (see `ccurl_reactor`).
+    let reactor: UnsafeMutablePointer<ccurl_reactor>
     private let state = Mutex(State())
 
     init?() {
         guard let multi = curl_multi_init() else { return nil }
+        guard let reactor = ccurl_reactor_create(multi) else {
+            curl_multi_cleanup(multi)
+            return nil
+        }
         self.multi = multi
+        self.reactor = reactor
     }
 
     deinit {
+        // curl may still report sockets to remove while it cleans up: the reactor goes after it.
         curl_multi_cleanup(self.multi)
+        ccurl_reactor_destroy(self.reactor)
     }
 
     /// Queues a command and wakes the engine; false when the engine has stopped (the command was not queued).
@@ -64,13 +73,13 @@ final class CommandQueue: @unchecked Sendable {
             }
         }
         if wake {
-            curl_multi_wakeup(self.multi)
+            ccurl_reactor_wake(self.reactor)
         }
         return accepted
     }
 
-    /// Called by the engine before `curl_multi_poll`: false when commands are waiting (poll would delay them);
-    /// true when the engine may sleep, after which a `push` wakes it.
+    /// Called by the engine before it waits: false when commands are waiting (a wait would delay them); true when
+    /// the engine may sleep, after which a `push` wakes it.
     func prepareToSleep() -> Bool {
         self.state.withLock { state in
             guard state.pending.isEmpty else { return false }
@@ -79,7 +88,7 @@ final class CommandQueue: @unchecked Sendable {
         }
     }
 
-    /// Called by the engine after `curl_multi_poll` returned.
+    /// Called by the engine after its wait returned.
     func didWake() {
         self.state.withLock { $0.engineSleeping = false }
     }
@@ -129,7 +138,7 @@ final class CommandQueue: @unchecked Sendable {
             }
         }
         if case .wait = action {
-            curl_multi_wakeup(self.multi)
+            ccurl_reactor_wake(self.reactor)
         }
         return action
     }

@@ -16,9 +16,10 @@ import Darwin
 ///
 /// One engine thread (named `curl-engine` unless configured otherwise) owns one `CURLM` and is the only thread that
 /// touches a curl handle. Other threads push commands (`start`, `cancel`, `resume`, `shutdown`) onto a locked queue
-/// and wake it with `curl_multi_wakeup`. Each transfer streams its body with backpressure: a slow consumer pauses the
-/// curl transfer (the write callback answers `CURL_WRITEFUNC_PAUSE`), so bodies are never buffered beyond the high
-/// watermark.
+/// and wake it through an eventfd; the thread drives curl with `curl_multi_socket_action` from an epoll set of the
+/// sockets curl wants watched, so a turn costs what is ready, not every transfer in flight. Each transfer streams its
+/// body with backpressure: a slow consumer pauses the curl transfer (the write callback answers
+/// `CURL_WRITEFUNC_PAUSE`), so bodies are never buffered beyond the high watermark.
 /// Response heads are validated before they are handed out (see `ResponseHeadParser`), and curl's failures are
 /// mapped onto ``UpstreamError``.
 ///

@@ -39,7 +39,8 @@ struct EasyHandle {
     /// - Throws: ``UpstreamError`` with `.protocolError` when curl refuses an option (a malformed URL or header).
     func configure(
         for request: UpstreamRequest,
-        context: UnsafeMutableRawPointer
+        context: UnsafeMutableRawPointer,
+        reactor: UnsafeMutablePointer<ccurl_reactor>
     ) throws(UpstreamError) -> UnsafeMutablePointer<curl_slist>? {
         let handle = self.raw
         var failure: CURLcode = CURLE_OK
@@ -57,8 +58,9 @@ struct EasyHandle {
         check(ccurl_easy_setopt_pointer(handle, CURLOPT_HEADERDATA, context))
         check(ccurl_easy_setopt_data_callback(handle, CURLOPT_WRITEFUNCTION, curlWriteCallback))
         check(ccurl_easy_setopt_pointer(handle, CURLOPT_WRITEDATA, context))
-        // Upstream sockets are close-on-exec: a child process must not hold a connection open after curl closed it.
-        check(ccurl_easy_set_close_on_exec(handle))
+        // Upstream sockets are close-on-exec (a child process must not hold a connection open after curl closed it),
+        // and the reactor tracks them from their opening to their closing (see `ccurl_reactor`).
+        check(ccurl_easy_set_socket_hooks(handle, reactor))
 
         setString(CURLOPT_URL, request.url)
         setLong(CURLOPT_NOSIGNAL, 1)

@@ -3,13 +3,15 @@ import GatewayCore
 import Logging
 import NIOCore
 
-/// The engine thread's loop around one `CURLM`: commands → `curl_multi_perform` → finished transfers →
-/// deadlines → `curl_multi_poll` (woken by `curl_multi_wakeup`).
+/// The engine thread's loop around one `CURLM`, driven by `curl_multi_socket_action` from an epoll set (the
+/// queue's reactor, `ccurl_reactor` in the CCurl shim): commands → wait for ready sockets, curl's timer or a wake-up
+/// → curl's due timers → finished transfers → deadlines.
 ///
 /// Everything here runs on the engine thread, curl callbacks included; it is never shared.
 final class EngineLoop {
     private let queue: CommandQueue
     private let multi: UnsafeMutableRawPointer
+    private let reactor: UnsafeMutablePointer<ccurl_reactor>
     private let logger: Logger
     /// The connection pool's size (`CURLMOPT_MAXCONNECTS`), and as many easy handles are kept for reuse: the
     /// configured size, grown to the most transfers ever in flight at once (see ``growPoolIfNeeded()``).
@@ -28,6 +30,7 @@ final class EngineLoop {
     init(queue: CommandQueue, configuration: CurlEngine.Configuration, logger: Logger) {
         self.queue = queue
         self.multi = queue.multi
+        self.reactor = queue.reactor
         self.logger = logger
         self.poolSize = max(16, configuration.pooledConnections)
         _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, self.poolSize)
@@ -37,8 +40,12 @@ final class EngineLoop {
     }
 
     /// Runs until a `shutdown` command; then fails what is in flight with `.cancelled` and frees every handle.
+    ///
+    /// A turn: commands → a wait in the reactor (no longer than the next deadline or curl's timer; not at all when
+    /// commands are waiting or a timer is due), which hands curl each ready socket → curl's due timers → finished
+    /// transfers → held heads → deadlines. Only the sockets that are ready and the timers that are due cost anything:
+    /// transfers waiting on a slow upstream are not visited.
     func run() {
-        var running: Int32 = 0
         var shuttingDown = false
         while !shuttingDown {
             self.queue.takeAll(into: &self.commands)
@@ -57,16 +64,18 @@ final class EngineLoop {
             self.commands.removeAll(keepingCapacity: true)
             if shuttingDown { break }
 
-            _ = curl_multi_perform(self.multi, &running)
+            if self.queue.prepareToSleep() {
+                _ = ccurl_reactor_wait(self.reactor, self.waitTimeout(now: .now))
+                self.queue.didWake()
+            } else {
+                _ = ccurl_reactor_wait(self.reactor, 0)
+            }
+            ccurl_reactor_run_timers(self.reactor)
             self.collectFinished()
             self.handOutHeldHeads()
             let now = ContinuousClock.now
             if let deadline = self.nextDeadline, now >= deadline {
                 self.enforceDeadlines(now: now)
-            }
-            if self.queue.prepareToSleep() {
-                _ = curl_multi_poll(self.multi, nil, 0, self.pollTimeout(now: now), nil)
-                self.queue.didWake()
             }
         }
 
@@ -100,7 +109,7 @@ final class EngineLoop {
         }
         let context = Unmanaged.passRetained(transfer).toOpaque()
         do {
-            transfer.headerList = try easy.configure(for: transfer.request, context: context)
+            transfer.headerList = try easy.configure(for: transfer.request, context: context, reactor: self.reactor)
         } catch {
             Unmanaged<Transfer>.fromOpaque(context).release()
             self.recycle(easy)
@@ -267,12 +276,15 @@ final class EngineLoop {
         self.nextDeadline = next
     }
 
-    /// How long `curl_multi_poll` may sleep: until the next deadline, at most a second (curl caps it further by
-    /// its own timers).
-    private func pollTimeout(now: ContinuousClock.Instant) -> Int32 {
-        guard let deadline = self.nextDeadline else { return 1000 }
-        let left = now.duration(to: deadline)
-        if left <= .zero { return 0 }
-        return Int32(min(1000, left / .milliseconds(1) + 1))
+    /// How long the engine may wait: until the next deadline or curl's timer, whichever is first, at most a second.
+    private func waitTimeout(now: ContinuousClock.Instant) -> Int32 {
+        var timeout: Int32 = 1000
+        if let deadline = self.nextDeadline {
+            let left = now.duration(to: deadline)
+            timeout = left <= .zero ? 0 : Int32(min(1000, left / .milliseconds(1) + 1))
+        }
+        let curlTimer = ccurl_reactor_timer_ms(self.reactor)
+        if curlTimer >= 0 { timeout = min(timeout, curlTimer) }
+        return timeout
     }
 }

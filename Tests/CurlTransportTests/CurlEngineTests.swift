@@ -182,6 +182,30 @@ import Testing
         #expect(fixture.recorder.acceptedConnections == concurrent)
     }
 
+    /// A pooled connection the server closes stays in the engine's epoll set until it reports that close; the
+    /// engine then drops it instead of waking for it again and again, and the next request opens a new connection.
+    @Test func aPooledConnectionClosedByTheServerDoesNotSpinTheEngine() async throws {
+        let fixture = try await HTTPFixture.start(.echoThenClose(closeAfter: .milliseconds(50)))
+        defer { Task { await fixture.stop() } }
+        let threadName = "curl-idle-close"
+        try await self.withEngine(.init(threadName: threadName)) { engine in
+            let first = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url("/a"), headers: [:]))
+            _ = try await self.collect(first.body)
+            #expect(await eventually { fixture.recorder.closedConnections == 1 })
+            // Woken again and again by the closed socket, the engine thread would burn most of this second (even on
+            // cores the parallel suite keeps busy); idle, it uses next to nothing.
+            let before = try #require(ThreadCPU.ticks(ofThreadNamed: threadName))
+            try await Task.sleep(for: .seconds(1))
+            let after = try #require(ThreadCPU.ticks(ofThreadNamed: threadName))
+            #expect(after - before < 10, "the engine used \(after - before) of 100 ticks while idle")
+
+            let second = try await engine.execute(UpstreamRequest(method: .get, url: fixture.url("/b"), headers: [:]))
+            _ = try await self.collect(second.body)
+            #expect(second.head.status == 200)
+        }
+        #expect(fixture.recorder.acceptedConnections == 2)
+    }
+
     @Test func aRefusedConnectIsConnectFailed() async throws {
         // Bound and never listening, held for the whole test: no other test can take the port meanwhile.
         let refusing = try RefusingPort()

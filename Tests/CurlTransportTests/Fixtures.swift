@@ -18,6 +18,8 @@ enum FixtureBehaviour: Sendable {
     /// As `echo`, but each answer waits until the gate has as many requests waiting as it was made for; then all are
     /// answered at once (so that many transfers are in flight together), and the gate opens for the next round.
     case barrier(FixtureGate)
+    /// As `echo` (keep-alive), then the server closes the connection after `closeAfter`.
+    case echoThenClose(closeAfter: TimeAmount)
 }
 
 /// Holds answers until `count` requests wait for them (see ``FixtureBehaviour/barrier(_:)``).
@@ -136,6 +138,10 @@ private final class FixtureHandler: ChannelInboundHandler {
             gate.arrive {
                 eventLoop.execute { loopBound.value.0.echo(head, context: loopBound.value.1) }
             }
+        case .echoThenClose(let delay):
+            self.echo(head, context: context)
+            let channel = context.channel
+            context.eventLoop.scheduleTask(in: delay) { channel.close(promise: nil) }
         case .echo:
             self.echo(head, context: context)
         case .large(let size):
