@@ -39,11 +39,9 @@ done
 }
 OLD="$1"
 NEW="$2"
-for tool in nginx wrk curl python3 taskset; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps installs it)" >&2; exit 1; }
-done
 
 source "$(dirname "$0")/lib.sh"
+require_tools nginx wrk curl python3 taskset
 bench_setup ab
 
 

@@ -31,14 +31,12 @@ while [ $# -gt 0 ]; do
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
 done
-for tool in nginx wrk curl gcc python3 taskset; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps installs it)" >&2; exit 1; }
-done
 
 source "$ROOT/bench/lib.sh"
+require_tools nginx wrk curl gcc python3 taskset
 bench_setup floors
 if [ "$BUILD" = 1 ]; then
-    (cd "$ROOT" && swift build -c release --product gateway >&2 && swift build -c release --product vendor-sim >&2)
+    build_release gateway vendor-sim
 fi
 gcc -O2 -o "$TMP/curl_floor" "$ROOT/bench/curl_floor.c" -lcurl
 

@@ -1,6 +1,7 @@
-# Shared by bench/run.sh, bench/ab.sh, bench/floors.sh and bench/memory.sh (sourced, not run): a temporary directory
-# removed on exit with every process listed in PIDS, free loopback ports, waiting for a server to answer, a process
-# tree's CPU time, an nginx config and a gateway config.
+# Shared by bench/run.sh, bench/ab.sh, bench/floors.sh, bench/inflight.sh and bench/memory.sh (sourced, not run): the
+# tools a script needs and its release build, a temporary directory removed on exit with every process listed in
+# PIDS, free loopback ports, waiting for a server to answer, a process tree's CPU time, an nginx config and a gateway
+# config.
 #
 #   bench_setup NAME     # TMP=<new temp dir>, PIDS=(); both cleaned up on exit or interrupt
 
@@ -21,6 +22,22 @@ bench_cleanup() {
         wait "$pid" 2>/dev/null || true
     done
     rm -rf "$TMP"
+}
+
+# Fails with a hint unless every named command is installed.
+require_tools() {
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps installs it)" >&2; exit 1; }
+    done
+}
+
+# Builds the named products of the package at ROOT in release mode (its output to standard error).
+build_release() {
+    local product
+    for product in "$@"; do
+        (cd "$ROOT" && swift build -c release --product "$product") >&2
+    done
 }
 
 # A TCP port on 127.0.0.1 that is free now.

@@ -34,21 +34,19 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-for tool in nginx curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps installs it)" >&2; exit 1; }
-done
 if [ "$(ulimit -n)" -lt $((CONNECTIONS + 1000)) ]; then
     ulimit -n $((CONNECTIONS * 2 + 1000)) 2>/dev/null || {
         echo "the file-descriptor limit ($(ulimit -n)) is below $((CONNECTIONS + 1000)); raise it (ulimit -n)" >&2
         exit 1
     }
 fi
+source "$ROOT/bench/lib.sh"
+require_tools nginx curl python3
 if [ "$BUILD" = 1 ]; then
     echo "building the gateway (release)..." >&2
-    (cd "$ROOT" && swift build -c release --product gateway) >&2
+    build_release gateway
 fi
 
-source "$ROOT/bench/lib.sh"
 bench_setup memory
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }

@@ -91,9 +91,6 @@ done
 
 wants() { [[ ",$CASES," == *",$1,"* ]]; }
 
-for tool in nginx haproxy wrk curl python3; do
-    command -v "$tool" >/dev/null || { echo "missing: $tool (scripts/install-deps installs it)" >&2; exit 1; }
-done
 
 # --- pinning -------------------------------------------------------------------------------------------------------
 LOAD_CPU=""
@@ -106,16 +103,17 @@ if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
 fi
 
 # --- build ---------------------------------------------------------------------------------------------------------
+source "$ROOT/bench/lib.sh"
+require_tools nginx haproxy wrk curl python3
 if wants d || wants e || wants f || wants h || wants i; then
     if [ "$BUILD" = 1 ]; then
         echo "building the gateway (release)..." >&2
-        (cd "$ROOT" && swift build -c release --product gateway) >&2
+        build_release gateway
     fi
     [ -x "$GATEWAY_BIN" ] || { echo "no gateway binary at $GATEWAY_BIN" >&2; exit 1; }
 fi
 
 # --- temp dir and cleanup ------------------------------------------------------------------------------------------
-source "$ROOT/bench/lib.sh"
 bench_setup bench
 
 # Checks that URL answers STATUS with a body containing TEXT, so a misconfigured case is not measured.
