@@ -100,50 +100,51 @@ struct MetricsEndpointTests {
     @Test("the admin listener answers fast while the proxy's connections and event loop are saturated")
     func adminAnswersUnderSaturation() async throws {
         let simulator = try await VendorSimulator.start()
-        let proxyLoop = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        try await withOpsGateway(
-            yaml: opsConfig(simulatorPort: simulator.port, server: "max_connections: 4"),
-            proxyEventLoopGroup: proxyLoop, stopping: simulator
-        ) { gateway in
-            // Every allowed connection holds a slow request.
-            var slow: [RawHTTPClient] = []
-            for _ in 0..<4 {
-                let client = try await RawHTTPClient.connect(port: gateway.proxyPort)
-                try await client.send("GET /sim/dokstamp/certificates?delay=2500ms HTTP/1.1\r\nHost: x\r\n\r\n")
-                slow.append(client)
-            }
-            #expect(await eventually(within: .seconds(10)) { simulator.requestCount() >= 4 })
-            // One more connection is refused.
-            #expect(try await opsRequest(port: gateway.proxyPort, "/sim/dokstamp/certificates").status == 503)
+        // One proxy loop, so that blocking it blocks the whole proxy; shut down however the test ends.
+        try await withEventLoops(1) { proxyLoop in
+            try await withOpsGateway(
+                yaml: opsConfig(simulatorPort: simulator.port, server: "max_connections: 4"),
+                proxyEventLoopGroup: proxyLoop, stopping: simulator
+            ) { gateway in
+                // Every allowed connection holds a slow request.
+                var slow: [RawHTTPClient] = []
+                for _ in 0..<4 {
+                    let client = try await RawHTTPClient.connect(port: gateway.proxyPort)
+                    try await client.send("GET /sim/dokstamp/certificates?delay=2500ms HTTP/1.1\r\nHost: x\r\n\r\n")
+                    slow.append(client)
+                }
+                #expect(await eventually(within: .seconds(10)) { simulator.requestCount() >= 4 })
+                // One more connection is refused.
+                #expect(try await opsRequest(port: gateway.proxyPort, "/sim/dokstamp/certificates").status == 503)
 
-            // Block the proxy's only event loop until the admin has answered; the admin listener has its own. An
-            // order of events, not a stopwatch: an admin that shared the proxy's loop would answer nothing before
-            // the gate opens, and its probes would time out.
-            let gate = DispatchSemaphore(value: 0)
-            proxyLoop.next().execute { gate.wait() }
-            let probeAnswered = NIOLockedValueBox(false)
-            async let proxyProbe = { () async -> Int? in
-                let probe = await opsBlockingGet(port: gateway.proxyPort, path: "/sim/x", timeout: .seconds(20))
-                probeAnswered.withLockedValue { $0 = true }
-                return probe?.status
-            }()
-            let health = await opsBlockingGet(port: gateway.adminPort, path: "/healthz", timeout: .seconds(10))
-            let metrics = await opsBlockingGet(port: gateway.adminPort, path: "/metrics", timeout: .seconds(10))
-            // The proxy itself was stuck meanwhile (proves the saturation was real): its probe has no answer yet.
-            let proxyWasStuck = !probeAnswered.withLockedValue { $0 }
-            gate.signal()
-            #expect(health?.status == 200)
-            #expect(metrics?.status == 200)
-            #expect(proxyWasStuck, "the proxy answered while its event loop was blocked")
-            // Once the loop runs again, the proxy answers the probe (503: its connections are all taken).
-            #expect(await proxyProbe == 503)
+                // Block the proxy's only event loop until the admin has answered; the admin listener has its own. An
+                // order of events, not a stopwatch: an admin that shared the proxy's loop would answer nothing before
+                // the gate opens, and its probes would time out.
+                let gate = DispatchSemaphore(value: 0)
+                proxyLoop.next().execute { gate.wait() }
+                let probeAnswered = NIOLockedValueBox(false)
+                async let proxyProbe = { () async -> Int? in
+                    let probe = await opsBlockingGet(port: gateway.proxyPort, path: "/sim/x", timeout: .seconds(20))
+                    probeAnswered.withLockedValue { $0 = true }
+                    return probe?.status
+                }()
+                let health = await opsBlockingGet(port: gateway.adminPort, path: "/healthz", timeout: .seconds(10))
+                let metrics = await opsBlockingGet(port: gateway.adminPort, path: "/metrics", timeout: .seconds(10))
+                // The proxy itself was stuck meanwhile (proves the saturation was real): its probe has no answer yet.
+                let proxyWasStuck = !probeAnswered.withLockedValue { $0 }
+                gate.signal()
+                #expect(health?.status == 200)
+                #expect(metrics?.status == 200)
+                #expect(proxyWasStuck, "the proxy answered while its event loop was blocked")
+                // Once the loop runs again, the proxy answers the probe (503: its connections are all taken).
+                #expect(await proxyProbe == 503)
 
-            for client in slow {
-                #expect(try await client.readResponse(timeout: .seconds(10)).status == 200)
-                await client.close()
+                for client in slow {
+                    #expect(try await client.readResponse(timeout: .seconds(10)).status == 200)
+                    await client.close()
+                }
             }
         }
-        try? await proxyLoop.shutdownGracefully()
     }
 
     @Test("readyz is 200 once serving; unknown paths 404; wrong methods 405")
