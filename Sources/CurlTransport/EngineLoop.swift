@@ -13,9 +13,13 @@ final class EngineLoop {
     private let multi: UnsafeMutableRawPointer
     private let reactor: UnsafeMutablePointer<ccurl_reactor>
     private let logger: Logger
-    /// The connection pool's size (`CURLMOPT_MAXCONNECTS`), and as many easy handles are kept for reuse: the
-    /// configured size, grown to the most transfers ever in flight at once (see ``growPoolIfNeeded()``).
+    /// The connection pool's size (`CURLMOPT_MAXCONNECTS`): the configured size, grown to the most transfers ever in
+    /// flight at once (see ``growPoolIfNeeded()``).
     private var poolSize: Int
+    /// Easy handles kept for reuse at most: the configured pool size, not the grown one, so a burst of transfers
+    /// does not leave thousands of idle handles behind. In a steady state handles come back as fast as new transfers
+    /// take them, so the free list stays short and handles are rarely made anew.
+    private let maxFreeHandles: Int
 
     /// Transfers whose handle is in the multi handle; `Transfer.activeIndex` makes removal O(1).
     private var active: [Transfer] = []
@@ -33,6 +37,7 @@ final class EngineLoop {
         self.reactor = queue.reactor
         self.logger = logger
         self.poolSize = max(16, configuration.pooledConnections)
+        self.maxFreeHandles = self.poolSize
         _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAXCONNECTS, self.poolSize)
         if configuration.maxConnectionsPerHost > 0 {
             _ = ccurl_multi_setopt_long(self.multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.maxConnectionsPerHost)
@@ -220,7 +225,7 @@ final class EngineLoop {
     }
 
     private func recycle(_ easy: EasyHandle) {
-        if self.freeHandles.count < self.poolSize {
+        if self.freeHandles.count < self.maxFreeHandles {
             easy.reset()
             self.freeHandles.append(easy)
         } else {
