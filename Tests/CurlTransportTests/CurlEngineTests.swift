@@ -106,6 +106,47 @@ import Testing
         }
     }
 
+    /// One easy handle serves these requests in turn (sequential requests take it back from the free list): nothing of
+    /// one request's method, body or options may reach the next (a DELETE after a POST must not send the POST's body).
+    @Test func aReusedHandleCarriesNothingFromOneRequestToTheNext() async throws {
+        let fixture = try await HTTPFixture.start(.echo)
+        defer { Task { await fixture.stop() } }
+        struct Step {
+            var method: HTTPRequest.Method
+            var body: String?
+            var connectTimeout: Duration = .seconds(5)
+            /// The body the fixture received (it echoes it back, except to HEAD).
+            var expectedLength: Int { self.body?.utf8.count ?? 0 }
+        }
+        let steps: [Step] = [
+            Step(method: .post, body: "a body of thirty-one bytes, yes"),
+            Step(method: .delete, body: nil),
+            Step(method: .get, body: nil),
+            Step(method: .head, body: nil),
+            Step(method: .get, body: nil),
+            Step(method: .put, body: nil),
+            Step(method: .patch, body: "{}", connectTimeout: .seconds(7)),
+            Step(method: .options, body: nil, connectTimeout: .seconds(7)),
+            Step(method: .post, body: "", connectTimeout: .seconds(5)),
+            Step(method: .get, body: nil),
+        ]
+        try await self.withEngine { engine in
+            for (index, step) in steps.enumerated() {
+                let response = try await engine.execute(
+                    UpstreamRequest(
+                        method: step.method, url: fixture.url("/\(index)"), headers: [:],
+                        body: step.body.map { ByteBuffer(string: $0) }, connectTimeout: step.connectTimeout))
+                let echoed = response.head.headers
+                #expect(echoed[HTTPField.Name("X-Echo-Method")!] == step.method.rawValue, "step \(index)")
+                #expect(echoed[HTTPField.Name("X-Echo-URI")!] == "/\(index)", "step \(index)")
+                #expect(echoed[HTTPField.Name("X-Echo-Body-Length")!] == "\(step.expectedLength)", "step \(index)")
+                let body = try await self.collect(response.body)
+                #expect(body.readableBytes == (step.method == .head ? 0 : step.expectedLength), "step \(index)")
+            }
+        }
+        #expect(fixture.recorder.requests == steps.count)
+    }
+
     @Test func headReturnsTheHeadAndNoBody() async throws {
         let fixture = try await HTTPFixture.start(.echo)
         defer { Task { await fixture.stop() } }
