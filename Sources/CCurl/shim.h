@@ -268,11 +268,11 @@ static inline void ccurl_reactor_run_timers(ccurl_reactor *reactor) {
 }
 
 /// Waits up to `timeout_ms` (0: only looks; -1: no limit) for ready sockets or a wake-up, and hands every ready
-/// socket to curl with what it is ready for. Returns how many events there were (the wake-up included).
-static inline int ccurl_reactor_wait(ccurl_reactor *reactor, int timeout_ms) {
+/// socket to curl with what it is ready for.
+static inline void ccurl_reactor_wait(ccurl_reactor *reactor, int timeout_ms) {
     struct epoll_event events[128];
     int count = epoll_wait(reactor->epoll_fd, events, 128, timeout_ms);
-    if (count <= 0) return 0;
+    if (count <= 0) return;
     int running = 0;
     for (int i = 0; i < count; i++) {
         int fd = events[i].data.fd;
@@ -296,10 +296,10 @@ static inline int ccurl_reactor_wait(ccurl_reactor *reactor, int timeout_ms) {
             | ((ready & EPOLLOUT) ? CURL_CSELECT_OUT : 0) | ((ready & EPOLLERR) ? CURL_CSELECT_ERR : 0);
         (void)curl_multi_socket_action(reactor->multi, fd, bits, &running);
     }
-    return count;
 }
 #else
-// Elsewhere (macOS builds for development): the same interface over `curl_multi_poll` and `curl_multi_perform`.
+// Elsewhere (macOS builds for development): the same interface over `curl_multi_poll` (the wait) and
+// `curl_multi_perform` (run once a turn, after it, as the timers are on Linux).
 typedef struct ccurl_reactor {
     CURLM *multi;
 } ccurl_reactor;
@@ -336,12 +336,8 @@ static inline void ccurl_reactor_run_timers(ccurl_reactor *reactor) {
     (void)curl_multi_perform(reactor->multi, &running);
 }
 
-static inline int ccurl_reactor_wait(ccurl_reactor *reactor, int timeout_ms) {
-    int count = 0;
-    (void)curl_multi_poll(reactor->multi, NULL, 0, timeout_ms < 0 ? 1000 : timeout_ms, &count);
-    int running = 0;
-    (void)curl_multi_perform(reactor->multi, &running);
-    return count;
+static inline void ccurl_reactor_wait(ccurl_reactor *reactor, int timeout_ms) {
+    (void)curl_multi_poll(reactor->multi, NULL, 0, timeout_ms < 0 ? 1000 : timeout_ms, NULL);
 }
 #endif
 

@@ -70,10 +70,10 @@ final class EngineLoop {
             if shuttingDown { break }
 
             if self.queue.prepareToSleep() {
-                _ = ccurl_reactor_wait(self.reactor, self.waitTimeout(now: .now))
+                ccurl_reactor_wait(self.reactor, self.waitTimeout(now: .now))
                 self.queue.didWake()
             } else {
-                _ = ccurl_reactor_wait(self.reactor, 0)
+                ccurl_reactor_wait(self.reactor, 0)
             }
             ccurl_reactor_run_timers(self.reactor)
             self.collectFinished()
